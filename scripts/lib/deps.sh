@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages listed in scripts/packages.txt that dpkg says
+# are missing. apt-get update runs only when something must be installed.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+missing=()
+while read -r pkg; do
+    case "$pkg" in ''|'#'*) continue ;; esac
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$pkg")
+    fi
+done < "$here/packages.txt"
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # The server packages must not start a cluster or nginx of their own:
+    # the project runs private instances under scripts/up.
+    made_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
+fi
