@@ -1,0 +1,440 @@
+/*
+ * Parameters of a sandbox checked against those its template declares
+ * (the pure half of template.h: no database, so unit tests cover it).
+ *
+ * The declared parameters are stored as JSON text. Two shapes are read:
+ * our array [{"name", "default"?, "no_echo"?, "allowed_values"?,
+ * "max_length"?, "required"?, "description"?}], and CloudFormation's own
+ * "Parameters" object {"Name": {"Default"?, "NoEcho"?, "AllowedValues"?,
+ * "MaxLength"?, "Description"?}}, so an admin may paste either.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/template.h"
+
+/* One declared parameter, pointing into the parsed declaration. */
+struct decl {
+	const char *name;
+	const cJSON *def;		/* string/number/bool or NULL */
+	int no_echo;
+	const cJSON *allowed;		/* array or NULL */
+	long max_length;		/* 0: none */
+	int required;
+};
+
+/* CloudFormation parameter names: alphanumeric, up to 255. */
+static int
+param_name_valid(const char *s)
+{
+	size_t i, len;
+
+	if (s == NULL)
+		return 0;
+	len = strlen(s);
+	if (len < 1 || len > 255)
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9')))
+			return 0;
+	}
+	return 1;
+}
+
+static const cJSON *
+member(const cJSON *o, const char *ours, const char *cfn)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, ours);
+
+	if (v == NULL && cfn != NULL)
+		v = cJSON_GetObjectItemCaseSensitive(o, cfn);
+	return v;
+}
+
+static int
+truthy(const cJSON *v)
+{
+	if (v == NULL)
+		return 0;
+	if (cJSON_IsBool(v))
+		return cJSON_IsTrue(v);
+	if (cJSON_IsString(v))
+		return strcmp(v->valuestring, "true") == 0 ||
+		    strcmp(v->valuestring, "True") == 0;
+	return 0;
+}
+
+/*
+ * Reads one declaration from its object. name is the entry's name (the
+ * key in the CloudFormation shape, the "name" member in ours).
+ */
+static enum sbx_err
+decl_read(const char *name, const cJSON *o, struct decl *d, char *detail,
+    size_t detail_len)
+{
+	const cJSON *v;
+
+	memset(d, 0, sizeof(*d));
+	if (!cJSON_IsObject(o)) {
+		snprintf(detail, detail_len,
+		    "each declared parameter must be an object");
+		return SBX_EINVAL;
+	}
+	if (!param_name_valid(name)) {
+		snprintf(detail, detail_len,
+		    "a declared parameter needs an alphanumeric name");
+		return SBX_EINVAL;
+	}
+	d->name = name;
+	d->def = member(o, "default", "Default");
+	if (d->def != NULL && !cJSON_IsString(d->def) &&
+	    !cJSON_IsNumber(d->def) && !cJSON_IsBool(d->def)) {
+		snprintf(detail, detail_len,
+		    "parameter %s: default must be a string", name);
+		return SBX_EINVAL;
+	}
+	d->no_echo = truthy(member(o, "no_echo", "NoEcho"));
+	d->allowed = member(o, "allowed_values", "AllowedValues");
+	if (d->allowed != NULL) {
+		const cJSON *a;
+
+		if (!cJSON_IsArray(d->allowed)) {
+			snprintf(detail, detail_len,
+			    "parameter %s: allowed_values must be an array",
+			    name);
+			return SBX_EINVAL;
+		}
+		cJSON_ArrayForEach(a, d->allowed) {
+			if (!cJSON_IsString(a) && !cJSON_IsNumber(a)) {
+				snprintf(detail, detail_len,
+				    "parameter %s: allowed_values must hold "
+				    "strings", name);
+				return SBX_EINVAL;
+			}
+		}
+	}
+	v = member(o, "max_length", "MaxLength");
+	if (v != NULL) {
+		if (cJSON_IsNumber(v))
+			d->max_length = (long)v->valuedouble;
+		else if (cJSON_IsString(v))
+			d->max_length = strtol(v->valuestring, NULL, 10);
+		if (d->max_length < 0 || d->max_length > 4096)
+			d->max_length = 0;
+	}
+	v = member(o, "required", NULL);
+	if (v != NULL)
+		d->required = truthy(v);
+	else
+		d->required = d->def == NULL;
+	return SBX_OK;
+}
+
+/*
+ * Parses declared text into an array of decls (caller frees *out; the
+ * decls point into *root, which the caller cJSON_Delete()s).
+ */
+static enum sbx_err
+decls_parse(const char *text, cJSON **root, struct decl **out, size_t *n,
+    char *detail, size_t detail_len)
+{
+	cJSON *r = NULL;
+	const cJSON *e;
+	struct decl *d = NULL;
+	size_t i = 0, cap;
+	enum sbx_err err = SBX_OK;
+
+	*root = NULL;
+	*out = NULL;
+	*n = 0;
+	if (text == NULL || *text == '\0')
+		return SBX_OK;
+	r = cJSON_Parse(text);
+	if (r == NULL || (!cJSON_IsArray(r) && !cJSON_IsObject(r))) {
+		snprintf(detail, detail_len,
+		    "declared parameters must be a JSON array or object");
+		err = SBX_EINVAL;
+		goto out;
+	}
+	cap = (size_t)cJSON_GetArraySize(r);
+	if (cap == 0)
+		goto out;
+	d = calloc(cap, sizeof(*d));
+	if (d == NULL) {
+		err = SBX_ENOMEM;
+		goto out;
+	}
+	cJSON_ArrayForEach(e, r) {
+		const char *name;
+		size_t j;
+
+		if (cJSON_IsArray(r)) {
+			const cJSON *nm = cJSON_IsObject(e) ?
+			    cJSON_GetObjectItemCaseSensitive(e, "name") : NULL;
+
+			name = cJSON_IsString(nm) ? nm->valuestring : NULL;
+		} else {
+			name = e->string;
+		}
+		err = decl_read(name, e, &d[i], detail, detail_len);
+		if (err != SBX_OK)
+			goto out;
+		for (j = 0; j < i; j++) {
+			if (strcmp(d[j].name, name) == 0) {
+				snprintf(detail, detail_len,
+				    "parameter %s is declared twice", name);
+				err = SBX_EINVAL;
+				goto out;
+			}
+		}
+		i++;
+	}
+out:
+	if (err != SBX_OK) {
+		free(d);
+		cJSON_Delete(r);
+		return err;
+	}
+	*root = r;
+	*out = d;
+	*n = i;
+	return SBX_OK;
+}
+
+static const struct decl *
+decl_find(const struct decl *d, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(d[i].name, name) == 0)
+			return &d[i];
+	return NULL;
+}
+
+enum sbx_err
+sbx_template_params_valid(const cJSON *declared, char *detail,
+    size_t detail_len)
+{
+	char *text = NULL;
+	cJSON *root = NULL;
+	struct decl *d = NULL;
+	size_t n;
+	enum sbx_err err;
+
+	if (!cJSON_IsArray(declared) && !cJSON_IsObject(declared)) {
+		snprintf(detail, detail_len,
+		    "parameters must be an array of declarations");
+		return SBX_EINVAL;
+	}
+	if (cJSON_GetArraySize(declared) > 200) {
+		snprintf(detail, detail_len,
+		    "a template declares at most 200 parameters");
+		return SBX_EINVAL;
+	}
+	text = cJSON_PrintUnformatted(declared);
+	if (text == NULL)
+		return SBX_ENOMEM;
+	err = decls_parse(text, &root, &d, &n, detail, detail_len);
+	free(d);
+	cJSON_Delete(root);
+	free(text);
+	return err;
+}
+
+/* A scalar JSON value as the string CloudFormation would receive. */
+static int
+scalar_text(const cJSON *v, char *buf, size_t len)
+{
+	if (cJSON_IsString(v)) {
+		snprintf(buf, len, "%s", v->valuestring);
+		return 1;
+	}
+	if (cJSON_IsBool(v)) {
+		snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
+		return 1;
+	}
+	if (cJSON_IsNumber(v)) {
+		if (v->valuedouble == (double)(long long)v->valuedouble)
+			snprintf(buf, len, "%lld", (long long)v->valuedouble);
+		else
+			snprintf(buf, len, "%.17g", v->valuedouble);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+allowed_has(const cJSON *allowed, const char *value)
+{
+	const cJSON *a;
+	char buf[512];
+
+	cJSON_ArrayForEach(a, allowed) {
+		if (scalar_text(a, buf, sizeof(buf)) && strcmp(buf, value) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Longest parameter value accepted (CloudFormation allows 4,096 bytes). */
+#define PARAM_VALUE_MAX 4096
+
+enum sbx_err
+sbx_template_params_check(const char *declared_json, const cJSON *given,
+    cJSON **effective, char *bad, size_t bad_len, char *detail,
+    size_t detail_len)
+{
+	cJSON *root = NULL, *eff = NULL;
+	struct decl *d = NULL;
+	size_t n = 0, i;
+	const cJSON *g;
+	enum sbx_err err;
+	char buf[PARAM_VALUE_MAX + 1];
+
+	*effective = NULL;
+	snprintf(bad, bad_len, "parameters");
+	if (given != NULL && !cJSON_IsNull(given) && !cJSON_IsObject(given)) {
+		snprintf(detail, detail_len, "parameters must be an object");
+		return SBX_EINVAL;
+	}
+	err = decls_parse(declared_json, &root, &d, &n, detail, detail_len);
+	if (err != SBX_OK) {
+		/* The template's fault, not the caller's. */
+		snprintf(detail, detail_len,
+		    "the template's parameter declarations are broken");
+		return err == SBX_ENOMEM ? err : SBX_EINTERNAL;
+	}
+	eff = cJSON_CreateObject();
+	if (eff == NULL) {
+		err = SBX_ENOMEM;
+		goto out;
+	}
+	if (cJSON_IsObject(given)) {
+		cJSON_ArrayForEach(g, given) {
+			const struct decl *dd = decl_find(d, n, g->string);
+
+			snprintf(bad, bad_len, "parameters.%s", g->string);
+			if (dd == NULL) {
+				snprintf(detail, detail_len,
+				    "the template declares no parameter of "
+				    "this name");
+				err = SBX_EINVAL;
+				goto out;
+			}
+			if (!cJSON_IsString(g)) {
+				snprintf(detail, detail_len,
+				    "parameter values must be strings");
+				err = SBX_EINVAL;
+				goto out;
+			}
+			if (strlen(g->valuestring) > PARAM_VALUE_MAX ||
+			    (dd->max_length > 0 &&
+			    (long)strlen(g->valuestring) > dd->max_length)) {
+				snprintf(detail, detail_len,
+				    "the value is too long");
+				err = SBX_EINVAL;
+				goto out;
+			}
+			if (dd->allowed != NULL &&
+			    !allowed_has(dd->allowed, g->valuestring)) {
+				/* Never quote the value: it may be NoEcho. */
+				snprintf(detail, detail_len,
+				    "the value is not one of the allowed "
+				    "values");
+				err = SBX_EINVAL;
+				goto out;
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		const cJSON *v = cJSON_IsObject(given) ?
+		    cJSON_GetObjectItemCaseSensitive(given, d[i].name) : NULL;
+
+		if (v != NULL) {
+			snprintf(buf, sizeof(buf), "%s", v->valuestring);
+		} else if (d[i].def != NULL) {
+			scalar_text(d[i].def, buf, sizeof(buf));
+		} else if (d[i].required) {
+			snprintf(bad, bad_len, "parameters.%s", d[i].name);
+			snprintf(detail, detail_len,
+			    "this parameter is required");
+			err = SBX_EINVAL;
+			goto out;
+		} else {
+			continue;
+		}
+		if (cJSON_AddStringToObject(eff, d[i].name, buf) == NULL) {
+			err = SBX_ENOMEM;
+			goto out;
+		}
+	}
+	*effective = eff;
+	eff = NULL;
+	err = SBX_OK;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	cJSON_Delete(eff);
+	free(d);
+	cJSON_Delete(root);
+	return err;
+}
+
+cJSON *
+sbx_template_params_masked(const char *declared_json, const cJSON *params)
+{
+	cJSON *root = NULL, *out = NULL;
+	struct decl *d = NULL;
+	size_t n = 0;
+	const cJSON *p;
+	char detail[160];
+
+	if (decls_parse(declared_json, &root, &d, &n, detail,
+	    sizeof(detail)) != SBX_OK)
+		n = 0;
+	out = cJSON_CreateObject();
+	if (out == NULL)
+		goto out;
+	if (cJSON_IsObject(params)) {
+		cJSON_ArrayForEach(p, params) {
+			const struct decl *dd = decl_find(d, n, p->string);
+			/*
+			 * Unknown to the declaration (it changed, or is
+			 * broken): mask too, since we cannot tell.
+			 */
+			int mask = dd == NULL || dd->no_echo;
+
+			cJSON_AddStringToObject(out, p->string,
+			    mask ? "****" :
+			    (cJSON_IsString(p) ? p->valuestring : ""));
+		}
+	}
+out:
+	free(d);
+	cJSON_Delete(root);
+	return out;
+}
+
+int
+sbx_template_name_valid(const char *name)
+{
+	size_t i, len;
+
+	if (name == NULL)
+		return 0;
+	len = strlen(name);
+	if (len < 3 || len > 63 || name[0] < 'a' || name[0] > 'z')
+		return 0;
+	for (i = 1; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-'))
+			return 0;
+	}
+	return 1;
+}
