@@ -1,4 +1,6 @@
 /* Names for enum sbx_err. */
+#include <stddef.h>
+
 #include "common/err.h"
 
 static const char *const names[SBX_ERR__MAX] = {
