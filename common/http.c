@@ -1394,8 +1394,12 @@ serve_one(const struct sbx_app *app, char **envp, FCGX_Stream *in,
 		sbx_http_dispatch(app, &req);
 	}
 	resp_write(&req, out);
-	log_access(&req);
+	/*
+	 * The access line names request_id and route itself (route null for
+	 * a 404), so the logger's per-request copies are cleared first.
+	 */
 	sbx_log_set_request(NULL, NULL);
+	log_access(&req);
 	sbx_req_fini(&req);
 }
 
