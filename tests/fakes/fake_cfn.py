@@ -1,0 +1,1337 @@
+#!/usr/bin/python3
+"""A local CloudFormation that speaks the Query API (2010-05-15) for
+CreateStack, DescribeStacks, DeleteStack, DescribeStackEvents and ListStacks,
+and checks each request's SigV4 signature with botocore, an implementation
+independent of ours, so a signing bug fails the tests.
+
+    fake_cfn.py --port P --access-key-id K --secret-access-key S
+                [--session-token T] [--region us-east-1]
+                [--create-delay SECONDS] [--delete-delay SECONDS]
+                [--state FILE]
+
+--port 0 picks a free port. Once listening it prints one line to stdout:
+    fake_cfn listening on http://127.0.0.1:PORT
+Binds 127.0.0.1 only. Logs one line per request to stderr (action, stack,
+status, error code); never a secret, session token or parameter value.
+Exits 0 on SIGTERM or SIGINT. With --session-token, requests with key K must
+carry that X-Amz-Security-Token; without it any token (or none) is accepted.
+--state FILE keeps the stacks across restarts (JSON, rewritten on change).
+
+The control API (/_fake/..., JSON, no auth, never faulted) is described
+above Handler.control.
+Python: /usr/bin/python3, stdlib plus Debian's python3-botocore.
+"""
+
+import argparse
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.sax.saxutils import escape
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest, HTTPHeaders
+from botocore.credentials import Credentials
+
+XMLNS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+ACCOUNT = "123456789012"
+MAX_TEMPLATE_BODY = 51200
+MAX_TAGS = 50
+STACK_NAME_RE = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]*$")
+TOKEN_RE = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
+ACTIONS = ("CreateStack", "DescribeStacks", "DeleteStack",
+           "DescribeStackEvents", "ListStacks")
+STATUSES = (
+    "CREATE_IN_PROGRESS", "CREATE_FAILED", "CREATE_COMPLETE",
+    "ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED", "ROLLBACK_COMPLETE",
+    "DELETE_IN_PROGRESS", "DELETE_FAILED", "DELETE_COMPLETE",
+    "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_COMPLETE", "UPDATE_FAILED", "UPDATE_ROLLBACK_IN_PROGRESS",
+    "UPDATE_ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS", "IMPORT_IN_PROGRESS",
+    "IMPORT_COMPLETE", "IMPORT_ROLLBACK_IN_PROGRESS", "IMPORT_ROLLBACK_FAILED",
+    "IMPORT_ROLLBACK_COMPLETE")
+CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM",
+                "CAPABILITY_AUTO_EXPAND")
+SIG_MISMATCH = ("The request signature we calculated does not match the "
+                "signature you provided. Check your AWS Secret Access Key and "
+                "signing method. Consult the service documentation for "
+                "details.")
+
+
+class ApiError(Exception):
+    def __init__(self, status, code, message, kind="Sender"):
+        super().__init__(message)
+        self.status, self.code, self.message, self.kind = \
+            status, code, message, kind
+
+
+def validation(message):
+    return ApiError(400, "ValidationError", message)
+
+
+def iso(t):
+    if t is None:
+        return None
+    d = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (d.microsecond // 1000)
+
+
+# ---------------------------------------------------------------- templates
+def _strip_scalar(v):
+    v = v.strip()
+    if " #" in v:
+        v = v.split(" #", 1)[0].rstrip()
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+        v = v[1:-1]
+    return v
+
+
+_YAML_KEY = re.compile(r"^\s*(\"[^\"]+\"|'[^']+'|[A-Za-z0-9_:.-]+)\s*:(\s+.*|)$")
+
+
+def _yaml_children(lines):
+    """[key, scalar, child lines] for the entries at the block's indent."""
+    lines = [ln for ln in lines if ln.strip() and
+             not ln.lstrip().startswith("#")]
+    if not lines:
+        return []
+    indent = min(len(ln) - len(ln.lstrip()) for ln in lines)
+    out = []
+    for ln in lines:
+        ind = len(ln) - len(ln.lstrip())
+        if ind == indent:
+            m = _YAML_KEY.match(ln)
+            if m:
+                out.append([_strip_scalar(m.group(1)),
+                            _strip_scalar(m.group(2)), []])
+                continue
+        if out:
+            out[-1][2].append(ln)
+    return out
+
+
+def parse_template(body):
+    """Returns a dict with description, parameters [(name, {default, noecho,
+    type})], resources [(logical id, type)], outputs [(key, description)]
+    or raises ValidationError as CloudFormation does. Only the shape is
+    read: enough for parameters, NoEcho, outputs and capabilities."""
+    text = body.strip()
+    info = {"description": None, "parameters": [], "resources": [],
+            "outputs": [], "transform": False}
+    if text.startswith("{"):
+        try:
+            doc = json.loads(text)
+        except ValueError as e:
+            raise validation("Template format error: JSON not well-formed. "
+                             "(%s)" % e.args[0].split(":")[0])
+        if not isinstance(doc, dict):
+            raise validation("Template format error: JSON not well-formed.")
+        res = doc.get("Resources")
+        if not isinstance(res, dict) or not res:
+            raise validation("Template format error: At least one Resources "
+                             "member must be defined.")
+        if isinstance(doc.get("Description"), str):
+            info["description"] = doc["Description"]
+        for name, p in (doc.get("Parameters") or {}).items():
+            p = p if isinstance(p, dict) else {}
+            info["parameters"].append((name, {
+                "default": None if p.get("Default") is None
+                else str(p.get("Default")),
+                "noecho": str(p.get("NoEcho", "false")).lower() == "true",
+                "type": p.get("Type", "String")}))
+        for name, r in res.items():
+            info["resources"].append(
+                (name, (r or {}).get("Type", "AWS::CloudFormation::"
+                                     "WaitConditionHandle")
+                 if isinstance(r, dict) else "Unknown"))
+        for name, o in (doc.get("Outputs") or {}).items():
+            info["outputs"].append(
+                (name, o.get("Description") if isinstance(o, dict) else None))
+        info["transform"] = "Transform" in doc
+        return info
+
+    top = {}
+    order = []
+    cur = None
+    for raw in body.splitlines():
+        if not raw.strip() or raw.lstrip().startswith("#") or \
+                raw.strip() in ("---", "..."):
+            continue
+        if not raw[0].isspace():
+            m = _YAML_KEY.match(raw)
+            if not m:
+                raise validation("Template format error: YAML not "
+                                 "well-formed. (line: %s)" % raw[:40])
+            cur = _strip_scalar(m.group(1))
+            top[cur] = [_strip_scalar(m.group(2)), []]
+            order.append(cur)
+        elif cur is None:
+            raise validation("Template format error: YAML not well-formed.")
+        else:
+            top[cur][1].append(raw)
+    if not top:
+        raise validation("Template format error: YAML not well-formed.")
+    if "Resources" not in top or not _yaml_children(top["Resources"][1]):
+        raise validation("Template format error: At least one Resources "
+                         "member must be defined.")
+    if "Description" in top:
+        v, lines = top["Description"]
+        if v in (">", "|", ">-", "|-", ""):
+            v = " ".join(ln.strip() for ln in lines)
+        info["description"] = v
+    for name, _, lines in _yaml_children(top.get("Parameters", ["", []])[1]):
+        props = {k: v for k, v, _ in _yaml_children(lines)}
+        info["parameters"].append((name, {
+            "default": props.get("Default"),
+            "noecho": props.get("NoEcho", "false").lower() == "true",
+            "type": props.get("Type", "String")}))
+    for name, _, lines in _yaml_children(top["Resources"][1]):
+        props = {k: v for k, v, _ in _yaml_children(lines)}
+        info["resources"].append((name, props.get("Type", "Unknown")))
+    for name, _, lines in _yaml_children(top.get("Outputs", ["", []])[1]):
+        props = {k: v for k, v, _ in _yaml_children(lines)}
+        info["outputs"].append((name, props.get("Description")))
+    info["transform"] = "Transform" in top
+    return info
+
+
+def output_value(key, stack_id, region):
+    """A plausible value for an output, stable for the stack."""
+    h = hashlib.sha256(stack_id.encode()).hexdigest()
+    n = int(h[:4], 16)
+    ip = "203.0.113.%d" % (n % 254 + 1)
+    k = key.lower()
+    if "instanceid" in k:
+        return "i-" + h[:17]
+    if "privateip" in k:
+        return "10.0.%d.%d" % (n // 256 % 256, n % 254 + 1)
+    if k.endswith("ip") or "ipaddress" in k or "publicip" in k:
+        return ip
+    if "dns" in k or "hostname" in k:
+        return "ec2-%s.compute-1.amazonaws.com" % ip.replace(".", "-")
+    if "url" in k:
+        return "http://%s/" % ip
+    if "arn" in k:
+        return "arn:aws:ec2:%s:%s:instance/i-%s" % (region, ACCOUNT, h[:17])
+    return "%s-%s" % (key, h[:8])
+
+
+# ---------------------------------------------------------------- state
+class State:
+    def __init__(self, args):
+        self.lock = threading.Lock()
+        self.args = args
+        self.creds = {args.access_key_id: {"secret": args.secret_access_key,
+                                           "token": args.session_token}}
+        self.stacks = []         # oldest first; deleted ones stay
+        self.tokens = {}         # CreateStack ClientRequestToken -> stack id
+        self.reset()
+        self.load()
+
+    def reset(self):
+        self.config = {
+            "create_delay": self.args.create_delay,
+            "delete_delay": self.args.delete_delay,
+            "throttle_next": 0, "throttle_code": "Throttling",
+            "fail_next": 0, "slow_ms": 0, "down": False,
+            "fail_create": [], "fail_delete": [], "only_actions": None,
+            "max_stacks": 2000, "max_skew_seconds": 900,
+        }
+        self.calls = {"actions": {}, "actions_ok": {}, "stacks": {},
+                      "stacks_ok": {}, "rejected": {}, "recent": []}
+
+    def wipe(self):
+        self.stacks = []
+        self.tokens = {}
+        self.save()
+
+    # -- persistence -----------------------------------------------------
+    def load(self):
+        if not self.args.state:
+            return
+        try:
+            with open(self.args.state, encoding="utf-8") as f:
+                doc = json.load(f)
+        except (OSError, ValueError):
+            return
+        self.stacks = doc.get("stacks", [])
+        self.tokens = doc.get("tokens", {})
+
+    def save(self):
+        if not self.args.state:
+            return
+        tmp = self.args.state + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"stacks": self.stacks, "tokens": self.tokens}, f)
+        os.replace(tmp, self.args.state)
+
+    # -- lookups ---------------------------------------------------------
+    @staticmethod
+    def now_entry(stack, now):
+        cur = stack["timeline"][0]
+        for e in stack["timeline"]:
+            if e["t"] <= now:
+                cur = e
+        return cur
+
+    def status(self, stack, now):
+        return self.now_entry(stack, now)["status"]
+
+    def live_by_name(self, name, now):
+        for s in reversed(self.stacks):
+            if s["name"] == name and self.status(s, now) != "DELETE_COMPLETE":
+                return s
+        return None
+
+    def find(self, name_or_id, now):
+        """A stack by name (live ones only) or by StackId (any)."""
+        if name_or_id.startswith("arn:"):
+            for s in self.stacks:
+                if s["id"] == name_or_id:
+                    return s
+            return None
+        return self.live_by_name(name_or_id, now)
+
+    def stack_name_of(self, name_or_id):
+        if name_or_id and name_or_id.startswith("arn:"):
+            for s in self.stacks:
+                if s["id"] == name_or_id:
+                    return s["name"]
+        return name_or_id
+
+    # -- timelines -------------------------------------------------------
+    def _event(self, stack, t, logical, rtype, status, reason, physical=None):
+        return {"t": t, "id": str(uuid.uuid4()), "logical": logical,
+                "type": rtype, "status": status, "reason": reason,
+                "physical": physical}
+
+    def _entry(self, t, status, reason, events):
+        return {"t": t, "status": status, "reason": reason, "events": events}
+
+    def _stack_event(self, stack, t, status, reason):
+        return self._event(stack, t, stack["name"],
+                           "AWS::CloudFormation::Stack", status, reason,
+                           stack["id"])
+
+    def _resources(self, stack):
+        return stack["resources"] or [["Instance", "AWS::EC2::Instance"]]
+
+    def plan_create(self, stack, now, fail):
+        d = float(self.config["create_delay"])
+        res = self._resources(stack)
+        ev0 = [self._stack_event(stack, now, "CREATE_IN_PROGRESS",
+                                 "User Initiated")]
+        ev0 += [self._event(stack, now, lid, rt, "CREATE_IN_PROGRESS", None)
+                for lid, rt in res]
+        tl = [self._entry(now, "CREATE_IN_PROGRESS", "User Initiated", ev0)]
+        t1 = now + d
+        if not fail:
+            ev1 = [self._event(stack, t1, lid, rt, "CREATE_COMPLETE", None,
+                               output_value(lid + "Id", stack["id"],
+                                            self.args.region))
+                   for lid, rt in res]
+            ev1.append(self._stack_event(stack, t1, "CREATE_COMPLETE", None))
+            tl.append(self._entry(t1, "CREATE_COMPLETE", None, ev1))
+            stack["complete_at"] = t1
+            stack["timeline"] = tl
+            return
+        lid, rt = res[0]
+        res_reason = ("Resource handler returned message: \"Injected failure "
+                      "by fake_cfn fail_create\" (RequestToken: %s, "
+                      "HandlerErrorCode: InternalFailure)" % uuid.uuid4())
+        reason = ("The following resource(s) failed to create: [%s]. " % lid)
+        ev1 = [self._event(stack, t1, lid, rt, "CREATE_FAILED", res_reason)]
+        mode = stack["on_failure"]
+        if mode == "DO_NOTHING":
+            ev1.append(self._stack_event(stack, t1, "CREATE_FAILED", reason))
+            tl.append(self._entry(t1, "CREATE_FAILED", reason, ev1))
+        elif mode == "DELETE":
+            reason += "Delete requested by user."
+            ev1.append(self._stack_event(stack, t1, "DELETE_IN_PROGRESS",
+                                         reason))
+            tl.append(self._entry(t1, "DELETE_IN_PROGRESS", reason, ev1))
+            t2 = t1 + float(self.config["delete_delay"])
+            ev2 = [self._event(stack, t2, lid, rt, "DELETE_COMPLETE", None),
+                   self._stack_event(stack, t2, "DELETE_COMPLETE", None)]
+            tl.append(self._entry(t2, "DELETE_COMPLETE", reason, ev2))
+            stack["deleted_at"] = t1
+        else:
+            reason += "Rollback requested by user."
+            ev1.append(self._stack_event(stack, t1, "ROLLBACK_IN_PROGRESS",
+                                         reason))
+            tl.append(self._entry(t1, "ROLLBACK_IN_PROGRESS", reason, ev1))
+            t2 = t1 + float(self.config["delete_delay"])
+            ev2 = [self._event(stack, t2, lid, rt, "DELETE_COMPLETE", None),
+                   self._stack_event(stack, t2, "ROLLBACK_COMPLETE", None)]
+            # AWS drops the reason once ROLLBACK_COMPLETE; we keep it on the
+            # stack so a test can see why (the events carry it too).
+            tl.append(self._entry(t2, "ROLLBACK_COMPLETE", reason, ev2))
+        stack["timeline"] = tl
+
+    def plan_delete(self, stack, now, fail):
+        # Whatever was still to come (a create in progress) is cancelled.
+        stack["timeline"] = [e for e in stack["timeline"] if e["t"] <= now]
+        if stack.get("complete_at") and stack["complete_at"] > now:
+            stack["complete_at"] = None
+        res = self._resources(stack)
+        ev0 = [self._stack_event(stack, now, "DELETE_IN_PROGRESS",
+                                 "User Initiated")]
+        stack["timeline"].append(self._entry(now, "DELETE_IN_PROGRESS",
+                                             "User Initiated", ev0))
+        t1 = now + float(self.config["delete_delay"])
+        if fail:
+            lid, rt = res[0]
+            reason = "The following resource(s) failed to delete: [%s]. " % lid
+            ev1 = [self._event(stack, t1, lid, rt, "DELETE_FAILED",
+                               "Resource handler returned message: "
+                               "\"Injected failure by fake_cfn fail_delete\""),
+                   self._stack_event(stack, t1, "DELETE_FAILED", reason)]
+            stack["timeline"].append(self._entry(t1, "DELETE_FAILED", reason,
+                                                 ev1))
+        else:
+            ev1 = [self._event(stack, t1, lid, rt, "DELETE_COMPLETE", None)
+                   for lid, rt in res]
+            ev1.append(self._stack_event(stack, t1, "DELETE_COMPLETE", None))
+            stack["timeline"].append(self._entry(t1, "DELETE_COMPLETE", None,
+                                                 ev1))
+            stack["deleted_at"] = now
+        stack["last_updated"] = now
+
+    def new_stack(self, name, now, token=None, body="", info=None,
+                  params=None, tags=None, caps=None, on_failure="ROLLBACK",
+                  role_arn=None, timeout=None, disable_rollback=False):
+        info = info or {"description": None, "parameters": [],
+                        "resources": [], "outputs": []}
+        sid = "arn:aws:cloudformation:%s:%s:stack/%s/%s" % (
+            self.args.region, ACCOUNT, name, uuid.uuid4())
+        declared = dict(info["parameters"])
+        if declared:
+            plist = []
+            given = dict(params or [])
+            for pname, p in info["parameters"]:
+                v = given.get(pname, p["default"])
+                plist.append([pname, v if v is not None else "",
+                              bool(p["noecho"])])
+        else:
+            plist = [[k, v, False] for k, v in (params or [])]
+        outputs = info["outputs"] or [
+            ("InstanceId", "The sandbox instance"),
+            ("PublicIp", "Public IP address of the sandbox instance")]
+        stack = {
+            "id": sid, "name": name, "token": token, "created": now,
+            "deleted_at": None, "last_updated": None, "complete_at": None,
+            "description": info["description"], "template_size":
+            len(body.encode("utf-8")), "parameters": plist,
+            "tags": [list(t) for t in (tags or [])],
+            "capabilities": list(caps or []), "on_failure": on_failure,
+            "disable_rollback": disable_rollback, "role_arn": role_arn,
+            "timeout": timeout,
+            "resources": [list(r) for r in info["resources"]],
+            "outputs": [[k, output_value(k, sid, self.args.region), d]
+                        for k, d in outputs],
+            "counts": {}, "timeline": [],
+        }
+        return stack
+
+    def record(self, action, stack_name, status, code):
+        c = self.calls
+        ok = status == 200
+        c["actions"][action] = c["actions"].get(action, 0) + 1
+        if ok:
+            c["actions_ok"][action] = c["actions_ok"].get(action, 0) + 1
+        if stack_name:
+            per = c["stacks"].setdefault(stack_name, {})
+            per[action] = per.get(action, 0) + 1
+            if ok:
+                per = c["stacks_ok"].setdefault(stack_name, {})
+                per[action] = per.get(action, 0) + 1
+            for s in self.stacks:
+                if s["name"] == stack_name:
+                    s["counts"][action] = s["counts"].get(action, 0) + 1
+        c["recent"].append({"time": iso(time.time()), "action": action,
+                            "stack": stack_name, "status": status,
+                            "code": code})
+        del c["recent"][:-200]
+
+    def reject(self, why):
+        self.calls["rejected"][why] = self.calls["rejected"].get(why, 0) + 1
+
+
+STATE = None
+
+
+# ---------------------------------------------------------------- SigV4
+class _SignedHeadersSigV4(SigV4Auth):
+    """botocore's SigV4 with the header set the client chose to sign (the
+    request as received, not as botocore would have built it)."""
+
+    def __init__(self, credentials, region, raw_headers, signed):
+        super().__init__(credentials, "cloudformation", region)
+        self._raw_headers = raw_headers
+        self._signed = signed
+
+    def headers_to_sign(self, request):
+        hm = HTTPHeaders()
+        for name, value in self._raw_headers:
+            if name.lower() in self._signed:
+                hm[name.lower()] = value
+        return hm
+
+
+def _redact_canonical(canonical):
+    return re.sub(r"(?im)^(x-amz-security-token:).*$", r"\1<redacted>",
+                  canonical)
+
+
+def verify_sigv4(method, path, raw_headers, body, now):
+    """Raises ApiError unless the request carries a valid SigV4
+    Authorization header for service cloudformation in our region."""
+    headers = {}
+    for k, v in raw_headers:
+        headers.setdefault(k.lower(), v)
+    auth = headers.get("authorization")
+    if not auth:
+        raise ApiError(403, "MissingAuthenticationToken",
+                       "Request is missing Authentication Token")
+    algo, _, rest = auth.strip().partition(" ")
+    if algo != "AWS4-HMAC-SHA256":
+        raise ApiError(400, "IncompleteSignature",
+                       "Unsupported AWS 'algorithm': '%s'" % algo[:40])
+    fields = {}
+    for part in rest.split(","):
+        k, sep, v = part.strip().partition("=")
+        if sep:
+            fields[k.strip()] = v.strip()
+    for need in ("Credential", "SignedHeaders", "Signature"):
+        if need not in fields:
+            raise ApiError(400, "IncompleteSignature",
+                           "Authorization header requires '%s' parameter. "
+                           "Authorization=AWS4-HMAC-SHA256 ..." % need)
+    scope = fields["Credential"].split("/")
+    if len(scope) != 5:
+        raise ApiError(400, "IncompleteSignature",
+                       "Credential is malformed: expected "
+                       "KEY/DATE/REGION/SERVICE/aws4_request")
+    akid, sdate, sregion, sservice, term = scope
+    with STATE.lock:
+        cred = STATE.creds.get(akid)
+    if cred is None:
+        raise ApiError(403, "InvalidClientTokenId",
+                       "The security token included in the request is "
+                       "invalid.")
+    amzdate = headers.get("x-amz-date")
+    if not amzdate:
+        raise ApiError(400, "IncompleteSignature",
+                       "Authorization header requires existence of either a "
+                       "'X-Amz-Date' or a 'Date' header.")
+    try:
+        t = datetime.datetime.strptime(amzdate, "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    except ValueError:
+        raise ApiError(400, "IncompleteSignature",
+                       "Invalid X-Amz-Date: %s" % amzdate[:40])
+    signed = [h for h in fields["SignedHeaders"].split(";") if h]
+    if signed != sorted(set(signed)) or any(h != h.lower() for h in signed):
+        raise ApiError(403, "SignatureDoesNotMatch",
+                       SIG_MISMATCH + " (SignedHeaders must be lowercase, "
+                       "sorted and unique.)")
+    if "host" not in signed:
+        raise ApiError(400, "IncompleteSignature",
+                       "'Host' or ':authority' must be a 'SignedHeader' in "
+                       "the AWS Authorization.")
+    if "x-amz-date" not in signed:
+        raise ApiError(400, "IncompleteSignature",
+                       "'X-Amz-Date' must be a 'SignedHeader' in the AWS "
+                       "Authorization.")
+    for h in signed:
+        if h not in headers:
+            raise ApiError(403, "SignatureDoesNotMatch",
+                           SIG_MISMATCH + " (signed header %s is missing)" % h)
+    if sdate != amzdate[:8]:
+        raise ApiError(403, "SignatureDoesNotMatch",
+                       "Date in Credential scope does not match YYYYMMDD "
+                       "from ISO-8601 version of date from HTTP: '%s' != "
+                       "'%s', from '%s'." % (sdate, amzdate[:8], amzdate))
+    if sregion != STATE.args.region:
+        raise ApiError(403, "SignatureDoesNotMatch",
+                       "Credential should be scoped to a valid region. ")
+    if sservice != "cloudformation":
+        raise ApiError(403, "SignatureDoesNotMatch",
+                       "Credential should be scoped to correct service: "
+                       "'cloudformation'. ")
+    if term != "aws4_request":
+        raise ApiError(403, "SignatureDoesNotMatch",
+                       "Credential should be scoped with a valid terminator: "
+                       "'aws4_request', not '%s'. " % term[:20])
+    skew = float(STATE.config["max_skew_seconds"])
+    if abs(now - t) > skew:
+        fmt = "%Y%m%dT%H%M%SZ"
+        raise ApiError(403, "SignatureDoesNotMatch",
+                       "Signature expired: %s is now earlier than %s (%s - "
+                       "%d min.)" % (amzdate, time.strftime(
+                           fmt, time.gmtime(now - skew)), time.strftime(
+                           fmt, time.gmtime(now)), int(skew // 60))
+                       if t < now else
+                       "Signature not yet current: %s is still later than "
+                       "%s (%s + %d min.)" % (amzdate, time.strftime(
+                           fmt, time.gmtime(now + skew)), time.strftime(
+                           fmt, time.gmtime(now)), int(skew // 60)))
+    if "x-amz-content-sha256" in headers and \
+            headers["x-amz-content-sha256"] != hashlib.sha256(body).hexdigest():
+        raise ApiError(400, "XAmzContentSHA256Mismatch",
+                       "The provided 'x-amz-content-sha256' header does not "
+                       "match what was computed.")
+    token = headers.get("x-amz-security-token")
+    if cred["token"] is not None and token != cred["token"]:
+        raise ApiError(403, "InvalidClientTokenId",
+                       "The security token included in the request is "
+                       "invalid.")
+
+    signer = _SignedHeadersSigV4(
+        Credentials(akid, cred["secret"], token), STATE.args.region,
+        raw_headers, set(signed))
+    request = AWSRequest(method=method, url="http://%s%s" % (
+        headers.get("host", "localhost"), path), data=body)
+    request.context["timestamp"] = amzdate
+    canonical = signer.canonical_request(request)
+    string_to_sign = signer.string_to_sign(request, canonical)
+    expected = signer.signature(string_to_sign, request)
+    if not hmac.compare_digest(expected, fields["Signature"]):
+        canonical = _redact_canonical(canonical)
+        sys.stderr.write("fake_cfn: signature mismatch; canonical request "
+                         "was:\n%s\nstring to sign:\n%s\n" % (
+                             canonical, string_to_sign))
+        raise ApiError(403, "SignatureDoesNotMatch", SIG_MISMATCH + (
+            "\n\nThe Canonical String for this request should have been\n"
+            "'%s'\n\nThe String-to-Sign should have been\n'%s'\n" % (
+                canonical, string_to_sign)))
+
+
+# ---------------------------------------------------------------- XML
+def el(name, value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return "<%s>%s</%s>" % (name, escape(str(value)), name)
+
+
+def members(name, items):
+    return "<%s>%s</%s>" % (name, "".join(
+        "<member>%s</member>" % i for i in items), name)
+
+
+def response(action, result_xml, request_id):
+    inner = "<%sResult>%s</%sResult>" % (action, result_xml, action) \
+        if result_xml is not None else ""
+    return ('<%sResponse xmlns="%s">\n  %s\n  <ResponseMetadata>\n'
+            '    <RequestId>%s</RequestId>\n  </ResponseMetadata>\n'
+            '</%sResponse>\n') % (action, XMLNS, inner, request_id, action)
+
+
+def error_xml(err, request_id):
+    return ('<ErrorResponse xmlns="%s">\n  <Error>\n    <Type>%s</Type>\n'
+            '    <Code>%s</Code>\n    <Message>%s</Message>\n  </Error>\n'
+            '  <RequestId>%s</RequestId>\n</ErrorResponse>\n') % (
+                XMLNS, err.kind, escape(err.code), escape(err.message),
+                request_id)
+
+
+def stack_xml(stack, now):
+    entry = STATE.now_entry(stack, now)
+    status = entry["status"]
+    parts = [el("StackId", stack["id"]), el("StackName", stack["name"]),
+             el("Description", stack["description"])]
+    if stack["parameters"]:
+        parts.append(members("Parameters", [
+            el("ParameterKey", k) + el("ParameterValue",
+                                       "****" if noecho else v)
+            for k, v, noecho in stack["parameters"]]))
+    parts.append(el("CreationTime", iso(stack["created"])))
+    if stack["deleted_at"] and stack["deleted_at"] <= now:
+        parts.append(el("DeletionTime", iso(stack["deleted_at"])))
+    if stack["last_updated"] and stack["last_updated"] <= now:
+        parts.append(el("LastUpdatedTime", iso(stack["last_updated"])))
+    parts.append("<RollbackConfiguration/>")
+    parts.append(el("StackStatus", status))
+    parts.append(el("StackStatusReason", entry["reason"]))
+    parts.append(el("DisableRollback", stack["disable_rollback"]))
+    parts.append("<NotificationARNs/>")
+    parts.append(el("TimeoutInMinutes", stack["timeout"]))
+    if stack["capabilities"]:
+        parts.append(members("Capabilities", [escape(c) for c in
+                                              stack["capabilities"]]))
+    if stack["complete_at"] is not None and stack["complete_at"] <= now:
+        parts.append(members("Outputs", [
+            el("OutputKey", k) + el("OutputValue", v) + el("Description", d)
+            for k, v, d in stack["outputs"]]))
+    parts.append(el("RoleARN", stack["role_arn"]))
+    if stack["tags"]:
+        parts.append(members("Tags", [el("Key", k) + el("Value", v)
+                                      for k, v in stack["tags"]]))
+    parts.append(el("EnableTerminationProtection", False))
+    parts.append("<DriftInformation>%s</DriftInformation>" %
+                 el("StackDriftStatus", "NOT_CHECKED"))
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------- actions
+def indexed(params, prefix, fields):
+    """Collects Prefix.member.N.Field parameters into a list of dicts in
+    N order; a gap or a bad N is a ValidationError."""
+    found = {}
+    pat = re.compile(r"^%s\.member\.(\d+)(?:\.(\w+))?$" % re.escape(prefix))
+    for k, v in params.items():
+        m = pat.match(k)
+        if not m:
+            continue
+        n = int(m.group(1))
+        field = m.group(2)
+        if n < 1 or (field is not None and field not in fields) or \
+                (field is None and fields):
+            raise validation("Invalid parameter %s" % k)
+        found.setdefault(n, {})[field] = v
+    if sorted(found) != list(range(1, len(found) + 1)):
+        raise validation("%s.member.N must count from 1 without gaps" %
+                         prefix)
+    return [found[n] for n in sorted(found)]
+
+
+def required_name(params, field="StackName"):
+    v = params.get(field)
+    if v is None or v == "":
+        raise validation("1 validation error detected: Value null at '%s' "
+                         "failed to satisfy constraint: Member must not be "
+                         "null" % (field[0].lower() + field[1:]))
+    return v
+
+
+def act_create(params, now, request_id):
+    name = required_name(params)
+    if len(name) > 128 or not STACK_NAME_RE.match(name):
+        raise validation(
+            "1 validation error detected: Value '%s' at 'stackName' failed "
+            "to satisfy constraint: Member must satisfy regular expression "
+            "pattern: [a-zA-Z][-a-zA-Z0-9]*|arn:[-a-zA-Z0-9:/._+]*"
+            % name[:200] if len(name) <= 128 else
+            "1 validation error detected: Value at 'stackName' failed to "
+            "satisfy constraint: Member must have length less than or equal "
+            "to 128")
+    token = params.get("ClientRequestToken")
+    if token is not None and (len(token) > 128 or not TOKEN_RE.match(token)):
+        raise validation(
+            "1 validation error detected: Value '%s' at 'clientRequestToken' "
+            "failed to satisfy constraint: Member must satisfy regular "
+            "expression pattern: [a-zA-Z0-9][-a-zA-Z0-9]*" % token[:130])
+    body = params.get("TemplateBody")
+    url = params.get("TemplateURL")
+    if body is None and url is None:
+        raise validation("Either Template URL or Template Body must be "
+                         "specified.")
+    if body is not None and url is not None:
+        raise validation("Specify exactly one of TemplateBody or "
+                         "TemplateUrl.")
+    if body is not None and len(body.encode("utf-8")) > MAX_TEMPLATE_BODY:
+        raise validation(
+            "1 validation error detected: Value at 'templateBody' failed to "
+            "satisfy constraint: Member must have length less than or equal "
+            "to %d" % MAX_TEMPLATE_BODY)
+    if body is not None and not body.strip():
+        raise validation("1 validation error detected: Value at "
+                         "'templateBody' failed to satisfy constraint: "
+                         "Member must have length greater than or equal to 1")
+    ps = indexed(params, "Parameters", ("ParameterKey", "ParameterValue",
+                                        "UsePreviousValue",
+                                        "ResolvedValue"))
+    tags = indexed(params, "Tags", ("Key", "Value"))
+    caps = [c[None] for c in indexed(params, "Capabilities", ())]
+    if len(tags) > MAX_TAGS:
+        raise validation(
+            "1 validation error detected: Value at 'tags' failed to satisfy "
+            "constraint: Member must have length less than or equal to %d"
+            % MAX_TAGS)
+    tag_list = []
+    for t in tags:
+        k, v = t.get("Key"), t.get("Value")
+        if not k or v is None:
+            raise validation("Tags: Key and Value are required")
+        if len(k) > 128 or len(v) > 256:
+            raise validation("Tags: Key is at most 128 and Value at most 256 "
+                             "characters")
+        if k.lower().startswith("aws:"):
+            raise validation("Tag keys starting with 'aws:' are reserved")
+        tag_list.append((k, v))
+    if len({k for k, _ in tag_list}) != len(tag_list):
+        raise validation("Duplicate tag keys are not allowed")
+    plist = []
+    for p in ps:
+        if not p.get("ParameterKey"):
+            raise validation("Parameters: ParameterKey is required")
+        if p.get("UsePreviousValue", "false").lower() == "true":
+            raise validation("UsePreviousValue cannot be used when creating "
+                             "a stack")
+        plist.append((p["ParameterKey"], p.get("ParameterValue", "")))
+    for c in caps:
+        if c not in CAPABILITIES:
+            raise validation(
+                "1 validation error detected: Value '[%s]' at 'capabilities' "
+                "failed to satisfy constraint: Member must satisfy "
+                "constraint: [Member must satisfy enum value set: [%s]]" % (
+                    c, ", ".join(CAPABILITIES)))
+    on_failure = params.get("OnFailure")
+    disable = params.get("DisableRollback")
+    if on_failure is not None and disable is not None:
+        raise validation("You cannot specify both DisableRollback and "
+                         "OnFailure.")
+    if on_failure is not None and on_failure not in ("DO_NOTHING", "ROLLBACK",
+                                                     "DELETE"):
+        raise validation(
+            "1 validation error detected: Value '%s' at 'onFailure' failed "
+            "to satisfy constraint: Member must satisfy enum value set: "
+            "[DO_NOTHING, ROLLBACK, DELETE]" % on_failure[:40])
+    disable_rb = (disable or "false").lower() == "true"
+    if on_failure is None:
+        on_failure = "DO_NOTHING" if disable_rb else "ROLLBACK"
+    timeout = params.get("TimeoutInMinutes")
+    if timeout is not None:
+        if not timeout.isdigit() or int(timeout) < 1:
+            raise validation(
+                "1 validation error detected: Value '%s' at "
+                "'timeoutInMinutes' failed to satisfy constraint: Member "
+                "must have value greater than or equal to 1" % timeout[:20])
+        timeout = int(timeout)
+    role = params.get("RoleARN")
+    if role is not None and not role.startswith("arn:"):
+        raise validation("1 validation error detected: Value '%s' at "
+                         "'roleARN' failed to satisfy constraint: Member "
+                         "must have length greater than or equal to 20"
+                         % role[:80])
+
+    info = parse_template(body) if body is not None else None
+    if info is not None:
+        declared = dict(info["parameters"])
+        given = dict(plist)
+        if declared or given:
+            unknown = [k for k in given if k not in declared]
+            if unknown:
+                raise validation("Parameters: [%s] do not exist in the "
+                                 "template" % ", ".join(unknown))
+            missing = [k for k, p in info["parameters"]
+                       if p["default"] is None and k not in given]
+            if missing:
+                raise validation("Parameters: [%s] must have values" %
+                                 ", ".join(missing))
+        need = []
+        iam = [rt for _, rt in info["resources"]
+               if rt.startswith("AWS::IAM::")]
+        if iam and not {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(caps):
+            need.append("CAPABILITY_IAM")
+        if info["transform"] and "CAPABILITY_AUTO_EXPAND" not in caps:
+            need.append("CAPABILITY_AUTO_EXPAND")
+        if need:
+            raise ApiError(400, "InsufficientCapabilitiesException",
+                           "Requires capabilities : [%s]" % ", ".join(need))
+
+    with STATE.lock:
+        live = STATE.live_by_name(name, now)
+        if live is not None:
+            if token is not None and live["token"] == token:
+                return el("StackId", live["id"])
+            raise ApiError(400, "AlreadyExistsException",
+                           "Stack [%s] already exists" % name)
+        if token is not None and token in STATE.tokens:
+            prev = STATE.find(STATE.tokens[token], now)
+            if prev is not None and prev["name"] == name:
+                # The same request again after the stack has gone: the
+                # token names that (finished) request.
+                return el("StackId", prev["id"])
+            raise ApiError(400, "TokenAlreadyExistsException",
+                           "Another CreateStack request with the same "
+                           "ClientRequestToken already exists")
+        nlive = sum(1 for s in STATE.stacks
+                    if STATE.status(s, now) != "DELETE_COMPLETE")
+        if nlive >= int(STATE.config["max_stacks"]):
+            raise ApiError(400, "LimitExceededException",
+                           "Limit on the number of stacks has been exceeded "
+                           "(%d)" % int(STATE.config["max_stacks"]))
+        stack = STATE.new_stack(name, now, token, body or "", info, plist,
+                                tag_list, caps, on_failure, role, timeout,
+                                disable_rb)
+        STATE.plan_create(stack, now, name in STATE.config["fail_create"])
+        STATE.stacks.append(stack)
+        if token is not None:
+            STATE.tokens[token] = stack["id"]
+        STATE.save()
+        return el("StackId", stack["id"])
+
+
+def act_describe(params, now, request_id):
+    name = params.get("StackName")
+    with STATE.lock:
+        if name:
+            s = STATE.find(name, now)
+            if s is None:
+                raise validation("Stack with id %s does not exist" % name)
+            found = [s]
+        else:
+            found = [s for s in reversed(STATE.stacks)
+                     if STATE.status(s, now) != "DELETE_COMPLETE"]
+        return members("Stacks", [stack_xml(s, now) for s in found])
+
+
+def act_delete(params, now, request_id):
+    name = required_name(params)
+    token = params.get("ClientRequestToken")
+    if token is not None and (len(token) > 128 or not TOKEN_RE.match(token)):
+        raise validation("1 validation error detected: Value '%s' at "
+                         "'clientRequestToken' failed to satisfy constraint"
+                         % token[:130])
+    with STATE.lock:
+        s = STATE.find(name, now)
+        if s is None:
+            return None  # AWS: deleting what is not there succeeds
+        status = STATE.status(s, now)
+        if status in ("DELETE_COMPLETE", "DELETE_IN_PROGRESS"):
+            return None
+        STATE.plan_delete(s, now, s["name"] in STATE.config["fail_delete"])
+        STATE.save()
+        return None
+
+
+def act_events(params, now, request_id):
+    name = required_name(params)
+    with STATE.lock:
+        s = STATE.find(name, now)
+        if s is None:
+            raise validation("Stack [%s] does not exist" % name)
+        evs = []
+        for entry in s["timeline"]:
+            if entry["t"] <= now:
+                evs.extend(entry["events"])
+        evs.reverse()  # newest first, as AWS
+        items = []
+        for e in evs:
+            items.append(
+                el("StackId", s["id"]) + el("EventId", e["id"]) +
+                el("StackName", s["name"]) +
+                el("LogicalResourceId", e["logical"]) +
+                el("PhysicalResourceId", e["physical"] or "") +
+                el("ResourceType", e["type"]) +
+                el("Timestamp", iso(e["t"])) +
+                el("ResourceStatus", e["status"]) +
+                el("ResourceStatusReason", e["reason"]) +
+                el("ClientRequestToken", s["token"]))
+        return members("StackEvents", items)
+
+
+def act_list(params, now, request_id):
+    filt = [f[None] for f in indexed(params, "StackStatusFilter", ())]
+    for f in filt:
+        if f not in STATUSES:
+            raise validation(
+                "1 validation error detected: Value '[%s]' at "
+                "'stackStatusFilter' failed to satisfy constraint: Member "
+                "must satisfy constraint: [Member must satisfy enum value "
+                "set: [%s]]" % (f[:40], ", ".join(STATUSES)))
+    with STATE.lock:
+        items = []
+        for s in reversed(STATE.stacks):
+            entry = STATE.now_entry(s, now)
+            if filt and entry["status"] not in filt:
+                continue
+            x = el("StackId", s["id"]) + el("StackName", s["name"]) + \
+                el("TemplateDescription", s["description"]) + \
+                el("CreationTime", iso(s["created"]))
+            if s["deleted_at"] and s["deleted_at"] <= now:
+                x += el("DeletionTime", iso(s["deleted_at"]))
+            if s["last_updated"] and s["last_updated"] <= now:
+                x += el("LastUpdatedTime", iso(s["last_updated"]))
+            x += el("StackStatus", entry["status"]) + \
+                el("StackStatusReason", entry["reason"]) + \
+                "<DriftInformation>%s</DriftInformation>" % el(
+                    "StackDriftStatus", "NOT_CHECKED")
+            items.append(x)
+        return members("StackSummaries", items)
+
+
+DISPATCH = {"CreateStack": act_create, "DescribeStacks": act_describe,
+            "DeleteStack": act_delete, "DescribeStackEvents": act_events,
+            "ListStacks": act_list}
+
+
+# ---------------------------------------------------------------- HTTP
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-cfn/1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def log_line(self, what, status, code=""):
+        sys.stderr.write("fake_cfn: %s %s %s %s\n" % (
+            self.command, what, status, code))
+        sys.stderr.flush()
+
+    def send_body(self, status, body, ctype, headers=None):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_json(self, status, obj):
+        self.send_body(status, json.dumps(obj, indent=2) + "\n",
+                       "application/json")
+        self.log_line(self.path.split("?")[0], status)
+
+    def do_GET(self):
+        self.handle_any()
+
+    def do_POST(self):
+        self.handle_any()
+
+    def do_PUT(self):
+        self.handle_any()
+
+    def do_DELETE(self):
+        self.handle_any()
+
+    def handle_any(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n > 0 else b""
+        path = urllib.parse.urlsplit(self.path).path
+        if path.startswith("/_fake/"):
+            return self.control(path, body)
+        return self.api(body)
+
+    # -- the Query API ---------------------------------------------------
+    def api(self, body):
+        request_id = str(uuid.uuid4())
+        now = time.time()
+        params = {}
+        query = urllib.parse.urlsplit(self.path).query
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0]
+        try:
+            pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+            if self.command == "POST" and ctype.strip().lower() == \
+                    "application/x-www-form-urlencoded":
+                pairs += urllib.parse.parse_qsl(body.decode("utf-8"),
+                                                keep_blank_values=True)
+        except UnicodeDecodeError:
+            pairs = []
+        for k, v in pairs:
+            params[k] = v
+        action = params.get("Action")
+        stack_name = None
+        with STATE.lock:
+            stack_name = STATE.stack_name_of(params.get("StackName"))
+            cfg = STATE.config
+            only = cfg["only_actions"]
+            faulty = only is None or action in only
+            down = cfg["down"] if faulty else False
+            slow = cfg["slow_ms"] if faulty else 0
+        what = "%s %s" % (action or "-", stack_name or "-")
+
+        def answer(status, xml, code=""):
+            self.send_body(status, xml, "text/xml", {
+                "x-amzn-RequestId": request_id})
+            self.log_line(what, status, code)
+
+        def fail(err, why=None):
+            with STATE.lock:
+                if why:
+                    STATE.reject(why)
+                if action in ACTIONS and why != "auth":
+                    STATE.record(action, stack_name, err.status, err.code)
+            answer(err.status, error_xml(err, request_id), err.code)
+
+        if down == "close":
+            with STATE.lock:
+                STATE.reject("down")
+            self.log_line(what, "closed (down)")
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
+            return
+        if down:
+            return fail(ApiError(503, "ServiceUnavailable",
+                                 "Service is unavailable", "Receiver"),
+                        "down")
+        if slow:
+            time.sleep(slow / 1000.0)
+            now = time.time()
+        try:
+            verify_sigv4(self.command, self.path, self.headers.items(), body,
+                         now)
+        except ApiError as e:
+            return fail(e, "auth")
+        if self.command not in ("GET", "POST"):
+            return fail(ApiError(405, "InvalidAction",
+                                 "Use POST (or GET) for the Query API"))
+        if not action:
+            return fail(ApiError(400, "MissingAction",
+                                 "Could not find operation  for version "
+                                 "2010-05-15"))
+        version = params.get("Version")
+        if version is None:
+            return fail(ApiError(400, "MissingParameter",
+                                 "The request must contain the parameter "
+                                 "Version"))
+        if action not in ACTIONS or version != "2010-05-15":
+            return fail(ApiError(400, "InvalidAction",
+                                 "Could not find operation %s for version "
+                                 "%s" % (action[:60], version[:20])))
+        with STATE.lock:
+            injected = None
+            if faulty and STATE.config["throttle_next"] > 0:
+                STATE.config["throttle_next"] -= 1
+                injected = ("throttled", ApiError(
+                    400, STATE.config["throttle_code"], "Rate exceeded"))
+            elif faulty and STATE.config["fail_next"] > 0:
+                STATE.config["fail_next"] -= 1
+                injected = ("failed", ApiError(
+                    500, "InternalFailure",
+                    "The request processing has failed because of an "
+                    "unknown error, exception or failure.", "Receiver"))
+        if injected:
+            return fail(injected[1], injected[0])
+        try:
+            result = DISPATCH[action](params, now, request_id)
+        except ApiError as e:
+            return fail(e)
+        with STATE.lock:
+            if action == "CreateStack":
+                # the name the stack now has, for counting
+                stack_name = params.get("StackName")
+            STATE.record(action, stack_name, 200, "")
+        answer(200, response(action, result, request_id))
+
+    # -- control API -----------------------------------------------------
+    # JSON; no auth; never faulted.
+    #   GET  /_fake/health                 {"ok": true, "region": ...}
+    #   POST /_fake/config                 {create_delay, delete_delay,
+    #        throttle_next, throttle_code, fail_next, slow_ms, down
+    #        (true|"503"|"close"|false), fail_create: [names],
+    #        fail_delete: [names], only_actions: [actions]|null,
+    #        max_stacks, max_skew_seconds} -> the whole config
+    #   GET  /_fake/config
+    #   GET  /_fake/stacks[?name=N]        {"stacks": [...]}, oldest first
+    #   POST /_fake/stacks                 {name, tags, parameters, status,
+    #        status_reason, outputs, age_seconds} -> the stack
+    #   GET  /_fake/calls                  counts (see State.record)
+    #   POST /_fake/credentials            {access_key_id, secret_access_key,
+    #        session_token} adds a key; {access_key_id, remove: true}
+    #   POST /_fake/reset                  {"keep_stacks": false}
+    def control(self, path, body):
+        name = path[len("/_fake/"):]
+        try:
+            req = json.loads(body.decode("utf-8")) if body.strip() else {}
+            if not isinstance(req, dict):
+                raise ValueError("body must be a JSON object")
+            status, obj = self.control_call(name, req)
+        except (ValueError, TypeError, KeyError) as e:
+            status, obj = 400, {"error": str(e)}
+        self.send_json(status, obj)
+
+    def control_call(self, name, req):
+        now = time.time()
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+            self.path).query))
+        with STATE.lock:
+            if self.command == "GET":
+                if name == "health":
+                    return 200, {"ok": True, "region": STATE.args.region}
+                if name == "config":
+                    return 200, dict(STATE.config)
+                if name == "calls":
+                    return 200, json.loads(json.dumps(STATE.calls))
+                if name == "stacks":
+                    return 200, {"stacks": [
+                        stack_json(s, now) for s in STATE.stacks
+                        if "name" not in q or s["name"] == q["name"]]}
+                return 404, {"error": "unknown control endpoint"}
+            if self.command != "POST":
+                return 404, {"error": "unknown control endpoint"}
+            if name == "config":
+                return 200, set_config(req)
+            if name == "stacks":
+                return 200, make_orphan(req, now)
+            if name == "credentials":
+                ak = req["access_key_id"]
+                if req.get("remove"):
+                    STATE.creds.pop(ak, None)
+                else:
+                    STATE.creds[ak] = {"secret": req["secret_access_key"],
+                                       "token": req.get("session_token")}
+                return 200, {"access_key_ids": sorted(STATE.creds)}
+            if name == "reset":
+                STATE.reset()
+                if not req.get("keep_stacks"):
+                    STATE.wipe()
+                return 200, {"ok": True}
+        return 404, {"error": "unknown control endpoint"}
+
+
+def stack_json(s, now):
+    entry = STATE.now_entry(s, now)
+    complete = s["complete_at"] is not None and s["complete_at"] <= now
+    return {
+        "stack_id": s["id"], "name": s["name"], "status": entry["status"],
+        "status_reason": entry["reason"], "created": iso(s["created"]),
+        "deleted": iso(s["deleted_at"]) if s["deleted_at"] and
+        s["deleted_at"] <= now else None,
+        "client_request_token": s["token"],
+        "tags": {k: v for k, v in s["tags"]},
+        "parameters": {k: v for k, v, _ in s["parameters"]},
+        "noecho_parameters": [k for k, _, ne in s["parameters"] if ne],
+        "outputs": {k: v for k, v, _ in s["outputs"]} if complete else {},
+        "capabilities": s["capabilities"], "on_failure": s["on_failure"],
+        "role_arn": s["role_arn"], "timeout_in_minutes": s["timeout"],
+        "template_size": s["template_size"],
+        "description": s["description"],
+        "counts": dict(s["counts"]),
+    }
+
+
+def set_config(req):
+    cfg = STATE.config
+    for k, v in req.items():
+        if k in ("create_delay", "delete_delay", "slow_ms",
+                 "max_skew_seconds"):
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+                raise ValueError("%s must be a number >= 0" % k)
+            cfg[k] = v
+        elif k in ("throttle_next", "fail_next", "max_stacks"):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError("%s must be an integer >= 0" % k)
+            cfg[k] = v
+        elif k == "throttle_code":
+            if v not in ("Throttling", "ThrottlingException",
+                         "RequestLimitExceeded"):
+                raise ValueError("throttle_code: Throttling, "
+                                 "ThrottlingException or RequestLimitExceeded")
+            cfg[k] = v
+        elif k == "down":
+            if v in (False, None):
+                cfg[k] = False
+            elif v is True or v in ("503", 503):
+                cfg[k] = "503"
+            elif v == "close":
+                cfg[k] = "close"
+            else:
+                raise ValueError("down: true, \"503\", \"close\" or false")
+        elif k in ("fail_create", "fail_delete"):
+            if not isinstance(v, list) or not all(isinstance(x, str)
+                                                  for x in v):
+                raise ValueError("%s must be a list of stack names" % k)
+            cfg[k] = list(v)
+        elif k == "only_actions":
+            if v is not None and (not isinstance(v, list) or
+                                  any(a not in ACTIONS for a in v)):
+                raise ValueError("only_actions: null or a list of %s" %
+                                 ", ".join(ACTIONS))
+            cfg[k] = v
+        else:
+            raise ValueError("unknown setting %r" % k)
+    return dict(cfg)
+
+
+def make_orphan(req, now):
+    """A stack that exists in the account but was not created through the
+    API (e.g. left behind by a crash): created age_seconds ago and already
+    in `status` (default CREATE_COMPLETE)."""
+    name = req["name"]
+    if not isinstance(name, str) or not STACK_NAME_RE.match(name):
+        raise ValueError("name must be a valid stack name")
+    if STATE.live_by_name(name, now) is not None:
+        raise ValueError("a live stack named %s exists" % name)
+    tags = req.get("tags") or {}
+    if isinstance(tags, dict):
+        tags = list(tags.items())
+    else:
+        tags = [(t["Key"], t["Value"]) for t in tags]
+    params = list((req.get("parameters") or {}).items())
+    outputs = req.get("outputs")
+    status = req.get("status", "CREATE_COMPLETE")
+    if status not in STATUSES:
+        raise ValueError("unknown status %r" % status)
+    created = now - float(req.get("age_seconds", 0))
+    info = {"description": req.get("description"), "parameters": [],
+            "resources": [], "outputs": [(k, None) for k in (outputs or {})]}
+    stack = STATE.new_stack(name, created, req.get("client_request_token"),
+                            "", info, params, tags)
+    if outputs:
+        stack["outputs"] = [[k, str(v), None] for k, v in outputs.items()]
+    ev = [STATE._stack_event(stack, created, status,
+                             req.get("status_reason"))]
+    stack["timeline"] = [STATE._entry(created, status,
+                                      req.get("status_reason"), ev)]
+    if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_FAILED",
+                  "DELETE_IN_PROGRESS"):
+        stack["complete_at"] = created
+    if status == "DELETE_COMPLETE":
+        stack["deleted_at"] = created
+    STATE.stacks.append(stack)
+    if stack["token"]:
+        STATE.tokens[stack["token"]] = stack["id"]
+    STATE.save()
+    return stack_json(stack, now)
+
+
+def main(argv=None):
+    global STATE
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--access-key-id", required=True)
+    p.add_argument("--secret-access-key", required=True)
+    p.add_argument("--session-token")
+    p.add_argument("--region", default="us-east-1")
+    p.add_argument("--create-delay", type=float, default=2.0)
+    p.add_argument("--delete-delay", type=float, default=2.0)
+    p.add_argument("--state")
+    args = p.parse_args(argv)
+
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.allow_reuse_address = True
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    port = server.server_address[1]
+    STATE = State(args)
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    sys.stdout.write("fake_cfn listening on http://127.0.0.1:%d\n" % port)
+    sys.stdout.flush()
+    sys.stderr.write("fake_cfn: region %s, key %s, %d stacks loaded\n" % (
+        args.region, args.access_key_id, len(STATE.stacks)))
+    sys.stderr.flush()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except SystemExit:
+        pass
+    finally:
+        server.server_close()
+        sys.stderr.write("fake_cfn: stopped\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
