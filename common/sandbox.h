@@ -64,6 +64,12 @@ struct sbx_sandbox {
 	char *stack_name;		/* STACK_NAME_PREFIX + name */
 	char *stack_id;			/* NULL until CreateStack answered */
 	char *parameters;		/* JSON object text, NoEcho values masked */
+	/*
+	 * The parameters CreateStack is sent (NoEcho values in clear), kept
+	 * only while the create is pending (so that a retry can send them)
+	 * and erased once CloudFormation has the request. Never shown.
+	 */
+	char *stack_parameters;
 	char *outputs;			/* JSON object text, NULL until ACTIVE */
 	long long created_at;
 	long long expiry_time;
@@ -86,7 +92,30 @@ struct sbx_sandbox_list {
 void sbx_sandbox_free(struct sbx_sandbox *sb);
 void sbx_sandbox_list_fini(struct sbx_sandbox_list *list);
 
+/*
+ * A caller that moves a row into a state with pending work (CREATE,
+ * DELETE) is about to do that work itself; the row is not due for others
+ * (the reaper) until this lease has passed, so the two do not both call
+ * CloudFormation for one step.
+ */
+#define SBX_SANDBOX_LEASE_SECONDS 30
+
+/* Cap of the retry backoff (issue 5: one hour). */
+#define SBX_SANDBOX_BACKOFF_CAP_SECONDS 3600
+
 /* ------------------------------------------------------------ pure rules */
+
+/*
+ * Seconds to wait before retry number attempts + 1 after `attempts`
+ * failures: base * 2^(attempts - 1), capped at
+ * SBX_SANDBOX_BACKOFF_CAP_SECONDS; base for attempts <= 1.
+ */
+long sbx_sandbox_backoff_seconds(long base, long attempts);
+
+/* A canonical lower-case UUID text (8-4-4-4-12 hex digits). */
+int sbx_sandbox_uuid_valid(const char *s);
+/* A new random (version 4) UUID into buf (at least 37 bytes). */
+enum sbx_err sbx_sandbox_uuid_new(char *buf, size_t len);
 
 /* "PROVISIONING", ...; never NULL ("UNKNOWN" out of range). */
 const char *sbx_sandbox_status_name(enum sbx_sandbox_status st);
@@ -178,8 +207,9 @@ enum sbx_err sbx_sandbox_find(const char *name, const char *owner_id,
 
 /*
  * Moves sb to status `to` with a conditional UPDATE on (id, version):
- * sets status_reason (NULL keeps none), pending_action, resets attempts
- * and next_attempt_at when the pending action changes, sets terminated_at
+ * sets status_reason (NULL: none), pending_action, resets attempts and
+ * stuck, sets next_attempt_at (now + SBX_SANDBOX_LEASE_SECONDS with a
+ * pending action, now for a row to poll, NULL otherwise), sets terminated_at
  * on TERMINATED, decrements the owner's live count when leaving the live
  * set, and appends one event {actor, action, from, to, detail} in the same
  * transaction. SBX_ECONFLICT when the row changed since sb was read;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "common/json.h"
 #include "common/sandbox.h"
@@ -320,6 +321,11 @@ sbx_sandbox_free(struct sbx_sandbox *sb)
 	free(sb->stack_name);
 	free(sb->stack_id);
 	free(sb->parameters);
+	if (sb->stack_parameters != NULL) {
+		explicit_bzero(sb->stack_parameters,
+		    strlen(sb->stack_parameters));
+		free(sb->stack_parameters);
+	}
 	free(sb->outputs);
 	free(sb);
 }
@@ -378,4 +384,59 @@ sbx_sandbox_event_to_json(const struct sbx_sandbox_event *ev)
 	sbx_json_add_str_or_null(o, "to_status", ev->to_status);
 	sbx_json_add_str_or_null(o, "detail", ev->detail);
 	return o;
+}
+
+long
+sbx_sandbox_backoff_seconds(long base, long attempts)
+{
+	long s = base > 0 ? base : 1;
+	long i;
+
+	for (i = 1; i < attempts && s < SBX_SANDBOX_BACKOFF_CAP_SECONDS; i++)
+		s *= 2;
+	return s > SBX_SANDBOX_BACKOFF_CAP_SECONDS ?
+	    SBX_SANDBOX_BACKOFF_CAP_SECONDS : s;
+}
+
+int
+sbx_sandbox_uuid_valid(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || strlen(s) != 36)
+		return 0;
+	for (i = 0; i < 36; i++) {
+		char c = s[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return 0;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+enum sbx_err
+sbx_sandbox_uuid_new(char *buf, size_t len)
+{
+	unsigned char b[16];
+	size_t got = 0;
+
+	if (len < 37)
+		return SBX_EINVAL;
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+
+		if (n <= 0)
+			return SBX_EIO;
+		got += (size_t)n;
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	return SBX_OK;
 }

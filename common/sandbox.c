@@ -1,0 +1,1001 @@
+/*
+ * The sandbox rows and their events in the database (see sandbox.h): reads,
+ * the conditional transitions of the state machine, claims and retry
+ * bookkeeping, what CloudFormation's answers mean for a row, the reaper's
+ * work lists, the API's pages, and the event outbox. Every statement is a
+ * constant here; every change is conditional on the row's version or state.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "common/config.h"
+#include "common/db.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/sandbox.h"
+#include "common/sandbox_db.h"
+
+#define MODULE "sandbox"
+
+/* ------------------------------------------------------------ rows */
+
+static long long
+get_ll(const PGresult *res, int row, const char *col)
+{
+	const char *v = sbx_db_get(res, row, col);
+
+	return v != NULL ? strtoll(v, NULL, 10) : 0;
+}
+
+/* strdup that fails the whole row when a present value cannot be copied. */
+static int
+take(char **dst, const PGresult *res, int row, const char *col)
+{
+	const char *v = sbx_db_get(res, row, col);
+
+	*dst = NULL;
+	if (v == NULL)
+		return 1;
+	*dst = strdup(v);
+	return *dst != NULL;
+}
+
+struct sbx_sandbox *
+sbx_sandbox_db_row(const PGresult *res, int row)
+{
+	struct sbx_sandbox *sb = calloc(1, sizeof(*sb));
+	const char *v;
+	int ok;
+
+	if (sb == NULL)
+		return NULL;
+	ok = take(&sb->id, res, row, "id") &&
+	    take(&sb->name, res, row, "name") &&
+	    take(&sb->owner_id, res, row, "owner_id") &&
+	    take(&sb->owner_email, res, row, "owner_email") &&
+	    take(&sb->template_name, res, row, "template_name") &&
+	    take(&sb->status_reason, res, row, "status_reason") &&
+	    take(&sb->stack_name, res, row, "stack_name") &&
+	    take(&sb->stack_id, res, row, "stack_id") &&
+	    take(&sb->parameters, res, row, "parameters") &&
+	    take(&sb->stack_parameters, res, row, "stack_parameters") &&
+	    take(&sb->outputs, res, row, "outputs");
+	if (!ok) {
+		sbx_sandbox_free(sb);
+		return NULL;
+	}
+	sb->template_version = (long)get_ll(res, row, "template_version");
+	if (sbx_sandbox_status_parse(sbx_db_get(res, row, "status"),
+	    &sb->status) != SBX_OK)
+		sb->status = SBX_SANDBOX_STATUS__MAX;
+	sb->created_at = get_ll(res, row, "created_at");
+	sb->expiry_time = get_ll(res, row, "expiry_time");
+	sb->max_expiry_time = get_ll(res, row, "max_expiry_time");
+	sb->terminated_at = get_ll(res, row, "terminated_at");
+	sb->updated_at = get_ll(res, row, "updated_at");
+	sb->refreshed_at = get_ll(res, row, "refreshed_at");
+	sb->version = (long)get_ll(res, row, "version");
+	v = sbx_db_get(res, row, "pending_action");
+	if (v != NULL && strcmp(v, "create") == 0)
+		sb->pending_action = SBX_SANDBOX_ACTION_CREATE;
+	else if (v != NULL && strcmp(v, "delete") == 0)
+		sb->pending_action = SBX_SANDBOX_ACTION_DELETE;
+	else
+		sb->pending_action = SBX_SANDBOX_ACTION_NONE;
+	sb->attempts = (long)get_ll(res, row, "attempts");
+	sb->next_attempt_at = get_ll(res, row, "next_attempt_at");
+	sb->stuck = get_ll(res, row, "stuck") != 0;
+	return sb;
+}
+
+enum sbx_err
+sbx_sandbox_db_one(const PGresult *res, struct sbx_sandbox **out)
+{
+	if (PQntuples(res) < 1)
+		return SBX_ENOTFOUND;
+	if (out == NULL)
+		return SBX_OK;
+	*out = sbx_sandbox_db_row(res, 0);
+	return *out != NULL ? SBX_OK : SBX_ENOMEM;
+}
+
+static enum sbx_err
+rows_all(const PGresult *res, size_t max, struct sbx_sandbox_list *out)
+{
+	size_t i, n = (size_t)PQntuples(res);
+
+	out->items = NULL;
+	out->n = 0;
+	if (n > max)
+		n = max;
+	if (n == 0)
+		return SBX_OK;
+	out->items = calloc(n, sizeof(*out->items));
+	if (out->items == NULL)
+		return SBX_ENOMEM;
+	for (i = 0; i < n; i++) {
+		out->items[i] = sbx_sandbox_db_row(res, (int)i);
+		if (out->items[i] == NULL) {
+			sbx_sandbox_list_fini(out);
+			return SBX_ENOMEM;
+		}
+		out->n = i + 1;
+	}
+	return SBX_OK;
+}
+
+static void
+fmt_long(char *buf, size_t len, long long v)
+{
+	snprintf(buf, len, "%lld", v);
+}
+
+/* ------------------------------------------------------------ reads */
+
+static const char sql_get[] =
+    "SELECT " SBX_SANDBOX_COLS " FROM sandboxes WHERE id = $1::uuid";
+
+enum sbx_err
+sbx_sandbox_get(const char *id, struct sbx_sandbox **out)
+{
+	const char *p[1] = { id };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	*out = NULL;
+	if (!sbx_sandbox_uuid_valid(id))
+		return SBX_ENOTFOUND;
+	err = sbx_db_exec("sbx_get", sql_get, 1, p, &res);
+	if (err == SBX_OK)
+		err = sbx_sandbox_db_one(res, out);
+	PQclear(res);
+	return err;
+}
+
+/*
+ * The live row of that name sorts first (there is at most one), then the
+ * terminated ones, newest first.
+ */
+static const char sql_find[] =
+    "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+    " WHERE name = $1 AND ($2::uuid IS NULL OR owner_id = $2::uuid)"
+    " ORDER BY CASE WHEN status = 'TERMINATED' THEN 1 ELSE 0 END,"
+    " created_at DESC, id DESC LIMIT 1";
+
+enum sbx_err
+sbx_sandbox_find(const char *name, const char *owner_id,
+    struct sbx_sandbox **out)
+{
+	const char *p[2] = { name, owner_id };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	*out = NULL;
+	if (!sbx_sandbox_name_valid(name))
+		return SBX_ENOTFOUND;
+	if (owner_id != NULL && !sbx_sandbox_uuid_valid(owner_id))
+		return SBX_ENOTFOUND;
+	err = sbx_db_exec("sbx_find", sql_find, 2, p, &res);
+	if (err == SBX_OK)
+		err = sbx_sandbox_db_one(res, out);
+	PQclear(res);
+	return err;
+}
+
+/* ------------------------------------------------------------ events */
+
+/*
+ * The event's time is the statement's clock, not the transaction's, so
+ * that events written one after another sort in the order they happened.
+ */
+static const char sql_event_insert[] =
+    "INSERT INTO sandbox_events (sandbox_id, time, actor, action,"
+    " from_status, to_status, detail, next_delivery_at)"
+    " VALUES ($1::uuid, clock_timestamp(), $2, $3, $4, $5, $6,"
+    " clock_timestamp())";
+
+enum sbx_err
+sbx_sandbox_db_event(PGconn *conn, const char *sandbox_id, const char *actor,
+    const char *action, const char *from_status, const char *to_status,
+    const char *detail)
+{
+	const char *p[6] = { sandbox_id, actor != NULL ? actor : "system",
+	    action, from_status, to_status, detail };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	err = sbx_db_query(conn, "sbx_event_insert", sql_event_insert, 6, p,
+	    &res);
+	PQclear(res);
+	return err;
+}
+
+struct tx_event {
+	const char *sandbox_id, *actor, *action, *from, *to, *detail;
+};
+
+static enum sbx_err
+tx_event_fn(PGconn *conn, void *arg)
+{
+	struct tx_event *a = arg;
+
+	return sbx_sandbox_db_event(conn, a->sandbox_id, a->actor, a->action,
+	    a->from, a->to, a->detail);
+}
+
+enum sbx_err
+sbx_sandbox_event_append(const char *sandbox_id, const char *actor,
+    const char *action, const char *from_status, const char *to_status,
+    const char *detail)
+{
+	struct tx_event a = { sandbox_id, actor, action, from_status,
+	    to_status, detail };
+
+	if (!sbx_sandbox_uuid_valid(sandbox_id) || action == NULL)
+		return SBX_EINVAL;
+	return sbx_db_tx(tx_event_fn, &a);
+}
+
+#define EVENT_COLS \
+	"id::text AS id, sandbox_id::text AS sandbox_id," \
+	" floor(extract(epoch FROM time))::bigint AS time, actor, action," \
+	" from_status, to_status, detail, delivery_attempts"
+
+static enum sbx_err
+events_all(const PGresult *res, struct sbx_sandbox_event_list *out)
+{
+	size_t i, n = (size_t)PQntuples(res);
+
+	out->items = NULL;
+	out->n = 0;
+	if (n == 0)
+		return SBX_OK;
+	out->items = calloc(n, sizeof(*out->items));
+	if (out->items == NULL)
+		return SBX_ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct sbx_sandbox_event *ev = &out->items[i];
+		int r = (int)i;
+
+		out->n = i + 1;
+		if (!take(&ev->id, res, r, "id") ||
+		    !take(&ev->sandbox_id, res, r, "sandbox_id") ||
+		    !take(&ev->actor, res, r, "actor") ||
+		    !take(&ev->action, res, r, "action") ||
+		    !take(&ev->from_status, res, r, "from_status") ||
+		    !take(&ev->to_status, res, r, "to_status") ||
+		    !take(&ev->detail, res, r, "detail")) {
+			sbx_sandbox_event_list_fini(out);
+			return SBX_ENOMEM;
+		}
+		ev->time = get_ll(res, r, "time");
+		ev->delivery_attempts = (long)get_ll(res, r,
+		    "delivery_attempts");
+	}
+	return SBX_OK;
+}
+
+static const char sql_events[] =
+    "SELECT " EVENT_COLS " FROM sandbox_events WHERE sandbox_id = $1::uuid"
+    " ORDER BY time, id";
+
+enum sbx_err
+sbx_sandbox_events(const char *sandbox_id, struct sbx_sandbox_event_list *out)
+{
+	const char *p[1] = { sandbox_id };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	out->items = NULL;
+	out->n = 0;
+	if (!sbx_sandbox_uuid_valid(sandbox_id))
+		return SBX_ENOTFOUND;
+	err = sbx_db_exec("sbx_events", sql_events, 1, p, &res);
+	if (err == SBX_OK)
+		err = events_all(res, out);
+	PQclear(res);
+	return err;
+}
+
+static const char sql_outbox_pending[] =
+    "SELECT " EVENT_COLS " FROM sandbox_events"
+    " WHERE delivery_state = 'pending'"
+    " AND (next_delivery_at IS NULL OR next_delivery_at <= to_timestamp($1::bigint))"
+    " ORDER BY time, id LIMIT $2::int";
+
+enum sbx_err
+sbx_sandbox_outbox_pending(long long now, long limit,
+    struct sbx_sandbox_event_list *out)
+{
+	char t[32], l[32];
+	const char *p[2] = { t, l };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	out->items = NULL;
+	out->n = 0;
+	fmt_long(t, sizeof(t), now);
+	fmt_long(l, sizeof(l), limit > 0 ? limit : 100);
+	err = sbx_db_exec("sbx_outbox_pending", sql_outbox_pending, 2, p, &res);
+	if (err == SBX_OK)
+		err = events_all(res, out);
+	PQclear(res);
+	return err;
+}
+
+static const char sql_outbox_delivered[] =
+    "UPDATE sandbox_events SET delivery_state = 'delivered',"
+    " delivered_at = now(), delivery_attempts = delivery_attempts + 1"
+    " WHERE id = $1::uuid AND delivery_state = 'pending'";
+
+static const char sql_outbox_failed[] =
+    "UPDATE sandbox_events SET delivery_attempts = delivery_attempts + 1,"
+    " next_delivery_at = to_timestamp($2::bigint)"
+    " WHERE id = $1::uuid AND delivery_state = 'pending'";
+
+enum sbx_err
+sbx_sandbox_outbox_delivered(const char *event_id)
+{
+	const char *p[1] = { event_id };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	if (!sbx_sandbox_uuid_valid(event_id))
+		return SBX_EINVAL;
+	err = sbx_db_exec("sbx_outbox_delivered", sql_outbox_delivered, 1, p,
+	    &res);
+	PQclear(res);
+	return err;
+}
+
+enum sbx_err
+sbx_sandbox_outbox_failed(const char *event_id, long long next_attempt_at)
+{
+	char t[32];
+	const char *p[2] = { event_id, t };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	if (!sbx_sandbox_uuid_valid(event_id))
+		return SBX_EINVAL;
+	fmt_long(t, sizeof(t), next_attempt_at);
+	err = sbx_db_exec("sbx_outbox_failed", sql_outbox_failed, 2, p, &res);
+	PQclear(res);
+	return err;
+}
+
+/* ------------------------------------------------------------ transitions */
+
+/*
+ * $1 id, $2 version, $3 status, $4 reason, $5 pending action, $6 seconds
+ * until next_attempt_at (NULL: none), $7 outputs (NULL: keep), $8 whether
+ * this came from reading CloudFormation (stamps last_refresh_at).
+ * stack_parameters (NoEcho values in clear) only outlive the create while
+ * it is still pending.
+ */
+static const char sql_transition[] =
+    "UPDATE sandboxes SET status = $3, status_reason = $4,"
+    " pending_action = $5, attempts = 0, stuck = false,"
+    " next_attempt_at = now() + $6::int * interval '1 second',"
+    " outputs = COALESCE($7, outputs),"
+    " terminated_at = CASE WHEN $3 = 'TERMINATED' THEN now()"
+    "   ELSE terminated_at END,"
+    " stack_parameters = CASE WHEN $5 = 'create' THEN stack_parameters"
+    "   ELSE NULL END,"
+    " last_refresh_at = CASE WHEN $8::boolean THEN now()"
+    "   ELSE last_refresh_at END,"
+    " updated_at = now(), version = version + 1"
+    " WHERE id = $1::uuid AND version = $2::bigint"
+    " RETURNING " SBX_SANDBOX_COLS;
+
+static const char sql_user_live_dec[] =
+    "UPDATE users SET live_sandboxes = GREATEST(live_sandboxes - 1, 0),"
+    " version = version + 1 WHERE id = $1::uuid";
+
+struct tx_transition {
+	const struct sbx_sandbox *sb;
+	enum sbx_sandbox_status to;
+	enum sbx_sandbox_action pending;
+	const char *reason;
+	const char *outputs;
+	int from_cfn;
+	const char *actor, *action, *detail;
+	struct sbx_sandbox *out;
+};
+
+static enum sbx_err
+tx_transition_fn(PGconn *conn, void *arg)
+{
+	struct tx_transition *a = arg;
+	const struct sbx_sandbox *sb = a->sb;
+	char ver[32], lease[32];
+	const char *lease_p = NULL;
+	const char *p[8];
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	sbx_sandbox_free(a->out);
+	a->out = NULL;
+	fmt_long(ver, sizeof(ver), sb->version);
+	if (a->pending != SBX_SANDBOX_ACTION_NONE) {
+		fmt_long(lease, sizeof(lease), SBX_SANDBOX_LEASE_SECONDS);
+		lease_p = lease;
+	} else if (a->to == SBX_SANDBOX_PROVISIONING ||
+	    a->to == SBX_SANDBOX_TERMINATING) {
+		lease_p = "0";		/* poll it */
+	}
+	p[0] = sb->id;
+	p[1] = ver;
+	p[2] = sbx_sandbox_status_name(a->to);
+	p[3] = a->reason;
+	p[4] = sbx_sandbox_action_name(a->pending);
+	p[5] = lease_p;
+	p[6] = a->outputs;
+	p[7] = a->from_cfn ? "true" : "false";
+	err = sbx_db_query(conn, "sbx_transition", sql_transition, 8, p, &res);
+	if (err != SBX_OK)
+		goto out;
+	if (PQntuples(res) < 1) {
+		err = SBX_ECONFLICT;	/* changed since sb was read */
+		goto out;
+	}
+	a->out = sbx_sandbox_db_row(res, 0);
+	if (a->out == NULL) {
+		err = SBX_ENOMEM;
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (a->to == SBX_SANDBOX_TERMINATED &&
+	    sbx_sandbox_status_live(sb->status)) {
+		const char *u[1] = { sb->owner_id };
+
+		err = sbx_db_query(conn, "sbx_user_live_dec", sql_user_live_dec,
+		    1, u, &res);
+		if (err != SBX_OK)
+			goto out;
+		PQclear(res);
+		res = NULL;
+	}
+	err = sbx_sandbox_db_event(conn, sb->id, a->actor, a->action,
+	    sbx_sandbox_status_name(sb->status),
+	    sbx_sandbox_status_name(a->to), a->detail);
+out:
+	PQclear(res);
+	return err;
+}
+
+static enum sbx_err
+transition(const struct sbx_sandbox *sb, enum sbx_sandbox_status to,
+    enum sbx_sandbox_action pending, const char *reason, const char *outputs,
+    int from_cfn, const char *actor, const char *action, const char *detail,
+    struct sbx_sandbox **out)
+{
+	struct tx_transition a;
+	enum sbx_err err;
+
+	if (out != NULL)
+		*out = NULL;
+	if (!sbx_sandbox_transition_valid(sb->status, to))
+		return SBX_EINVAL;
+	memset(&a, 0, sizeof(a));
+	a.sb = sb;
+	a.to = to;
+	a.pending = pending;
+	a.reason = reason;
+	a.outputs = outputs;
+	a.from_cfn = from_cfn;
+	a.actor = actor;
+	a.action = action;
+	a.detail = detail;
+	err = sbx_db_tx(tx_transition_fn, &a);
+	if (err == SBX_OK) {
+		sbx_log(SBX_LOG_INFO, MODULE, "sandbox %s (%s): %s -> %s by %s",
+		    sb->name, sb->id, sbx_sandbox_status_name(sb->status),
+		    sbx_sandbox_status_name(to), actor != NULL ? actor : "system");
+		if (out != NULL) {
+			*out = a.out;
+			a.out = NULL;
+		}
+	}
+	sbx_sandbox_free(a.out);
+	return err;
+}
+
+/* The event action for entering a status: "sandbox.<action>" webhooks. */
+static const char *
+action_for(enum sbx_sandbox_status to)
+{
+	switch (to) {
+	case SBX_SANDBOX_PROVISIONING:
+		return "created";
+	case SBX_SANDBOX_ACTIVE:
+		return "active";
+	case SBX_SANDBOX_FAILED:
+		return "failed";
+	case SBX_SANDBOX_TERMINATING:
+		return "terminating";
+	case SBX_SANDBOX_TERMINATED:
+		return "terminated";
+	case SBX_SANDBOX_STATUS__MAX:
+		break;
+	}
+	return "changed";
+}
+
+enum sbx_err
+sbx_sandbox_transition(const struct sbx_sandbox *sb,
+    enum sbx_sandbox_status to, enum sbx_sandbox_action pending,
+    const char *reason, const char *actor, const char *action,
+    const char *detail, struct sbx_sandbox **out)
+{
+	return transition(sb, to, pending, reason, NULL, 0, actor,
+	    action != NULL ? action : action_for(to), detail, out);
+}
+
+static const char sql_claim[] =
+    "UPDATE sandboxes SET next_attempt_at = now() + $3::int * interval '1 second',"
+    " updated_at = now(), version = version + 1"
+    " WHERE id = $1::uuid AND version = $2::bigint"
+    " RETURNING " SBX_SANDBOX_COLS;
+
+enum sbx_err
+sbx_sandbox_claim(const struct sbx_sandbox *sb, long lease_seconds,
+    struct sbx_sandbox **out)
+{
+	char ver[32], lease[32];
+	const char *p[3] = { sb->id, ver, lease };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	if (out != NULL)
+		*out = NULL;
+	fmt_long(ver, sizeof(ver), sb->version);
+	fmt_long(lease, sizeof(lease), lease_seconds);
+	err = sbx_db_exec("sbx_claim", sql_claim, 3, p, &res);
+	if (err == SBX_OK) {
+		err = sbx_sandbox_db_one(res, out);
+		if (err == SBX_ENOTFOUND)
+			err = SBX_ECONFLICT;
+	}
+	PQclear(res);
+	return err;
+}
+
+static const char sql_note_failure[] =
+    "UPDATE sandboxes SET attempts = attempts + 1,"
+    " next_attempt_at = to_timestamp($3::bigint), stuck = $4::boolean,"
+    " status_reason = $5, updated_at = now(), version = version + 1"
+    " WHERE id = $1::uuid AND version = $2::bigint"
+    " RETURNING " SBX_SANDBOX_COLS;
+
+struct tx_failure {
+	const struct sbx_sandbox *sb;
+	const char *reason;
+	long long next;
+	int stuck;
+	const char *actor;
+	struct sbx_sandbox *out;
+};
+
+static enum sbx_err
+tx_failure_fn(PGconn *conn, void *arg)
+{
+	struct tx_failure *a = arg;
+	char ver[32], next[32];
+	const char *p[5] = { a->sb->id, ver, next, a->stuck ? "true" : "false",
+	    a->reason };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	sbx_sandbox_free(a->out);
+	a->out = NULL;
+	fmt_long(ver, sizeof(ver), a->sb->version);
+	fmt_long(next, sizeof(next), a->next);
+	err = sbx_db_query(conn, "sbx_note_failure", sql_note_failure, 5, p,
+	    &res);
+	if (err == SBX_OK) {
+		err = sbx_sandbox_db_one(res, &a->out);
+		if (err == SBX_ENOTFOUND)
+			err = SBX_ECONFLICT;
+	}
+	PQclear(res);
+	if (err == SBX_OK && a->stuck && !a->sb->stuck)
+		err = sbx_sandbox_db_event(conn, a->sb->id, a->actor, "stuck",
+		    NULL, NULL, a->reason);
+	return err;
+}
+
+enum sbx_err
+sbx_sandbox_note_failure(const struct sbx_sandbox *sb, const char *reason,
+    long long next_attempt_at, int stuck, const char *actor,
+    struct sbx_sandbox **out)
+{
+	struct tx_failure a = { sb, reason, next_attempt_at, stuck, actor,
+	    NULL };
+	enum sbx_err err;
+
+	if (out != NULL)
+		*out = NULL;
+	err = sbx_db_tx(tx_failure_fn, &a);
+	if (err == SBX_OK && out != NULL) {
+		*out = a.out;
+		a.out = NULL;
+	}
+	sbx_sandbox_free(a.out);
+	return err;
+}
+
+/* ------------------------------------------------------------ CloudFormation state */
+
+/*
+ * A read of CloudFormation that changes nothing only stamps the row; the
+ * version stays, so a reader never makes a writer's claim fail.
+ */
+static const char sql_stamp[] =
+    "UPDATE sandboxes SET last_refresh_at = now()"
+    " WHERE id = $1::uuid AND version = $2::bigint"
+    " RETURNING " SBX_SANDBOX_COLS;
+
+static enum sbx_err
+stamp(const struct sbx_sandbox *sb, struct sbx_sandbox **out)
+{
+	char ver[32];
+	const char *p[2] = { sb->id, ver };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	fmt_long(ver, sizeof(ver), sb->version);
+	err = sbx_db_exec("sbx_stamp", sql_stamp, 2, p, &res);
+	if (err == SBX_OK) {
+		err = sbx_sandbox_db_one(res, out);
+		if (err == SBX_ENOTFOUND)
+			err = SBX_ECONFLICT;
+	}
+	PQclear(res);
+	return err;
+}
+
+/*
+ * DELETE_FAILED: the row stays TERMINATING with AWS's reason and a
+ * DeleteStack to send again after a backoff; after REAPER_MAX_ATTEMPTS
+ * it is flagged stuck (and retried at the cap).
+ */
+static enum sbx_err
+delete_failed(const struct sbx_sandbox *sb, const char *reason,
+    const char *actor, struct sbx_sandbox **out)
+{
+	static const char sql[] =
+	    "UPDATE sandboxes SET pending_action = 'delete',"
+	    " status_reason = $3, last_refresh_at = now(),"
+	    " updated_at = now(), version = version + 1"
+	    " WHERE id = $1::uuid AND version = $2::bigint"
+	    " RETURNING " SBX_SANDBOX_COLS;
+	const struct sbx_config *cfg = sbx_config();
+	char ver[32], why[512];
+	const char *p[3] = { sb->id, ver, why };
+	struct sbx_sandbox *mid = NULL;
+	PGresult *res = NULL;
+	long base = cfg != NULL ? cfg->reaper_backoff_seconds : 30;
+	long max = cfg != NULL ? cfg->reaper_max_attempts : 8;
+	enum sbx_err err;
+
+	snprintf(why, sizeof(why), "DeleteStack failed: %s",
+	    reason != NULL ? reason : "DELETE_FAILED");
+	fmt_long(ver, sizeof(ver), sb->version);
+	err = sbx_db_exec("sbx_delete_failed", sql, 3, p, &res);
+	if (err == SBX_OK) {
+		err = sbx_sandbox_db_one(res, &mid);
+		if (err == SBX_ENOTFOUND)
+			err = SBX_ECONFLICT;
+	}
+	PQclear(res);
+	if (err != SBX_OK)
+		return err;
+	err = sbx_sandbox_note_failure(mid, why, (long long)time(NULL) +
+	    sbx_sandbox_backoff_seconds(base, mid->attempts + 1),
+	    max > 0 && mid->attempts + 1 >= max, actor, out);
+	sbx_sandbox_free(mid);
+	return err;
+}
+
+/* Outputs as a JSON object text, from DescribeStacks' key/value pairs. */
+enum sbx_err
+sbx_sandbox_db_outputs_json(const char *const *keys,
+    const char *const *values, size_t n, char **out)
+{
+	cJSON *o = cJSON_CreateObject();
+	size_t i;
+
+	*out = NULL;
+	if (o == NULL)
+		return SBX_ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (keys[i] == NULL)
+			continue;
+		if (cJSON_AddStringToObject(o, keys[i],
+		    values[i] != NULL ? values[i] : "") == NULL) {
+			cJSON_Delete(o);
+			return SBX_ENOMEM;
+		}
+	}
+	*out = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return *out != NULL ? SBX_OK : SBX_ENOMEM;
+}
+
+enum sbx_err
+sbx_sandbox_apply_stack(const struct sbx_sandbox *sb,
+    const char *stack_status, const char *stack_reason,
+    const char *outputs_json, const char *actor, struct sbx_sandbox **out)
+{
+	enum sbx_sandbox_status to;
+	int retry_delete = 0;
+	char detail[600];
+	enum sbx_err err;
+
+	if (out != NULL)
+		*out = NULL;
+	if (sbx_sandbox_status_from_cfn(stack_status, &to, &retry_delete) !=
+	    SBX_OK) {
+		/* UPDATE_* and friends: not ours to interpret. */
+		sbx_log(SBX_LOG_WARN, MODULE, "sandbox %s: stack status %s "
+		    "is not one a sandbox goes through", sb->name,
+		    stack_status);
+		return stamp(sb, out);
+	}
+	snprintf(detail, sizeof(detail), "CloudFormation: %s%s%s",
+	    stack_status != NULL ? stack_status : "stack does not exist",
+	    stack_reason != NULL ? ": " : "",
+	    stack_reason != NULL ? stack_reason : "");
+
+	switch (sb->status) {
+	case SBX_SANDBOX_PROVISIONING:
+		if (to == SBX_SANDBOX_TERMINATED &&
+		    sb->pending_action == SBX_SANDBOX_ACTION_CREATE)
+			return stamp(sb, out);	/* not created yet */
+		if (to == SBX_SANDBOX_PROVISIONING)
+			return stamp(sb, out);
+		if (to == SBX_SANDBOX_ACTIVE)
+			return transition(sb, to, SBX_SANDBOX_ACTION_NONE,
+			    NULL, outputs_json != NULL ? outputs_json : "{}",
+			    1, actor, "active", detail, out);
+		if (to == SBX_SANDBOX_FAILED)
+			return transition(sb, to, SBX_SANDBOX_ACTION_NONE,
+			    stack_reason != NULL ? stack_reason :
+			    "the stack could not be created", NULL, 1, actor,
+			    "failed", detail, out);
+		if (to == SBX_SANDBOX_TERMINATED)
+			return transition(sb, to, SBX_SANDBOX_ACTION_NONE,
+			    "the stack no longer exists", NULL, 1, actor,
+			    "terminated", detail, out);
+		/* Deleted behind our back: follow it down. */
+		return transition(sb, to, retry_delete ?
+		    SBX_SANDBOX_ACTION_DELETE : SBX_SANDBOX_ACTION_NONE,
+		    stack_reason, NULL, 1, actor, "terminating", detail, out);
+
+	case SBX_SANDBOX_TERMINATING:
+		if (to == SBX_SANDBOX_TERMINATED)
+			return transition(sb, to, SBX_SANDBOX_ACTION_NONE,
+			    sb->status_reason, NULL, 1, actor, "terminated",
+			    detail, out);
+		if (retry_delete) {
+			err = delete_failed(sb, stack_reason, actor, out);
+			return err;
+		}
+		/* Still deleting, or the delete not yet visible. */
+		return stamp(sb, out);
+
+	case SBX_SANDBOX_ACTIVE:
+	case SBX_SANDBOX_FAILED:
+		if (to == SBX_SANDBOX_TERMINATED)
+			return transition(sb, to, SBX_SANDBOX_ACTION_NONE,
+			    "the stack no longer exists", NULL, 1, actor,
+			    "terminated", detail, out);
+		if (to == SBX_SANDBOX_TERMINATING)
+			return transition(sb, to, retry_delete ?
+			    SBX_SANDBOX_ACTION_DELETE :
+			    SBX_SANDBOX_ACTION_NONE, sb->status_reason, NULL,
+			    1, actor, "terminating", detail, out);
+		return stamp(sb, out);
+
+	case SBX_SANDBOX_TERMINATED:
+	case SBX_SANDBOX_STATUS__MAX:
+		break;
+	}
+	if (out != NULL && sb != NULL)
+		return sbx_sandbox_get(sb->id, out);
+	return SBX_OK;
+}
+
+/* ------------------------------------------------------------ expiry */
+
+static const char sql_set_expiry[] =
+    "UPDATE sandboxes SET expiry_time = to_timestamp($3::bigint),"
+    " updated_at = now(), version = version + 1"
+    " WHERE id = $1::uuid AND version = $2::bigint"
+    " AND status IN ('ACTIVE', 'PROVISIONING')"
+    " AND to_timestamp($3::bigint) <= max_expiry_time"
+    " RETURNING " SBX_SANDBOX_COLS;
+
+struct tx_expiry {
+	const struct sbx_sandbox *sb;
+	long long expiry;
+	const char *actor;
+	struct sbx_sandbox *out;
+};
+
+static enum sbx_err
+tx_expiry_fn(PGconn *conn, void *arg)
+{
+	struct tx_expiry *a = arg;
+	char ver[32], exp[32], was[40], now_is[40], detail[120];
+	const char *p[3] = { a->sb->id, ver, exp };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	sbx_sandbox_free(a->out);
+	a->out = NULL;
+	fmt_long(ver, sizeof(ver), a->sb->version);
+	fmt_long(exp, sizeof(exp), a->expiry);
+	err = sbx_db_query(conn, "sbx_set_expiry", sql_set_expiry, 3, p, &res);
+	if (err == SBX_OK) {
+		err = sbx_sandbox_db_one(res, &a->out);
+		if (err == SBX_ENOTFOUND)
+			err = SBX_ECONFLICT;
+	}
+	PQclear(res);
+	if (err != SBX_OK)
+		return err;
+	sbx_time_format(a->sb->expiry_time, was, sizeof(was));
+	sbx_time_format(a->expiry, now_is, sizeof(now_is));
+	snprintf(detail, sizeof(detail), "expiry_time %s -> %s", was, now_is);
+	return sbx_sandbox_db_event(conn, a->sb->id, a->actor, "extended", NULL,
+	    NULL, detail);
+}
+
+enum sbx_err
+sbx_sandbox_set_expiry(const struct sbx_sandbox *sb, long long new_expiry,
+    const char *actor, struct sbx_sandbox **out)
+{
+	struct tx_expiry a = { sb, new_expiry, actor, NULL };
+	enum sbx_err err;
+
+	if (out != NULL)
+		*out = NULL;
+	err = sbx_db_tx(tx_expiry_fn, &a);
+	if (err == SBX_OK && out != NULL) {
+		*out = a.out;
+		a.out = NULL;
+	}
+	sbx_sandbox_free(a.out);
+	return err;
+}
+
+/* ------------------------------------------------------------ lists */
+
+/*
+ * The reaper's lists. A NULL next_attempt_at is due. $1 now, $2 limit,
+ * $3 owner (NULL: all).
+ */
+#define DUE " (next_attempt_at IS NULL OR next_attempt_at <= to_timestamp($1::bigint))"
+#define OWNER " AND ($3::uuid IS NULL OR owner_id = $3::uuid)"
+
+static const char *const sql_work[SBX_WORK__MAX] = {
+	[SBX_WORK_EXPIRED] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+	    " WHERE status IN ('ACTIVE', 'PROVISIONING')"
+	    " AND expiry_time <= to_timestamp($1::bigint)" OWNER
+	    " ORDER BY expiry_time, id LIMIT $2::int",
+	[SBX_WORK_FAILED] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+	    " WHERE status = 'FAILED' AND" DUE OWNER
+	    " ORDER BY updated_at, id LIMIT $2::int",
+	[SBX_WORK_CREATE] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+	    " WHERE status = 'PROVISIONING' AND pending_action = 'create' AND"
+	    DUE OWNER " ORDER BY next_attempt_at, id LIMIT $2::int",
+	[SBX_WORK_DELETE] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+	    " WHERE status = 'TERMINATING' AND pending_action = 'delete' AND"
+	    DUE OWNER " ORDER BY next_attempt_at, id LIMIT $2::int",
+	[SBX_WORK_POLL] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+	    " WHERE status IN ('PROVISIONING', 'TERMINATING')"
+	    " AND pending_action = 'none' AND" DUE OWNER
+	    " ORDER BY next_attempt_at, id LIMIT $2::int",
+	[SBX_WORK_STUCK] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+	    " WHERE stuck AND status <> 'TERMINATED'"
+	    " AND to_timestamp($1::bigint) IS NOT NULL" OWNER
+	    " ORDER BY updated_at, id LIMIT $2::int",
+	[SBX_WORK_LIVE] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+	    " WHERE status <> 'TERMINATED'"
+	    " AND to_timestamp($1::bigint) IS NOT NULL" OWNER
+	    " ORDER BY expiry_time, id LIMIT $2::int",
+};
+
+static const char *const sql_work_names[SBX_WORK__MAX] = {
+	"sbx_work_expired", "sbx_work_failed", "sbx_work_create",
+	"sbx_work_delete", "sbx_work_poll", "sbx_work_stuck", "sbx_work_live",
+};
+
+enum sbx_err
+sbx_sandbox_list_work(enum sbx_sandbox_work work, long long now,
+    const char *owner_id, long limit, struct sbx_sandbox_list *out)
+{
+	char t[32], l[32];
+	const char *p[3] = { t, l, owner_id };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	out->items = NULL;
+	out->n = 0;
+	if ((unsigned)work >= SBX_WORK__MAX)
+		return SBX_EINVAL;
+	if (owner_id != NULL && !sbx_sandbox_uuid_valid(owner_id))
+		return SBX_OK;		/* nobody's: nothing */
+	fmt_long(t, sizeof(t), now);
+	fmt_long(l, sizeof(l), limit > 0 ? limit : 100);
+	err = sbx_db_exec(sql_work_names[work], sql_work[work], 3, p, &res);
+	if (err == SBX_OK)
+		err = rows_all(res, (size_t)PQntuples(res), out);
+	PQclear(res);
+	return err;
+}
+
+/*
+ * A page, newest first. The cursor is the id of the last row of the
+ * previous page; rows sort by (created_at, id), so a page boundary is
+ * stable while rows are added.
+ */
+static const char sql_list[] =
+    "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+    " WHERE ($1::uuid IS NULL OR owner_id = $1::uuid)"
+    " AND ($2::text IS NULL OR lower(owner_email) = lower($2::text))"
+    " AND ($3::text IS NULL OR status = $3::text)"
+    " AND ($4::uuid IS NULL OR (created_at, id) <"
+    "   (SELECT c.created_at, c.id FROM sandboxes c WHERE c.id = $4::uuid))"
+    " ORDER BY created_at DESC, id DESC LIMIT $5::int";
+
+int
+sbx_sandbox_cursor_valid(const char *cursor)
+{
+	return sbx_sandbox_uuid_valid(cursor);
+}
+
+enum sbx_err
+sbx_sandbox_list(const char *owner_id, const char *owner_email,
+    const char *status, const char *cursor, long limit,
+    struct sbx_sandbox_list *out, char **next_cursor)
+{
+	char l[32];
+	const char *p[5] = { owner_id, owner_email, status, cursor, l };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	out->items = NULL;
+	out->n = 0;
+	*next_cursor = NULL;
+	if (limit < 1)
+		limit = 1;
+	if ((owner_id != NULL && !sbx_sandbox_uuid_valid(owner_id)) ||
+	    (cursor != NULL && !sbx_sandbox_cursor_valid(cursor)))
+		return SBX_EINVAL;
+	/* One more than asked tells whether another page follows. */
+	fmt_long(l, sizeof(l), limit + 1);
+	err = sbx_db_exec("sbx_list", sql_list, 5, p, &res);
+	if (err != SBX_OK)
+		goto out;
+	err = rows_all(res, (size_t)limit, out);
+	if (err != SBX_OK)
+		goto out;
+	if ((long)PQntuples(res) > limit && out->n > 0) {
+		*next_cursor = strdup(out->items[out->n - 1]->id);
+		if (*next_cursor == NULL) {
+			sbx_sandbox_list_fini(out);
+			err = SBX_ENOMEM;
+		}
+	}
+out:
+	PQclear(res);
+	return err;
+}
