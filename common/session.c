@@ -2,7 +2,6 @@
  * Session tokens (HS256 JWTs checked with OpenSSL), CSRF tokens and sealed
  * cookie values. See session.h for the contracts.
  */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -423,4 +422,19 @@ out:
 	free(given);
 	free(v);
 	return err;
+}
+
+int
+sbx_session_next_ok(const char *next)
+{
+	const unsigned char *p;
+
+	if (next == NULL || next[0] != '/' || next[1] == '/' ||
+	    strlen(next) > 2048)
+		return 0;
+	for (p = (const unsigned char *)next; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p == 0x7f || *p == '\\')
+			return 0;
+	}
+	return 1;
 }

@@ -104,6 +104,14 @@ enum sbx_err sbx_session_seal(const char *key, size_t keylen,
 enum sbx_err sbx_session_unseal(const char *key, size_t keylen,
     const char *purpose, const char *sealed, long long now, char **value);
 
+/*
+ * True when next is a safe place to send a browser after sign-in: a
+ * same-site path (starts with exactly one '/', not "//" or "/\", which
+ * browsers read as another host), at most 2048 bytes, no backslash, no
+ * control character, no space.
+ */
+int sbx_session_next_ok(const char *next);
+
 /* Constant-time equality of two NUL-terminated strings (NULL never equal). */
 int sbx_session_streq(const char *a, const char *b);
 
