@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # sbx-test: no-stack
 """Self-test of tests/fakes/fake_cfn.py: starts it on a free loopback port,
 signs requests with botocore's SigV4Auth and exercises the stack lifecycle,

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # sbx-test: no-stack
 """Self-test of tests/fakes/fake_idp.py: starts it on a free loopback port,
 runs the authorization-code + PKCE flow with urllib, verifies the ID token
