@@ -25,6 +25,12 @@ struct sbx_http_request {
 	const char *body;		/* may be NULL */
 	size_t body_len;
 	long timeout_ms;		/* 0: HTTP_TIMEOUT_SECONDS */
+	/*
+	 * Also allow plain http to 169.254.170.2, the ECS container
+	 * credentials endpoint (link-local, reachable only from the task);
+	 * set by common/aws.c alone.
+	 */
+	int allow_ecs_endpoint;
 };
 
 struct sbx_http_response {
