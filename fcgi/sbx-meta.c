@@ -1,0 +1,69 @@
+/*
+ * sbx-meta: the service's front door. The welcome answer the original tool
+ * gave at GET /api/, and GET /readyz, which says whether this process can
+ * reach the database (nginx answers /healthz itself, without it).
+ */
+#include <cjson/cJSON.h>
+
+#include "common/config.h"
+#include "common/http.h"
+#include "common/ready.h"
+
+static void
+meta_welcome(struct sbx_req *req)
+{
+	cJSON *body = cJSON_CreateObject();
+
+	if (body != NULL && cJSON_AddStringToObject(body, "message",
+	    "Welcome to the sandbox service") == NULL) {
+		cJSON_Delete(body);
+		body = NULL;
+	}
+	sbx_reply_json(req, 200, body);
+}
+
+/*
+ * Ready means a query went through just now. A failure is 503 so that a
+ * load balancer stops sending here; the connection is reopened on the next
+ * request, so the answer turns back to 200 once the database is back.
+ */
+static void
+meta_readyz(struct sbx_req *req)
+{
+	cJSON *body;
+
+	if (sbx_ready_check() != SBX_OK) {
+		sbx_reply_problem(req, 503, "database unavailable");
+		sbx_reply_header(req, "Retry-After", "1");
+		return;
+	}
+	body = cJSON_CreateObject();
+	if (body != NULL &&
+	    cJSON_AddStringToObject(body, "status", "ready") == NULL) {
+		cJSON_Delete(body);
+		body = NULL;
+	}
+	sbx_reply_json(req, 200, body);
+}
+
+static const struct sbx_route routes[] = {
+	{ "GET", "/api/", meta_welcome, 0, NULL, 0 },
+	{ "GET", "/api", meta_welcome, 0, NULL, 0 },
+	{ "GET", "/readyz", meta_readyz, 0, NULL, 0 },
+	/* Sign-in arrives here: GET /api/test and GET /api/me (issue 3). */
+};
+
+static const struct sbx_app app = {
+	.name = "sbx-meta",
+	.routes = routes,
+	.nroutes = sizeof(routes) / sizeof(routes[0]),
+	.config_needs = SBX_NEED_DB,
+	.authenticate = NULL,
+	.start = NULL,
+};
+
+int
+main(int argc, char **argv)
+{
+	return sbx_http_main(&app, argc, argv);
+}
