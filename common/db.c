@@ -128,17 +128,27 @@ db_sql_is_select(const char *sql)
 
 /* ------------------------------------------------------------ logging */
 
-/* Copies libpq's message without its trailing newline. */
+/* Copies libpq's message onto one line, blanks squeezed. */
 static void
 db_msg(char *buf, size_t len, const char *msg)
 {
-	size_t n;
+	size_t n = 0;
+	int blank = 0;
 
-	snprintf(buf, len, "%s", msg != NULL ? msg : "");
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-	    buf[n - 1] == ' '))
-		buf[--n] = '\0';
+	if (len == 0)
+		return;
+	for (; msg != NULL && *msg != '\0' && n + 1 < len; msg++) {
+		if (*msg == '\n' || *msg == '\r' || *msg == '\t' ||
+		    *msg == ' ') {
+			blank = n > 0;
+			continue;
+		}
+		if (blank && n + 2 < len)
+			buf[n++] = ' ';
+		blank = 0;
+		buf[n++] = *msg;
+	}
+	buf[n] = '\0';
 }
 
 /*

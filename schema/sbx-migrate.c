@@ -492,18 +492,16 @@ out:
 
 /* ------------------------------------------------------------ database */
 
-/* The last error libpq saw, on one line, for messages to the operator. */
+/*
+ * The first line of the last error libpq saw ("ERROR:  ..."), for the
+ * operator; the lines after it point into the SQL, which we name by
+ * statement number and line instead.
+ */
 static const char *
 mig_pq_error(PGconn *conn, char *buf, size_t len)
 {
-	size_t n;
-
 	snprintf(buf, len, "%s", PQerrorMessage(conn));
-	for (n = 0; buf[n] != '\0'; n++)
-		if (buf[n] == '\n' || buf[n] == '\r')
-			buf[n] = ' ';
-	while (n > 0 && buf[n - 1] == ' ')
-		buf[--n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
 	return buf;
 }
 
