@@ -481,16 +481,29 @@ sbx_time_parse(const char *text, long long *epoch)
 	return SBX_OK;
 }
 
+/*
+ * Years outside 1..9999 have no RFC 3339 form; they give "" (as does a
+ * buffer too small), never a string sbx_time_parse would refuse. The
+ * fields are printed by hand because strftime's %Y does not pad to four
+ * digits.
+ */
 void
 sbx_time_format(long long epoch, char *buf, size_t len)
 {
 	time_t t = (time_t)epoch;
 	struct tm tm;
+	int n;
 
 	if (buf == NULL || len == 0)
 		return;
+	buf[0] = '\0';
 	if ((long long)t != epoch || gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	    tm.tm_year < 1 - 1900 || tm.tm_year > 9999 - 1900)
+		return;
+	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+	if (n < 0 || (size_t)n >= len)
 		buf[0] = '\0';
 }
 
