@@ -455,9 +455,11 @@ class State:
             if ok:
                 per = c["stacks_ok"].setdefault(stack_name, {})
                 per[action] = per.get(action, 0) + 1
-            for s in self.stacks:
+            # the newest stack of that name (the one a name now means)
+            for s in reversed(self.stacks):
                 if s["name"] == stack_name:
                     s["counts"][action] = s["counts"].get(action, 0) + 1
+                    break
         c["recent"].append({"time": iso(time.time()), "action": action,
                             "stack": stack_name, "status": status,
                             "code": code})

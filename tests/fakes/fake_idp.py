@@ -675,8 +675,8 @@ class Handler(BaseHTTPRequestHandler):
     # All JSON, loopback only, no auth; never affected by fail/down.
     #   GET  /_fake/health               {"ok": true, "issuer": ...}
     #   POST /_fake/rotate               {"drop_old": bool} -> {"kid", "kids"}
-    #   POST /_fake/mint                 {"email", "claims", "header", "key",
-    #                                     "alg", "tamper"} -> {"token", "kid",
+    #   POST /_fake/mint                 {"email", "claims", "relative",
+    #                                     "header", "key", "alg", "tamper"} -> {"token", "kid",
     #                                     "claims"}
     #   POST /_fake/users                {"email", "email_verified", "hd",
     #                                     "name", "picture", "sub", "deny"}
@@ -784,6 +784,8 @@ class Handler(BaseHTTPRequestHandler):
         unknown (a key never published). `alg`: RS256,
         HS256-with-public-key (HMAC keyed with the signing key's public PEM,
         the algorithm-confusion attack), or none (empty signature).
+        `relative`: {"claim": seconds} sets claim = now + seconds (e.g.
+        {"exp": -60} expired, {"iat": 3600} issued in the future).
         `tamper`: true flips a bit of the signature."""
         email = req.get("email", "alice@example.com")
         claims = STATE.id_token_claims(email, None, None)
@@ -792,6 +794,11 @@ class Handler(BaseHTTPRequestHandler):
                 claims.pop(k, None)
             else:
                 claims[k] = v
+        now = int(time.time())
+        for k, v in (req.get("relative") or {}).items():
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise ValueError("relative: seconds from now, a number")
+            claims[k] = now + int(v)
         token = STATE.sign(claims, req.get("header") or {},
                            req.get("key", "current"), req.get("alg", "RS256"))
         if req.get("tamper"):

@@ -371,6 +371,11 @@ def run(fake):
     check("mint expired, valid signature", st == 200 and claims
           and claims["exp"] == 1000 and "nonce" not in claims
           and claims["aud"] == CLIENT_ID, m)
+    st, m = fake.ctl("mint", {"relative": {"iat": 3600, "exp": 7200}})
+    claims = verify_rs256(m["token"], jwks) or {}
+    check("mint with relative times", st == 200 and
+          abs(claims.get("iat", 0) - time.time() - 3600) < 60 and
+          claims.get("exp", 0) - claims.get("iat", 0) == 3600, m)
     st, m = fake.ctl("mint", {"alg": "none"})
     parts = m["token"].split(".")
     check("mint alg none", parts[2] == "" and
