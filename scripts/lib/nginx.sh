@@ -1,0 +1,101 @@
+# shellcheck shell=bash
+# nginx for one stack: renders the templates in nginx/ and runs nginx
+# with its prefix, pid, logs and temporary files in the state directory.
+# Sourced by scripts/up; the container image may run it as a command:
+#
+#   bash scripts/lib/nginx.sh render TEMPLATE_DIR CONF_DIR PREFIX
+#
+# with the settings below in the environment.
+
+# Renders nginx/*.conf.in from template_dir into conf_dir. Reads:
+# NGINX_USER, NGINX_WORKER_PROCESSES, NGINX_LISTEN_ADDRESS, HTTP_PORT,
+# HTTPS_PORT, RATE_LIMIT_API[_BURST], RATE_LIMIT_AUTH[_BURST],
+# SBX_LOG_DIR, SBX_RUN_DIR, SBX_TLS_CERT, SBX_TLS_KEY.
+sbx_nginx_render() {
+    local tmpl_dir=$1 conf_dir=$2 prefix=$3
+    local -A v=(
+        [NGINX_USER]=${NGINX_USER:-www-data}
+        [NGINX_WORKER_PROCESSES]=${NGINX_WORKER_PROCESSES:-auto}
+        [NGINX_PREFIX]=$prefix
+        [CONF_DIR]=$conf_dir
+        [LOG_DIR]=$SBX_LOG_DIR
+        [RUN_DIR]=$SBX_RUN_DIR
+        [TLS_CERT]=$SBX_TLS_CERT
+        [TLS_KEY]=$SBX_TLS_KEY
+        [LISTEN_ADDRESS]=${NGINX_LISTEN_ADDRESS:-127.0.0.1}
+        [HTTP_PORT]=$HTTP_PORT
+        [HTTPS_PORT]=$HTTPS_PORT
+        [RATE_LIMIT_API]=${RATE_LIMIT_API:-50r/s}
+        [RATE_LIMIT_API_BURST]=${RATE_LIMIT_API_BURST:-100}
+        [RATE_LIMIT_AUTH]=${RATE_LIMIT_AUTH:-5r/s}
+        [RATE_LIMIT_AUTH_BURST]=${RATE_LIMIT_AUTH_BURST:-20}
+    )
+    # Redirects name the port only when it is not the default one.
+    if [ "$HTTPS_PORT" = 443 ]; then v[HTTPS_PORT_SUFFIX]=""; else v[HTTPS_PORT_SUFFIX]=":$HTTPS_PORT"; fi
+
+    local script="" key val f out
+    for key in "${!v[@]}"; do
+        val=${v[$key]}
+        # Values end up in nginx syntax: refuse what would change its
+        # meaning rather than quote it.
+        case "$val" in
+            *[[:space:]\;\{\}\'\"\\\$]*)
+                printf 'nginx: %s holds a character nginx would misread: %s\n' "$key" "$val" >&2
+                return 1 ;;
+        esac
+        val=${val//&/\\&}
+        val=${val//|/\\|}
+        script+="s|@$key@|$val|g;"
+    done
+    mkdir -p "$conf_dir"
+    for f in "$tmpl_dir"/*.conf.in; do
+        out="$conf_dir/$(basename "$f" .in)"
+        sed -e "$script" "$f" > "$out.tmp"
+        if grep -n '@[A-Z_]*@' "$out.tmp" >&2; then
+            printf 'nginx: unrendered placeholder in %s\n' "$f" >&2
+            rm -f "$out.tmp"
+            return 1
+        fi
+        mv "$out.tmp" "$out"
+    done
+}
+
+# The directories nginx writes, in the state directory. Temporary
+# directories are made by nginx itself, owned by the worker user.
+sbx_nginx_prepare() {
+    SBX_NGINX_PREFIX="$SBX_STATE_DIR/nginx"
+    SBX_NGINX_CONF="$SBX_NGINX_PREFIX/conf/sbx.conf"
+    mkdir -p "$SBX_NGINX_PREFIX/conf" "$SBX_NGINX_PREFIX/tmp" "$SBX_NGINX_PREFIX/logs"
+    sbx_nginx_render "$SBX_SRC_DIR/nginx" "$SBX_NGINX_PREFIX/conf" "$SBX_NGINX_PREFIX" \
+        || sbx_die "could not render the nginx configuration"
+    sbx_nginx_cmd -t -q 2> "$SBX_LOG_DIR/nginx-check.log" \
+        || { cat "$SBX_LOG_DIR/nginx-check.log" >&2; sbx_die "nginx rejects its configuration ($SBX_NGINX_CONF)"; }
+}
+
+sbx_nginx_cmd() {
+    /usr/sbin/nginx -p "$SBX_NGINX_PREFIX/" -c "$SBX_NGINX_CONF" \
+        -e "$SBX_LOG_DIR/nginx-error.log" "$@"
+}
+
+# Starts nginx in the foreground of its own session (the master runs as
+# root to bind and read the key; workers run as NGINX_USER).
+sbx_nginx_start() {
+    local port
+    for port in "$HTTPS_PORT" "$HTTP_PORT"; do
+        sbx_port_busy "$port" && sbx_die "port $port is in use; set HTTPS_PORT/HTTP_PORT to free ports"
+    done
+    sbx_say "starting nginx on https://localhost:$HTTPS_PORT (and http on $HTTP_PORT)"
+    sbx_spawn nginx PATH=/usr/sbin:/usr/bin:/bin -- \
+        /usr/sbin/nginx -p "$SBX_NGINX_PREFIX/" -c "$SBX_NGINX_CONF" \
+        -e "$SBX_LOG_DIR/nginx-error.log"
+    sbx_wait_for 10 sbx_port_busy "$HTTPS_PORT" \
+        || sbx_die "nginx did not listen on $HTTPS_PORT; see $SBX_LOG_DIR/nginx-error.log"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+    case "${1:-}" in
+        render) shift; sbx_nginx_render "$@" ;;
+        *) echo "usage: $0 render TEMPLATE_DIR CONF_DIR PREFIX" >&2; exit 2 ;;
+    esac
+fi
