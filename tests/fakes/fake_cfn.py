@@ -421,9 +421,9 @@ class State:
             for pname, p in info["parameters"]:
                 v = given.get(pname, p["default"])
                 plist.append([pname, v if v is not None else "",
-                              bool(p["noecho"])])
+                              bool(p["noecho"]), p.get("type") or "String"])
         else:
-            plist = [[k, v, False] for k, v in (params or [])]
+            plist = [[k, v, False, "String"] for k, v in (params or [])]
         outputs = info["outputs"] or [
             ("InstanceId", "The sandbox instance"),
             ("PublicIp", "Public IP address of the sandbox instance")]
@@ -655,10 +655,19 @@ def stack_xml(stack, now):
     parts = [el("StackId", stack["id"]), el("StackName", stack["name"]),
              el("Description", stack["description"])]
     if stack["parameters"]:
-        parts.append(members("Parameters", [
-            el("ParameterKey", k) + el("ParameterValue",
-                                       "****" if noecho else v)
-            for k, v, noecho in stack["parameters"]]))
+        items = []
+        for p in stack["parameters"]:
+            k, v, noecho = p[0], p[1], p[2]
+            x = el("ParameterKey", k) + el("ParameterValue",
+                                           "****" if noecho else v)
+            if len(p) > 3 and p[3].startswith("AWS::SSM::Parameter::Value"):
+                # CloudFormation shows what an SSM parameter resolved to.
+                x += el("ResolvedValue", "ami-0" + hashlib.sha256(
+                    (v + stack["id"]).encode()).hexdigest()[:16]
+                    if "Image" in p[3] else "resolved-" + hashlib.sha256(
+                        v.encode()).hexdigest()[:8])
+            items.append(x)
+        parts.append(members("Parameters", items))
     parts.append(el("CreationTime", iso(stack["created"])))
     if stack["deleted_at"] and stack["deleted_at"] <= now:
         parts.append(el("DeletionTime", iso(stack["deleted_at"])))
@@ -1200,8 +1209,8 @@ def stack_json(s, now):
         s["deleted_at"] <= now else None,
         "client_request_token": s["token"],
         "tags": {k: v for k, v in s["tags"]},
-        "parameters": {k: v for k, v, _ in s["parameters"]},
-        "noecho_parameters": [k for k, _, ne in s["parameters"] if ne],
+        "parameters": {p[0]: p[1] for p in s["parameters"]},
+        "noecho_parameters": [p[0] for p in s["parameters"] if p[2]],
         "outputs": {k: v for k, v, _ in s["outputs"]} if complete else {},
         "capabilities": s["capabilities"], "on_failure": s["on_failure"],
         "role_arn": s["role_arn"], "timeout_in_minutes": s["timeout"],

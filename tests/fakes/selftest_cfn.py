@@ -99,8 +99,7 @@ def call(fake, action, params=None, ak=AK, sk=SK, token=None,
 
 
 def text(root, path):
-    e = root.find(path.replace("/", "/" + NS).join(["" + NS, ""])
-                  if not path.startswith(".") else path)
+    e = root.find(path)
     return e.text if e is not None else None
 
 
@@ -365,8 +364,6 @@ def run(fake):
     check("no Authorization: 403 MissingAuthenticationToken", st == 403 and
           err_code(root) == "MissingAuthenticationToken")
 
-    def old_date(body, headers):
-        return body, headers
     st, root = call(fake, "ListStacks", token="sess-tok-123")
     check("X-Amz-Security-Token accepted", st == 200)
     fake.ctl("credentials", {"access_key_id": "ASIATEMP",
