@@ -90,20 +90,27 @@ enum sbx_err sbx_template_list(struct sbx_template_list *out);
  * An admin's PUT body: {"body" (string, <= 51,200 bytes) or "template"
  * (object, serialised), "description"?, "parameters"? (array),
  * "capabilities"? (array of strings), "default_ttl_minutes"?,
- * "max_ttl_minutes"?, "default"? (bool)}. Validates and inserts version
- * max+1 (enabled). SBX_EINVAL with *field and detail when invalid;
- * SBX_ETOOBIG when the body is over the limit. *out optional.
+ * "max_ttl_minutes"?, "default"? (bool)}. Without "parameters", they are
+ * read from a JSON body's "Parameters". Validates and inserts version
+ * max+1 (enabled; "default": true makes it the default template, absent
+ * keeps what the name was). SBX_EINVAL with *field and detail when
+ * invalid (including a body over SBX_TEMPLATE_BODY_MAX). actor is
+ * recorded as created_by. *out optional.
  */
 enum sbx_err sbx_template_put(const char *name, const cJSON *req,
-    const char **field, char *detail, size_t detail_len,
+    const char *actor, const char **field, char *detail, size_t detail_len,
     struct sbx_template **out);
 
 /* Disables every version of name; SBX_ENOTFOUND when unknown. */
 enum sbx_err sbx_template_disable(const char *name);
 
-/* The API object: name, version, description, parameters (array, no
- * values), default_ttl_minutes, max_ttl_minutes, capabilities, default,
- * created_at. With_body adds "body". Caller cJSON_Delete()s. */
+/*
+ * The API object: name, version, description, parameters (the declared
+ * array; a NoEcho parameter's default is not shown), default_ttl_minutes
+ * and max_ttl_minutes (effective: the template's, bounded by the global
+ * settings), capabilities, default, created_at. with_body adds "body".
+ * Caller cJSON_Delete()s.
+ */
 cJSON *sbx_template_to_json(const struct sbx_template *t, int with_body);
 
 #endif
