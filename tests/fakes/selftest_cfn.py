@@ -98,6 +98,26 @@ def call(fake, action, params=None, ak=AK, sk=SK, token=None,
         return e.code, ET.fromstring(e.read())
 
 
+def call_at(fake, when):
+    """ListStacks signed by botocore as if at time `when`."""
+    body = b"Action=ListStacks&Version=2010-05-15"
+    req = AWSRequest(method="POST", url=fake.base + "/", data=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    signer = SigV4Auth(Credentials(AK, SK), "cloudformation", REGION)
+    req.context["timestamp"] = time.strftime("%Y%m%dT%H%M%SZ",
+                                             time.gmtime(when))
+    signer._modify_request_before_signing(req)
+    sts = signer.string_to_sign(req, signer.canonical_request(req))
+    signer._inject_signature_to_request(req, signer.signature(sts, req))
+    r = urllib.request.Request(fake.base + "/", data=body, method="POST",
+                               headers=dict(req.headers.items()))
+    try:
+        with urllib.request.urlopen(r, timeout=10) as resp:
+            return resp.status, ET.fromstring(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, ET.fromstring(e.read())
+
+
 def text(root, path):
     e = root.find(path)
     return e.text if e is not None else None
@@ -363,6 +383,19 @@ def run(fake):
     st, root = call(fake, "ListStacks", tamper=no_auth)
     check("no Authorization: 403 MissingAuthenticationToken", st == 403 and
           err_code(root) == "MissingAuthenticationToken")
+
+    st, root = call_at(fake, time.time() - 20 * 60)
+    check("X-Amz-Date 20 min old: 403 Signature expired", st == 403 and
+          err_code(root) == "SignatureDoesNotMatch" and "expired" in
+          find(root, "Error", "Message").text)
+    st, root = call_at(fake, time.time() - 60)
+    check("X-Amz-Date 1 min old: accepted", st == 200)
+
+    def bad_hash(body, headers):
+        headers["X-Amz-Content-SHA256"] = "0" * 64
+        return body, headers
+    st, root = call(fake, "ListStacks", tamper=bad_hash)
+    check("X-Amz-Content-SHA256 not the body's: 400", st == 400)
 
     st, root = call(fake, "ListStacks", token="sess-tok-123")
     check("X-Amz-Security-Token accepted", st == 200)
