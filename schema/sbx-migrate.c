@@ -371,6 +371,13 @@ mig_file_parse(const char *file, char version[4], char **name)
 	return 1;
 }
 
+/*
+ * The rest needs a database or the file system; the unit test
+ * (tests/unit/test_db_sql.c) includes this file with SBX_MIGRATE_NO_MAIN
+ * for the pure helpers above.
+ */
+#ifndef SBX_MIGRATE_NO_MAIN
+
 static int
 mig_file_cmp(const void *a, const void *b)
 {
@@ -665,7 +672,6 @@ out:
 	return ret;
 }
 
-#ifndef SBX_MIGRATE_NO_MAIN
 int
 main(int argc, char **argv)
 {
@@ -777,4 +783,4 @@ out:
 	sbx_db_close();
 	return ret;
 }
-#endif
+#endif /* SBX_MIGRATE_NO_MAIN */
