@@ -387,6 +387,7 @@ struct sbx_sandbox_create_result {
 	struct sbx_sandbox *sandbox;	/* 201: the row */
 	const char *field;		/* 4xx: offending field, or NULL */
 	char detail[256];
+	char field_buf[160];		/* storage field may point to */
 };
 
 void sbx_sandbox_create_result_fini(struct sbx_sandbox_create_result *r);

@@ -465,3 +465,82 @@ out:
 	sbx_sandbox_free(cur);
 	return err;
 }
+
+/* How often DELETE re-reads a row that changed under it before giving up. */
+#define TERMINATE_TRIES 4
+
+enum sbx_err
+sbx_sandbox_terminate(const struct sbx_sandbox *sb, const char *actor,
+    const char *reason, struct sbx_sandbox **out)
+{
+	struct sbx_sandbox *cur = NULL, *next = NULL;
+	enum sbx_err err = SBX_ECONFLICT;
+	int i;
+
+	*out = NULL;
+	for (i = 0; i < TERMINATE_TRIES; i++) {
+		const struct sbx_sandbox *row = cur != NULL ? cur : sb;
+
+		if (row->status == SBX_SANDBOX_TERMINATED) {
+			err = SBX_ECONFLICT;
+			break;
+		}
+		if (row->status == SBX_SANDBOX_TERMINATING) {
+			/*
+			 * Asked again: answer as it stands, and send a
+			 * DeleteStack that is due now rather than wait for
+			 * the reaper.
+			 */
+			if (row->pending_action == SBX_SANDBOX_ACTION_DELETE &&
+			    row->next_attempt_at <= (long long)time(NULL)) {
+				err = sbx_sandbox_claim(row,
+				    SBX_SANDBOX_LEASE_SECONDS, &next);
+				if (err == SBX_OK) {
+					(void)sbx_sandbox_delete_stack(next,
+					    actor, 0, out);
+					if (*out == NULL)
+						err = sbx_sandbox_get(row->id,
+						    out);
+					break;
+				}
+				if (err != SBX_ECONFLICT)
+					break;
+			} else {
+				err = sbx_sandbox_get(row->id, out);
+				break;
+			}
+		} else {
+			err = sbx_sandbox_transition(row,
+			    SBX_SANDBOX_TERMINATING, SBX_SANDBOX_ACTION_DELETE,
+			    row->status == SBX_SANDBOX_FAILED ?
+			    row->status_reason : reason, actor, "terminating",
+			    reason, &next);
+			if (err == SBX_OK) {
+				/* A failure here is the reaper's to retry. */
+				(void)sbx_sandbox_delete_stack(next, actor, 0,
+				    out);
+				if (*out == NULL)
+					err = sbx_sandbox_get(row->id, out);
+				break;
+			}
+			if (err != SBX_ECONFLICT)
+				break;
+		}
+		/* The row changed under us: read it again and decide again. */
+		sbx_sandbox_free(next);
+		next = NULL;
+		sbx_sandbox_free(cur);
+		cur = NULL;
+		err = sbx_sandbox_get(sb->id, &cur);
+		if (err != SBX_OK)
+			break;
+		err = SBX_ECONFLICT;
+	}
+	sbx_sandbox_free(next);
+	sbx_sandbox_free(cur);
+	if (err != SBX_OK) {
+		sbx_sandbox_free(*out);
+		*out = NULL;
+	}
+	return err;
+}
