@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# One image for the cloud: nginx + the FastCGI responders (the service
+# container), and the same image runs sbx-reaper (scheduled task) and
+# sbx-migrate (one-off task) by overriding the command.
+
+# ---- build: compile with the same configure the tests use, minus sanitizers
+FROM debian:12-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      autoconf automake make gcc pkg-config ca-certificates \
+      libfcgi-dev libpq-dev libcjson-dev libcurl4-openssl-dev libjwt-dev \
+      libssl-dev libxml2-dev libcmocka-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY configure.ac Makefile.am ./
+COPY common/ common/
+COPY fcgi/ fcgi/
+COPY cron/ cron/
+COPY schema/ schema/
+COPY tests/ tests/
+RUN autoreconf -fi \
+ && mkdir /build && cd /build \
+ && /src/configure --prefix=/opt/sbx --enable-werror CFLAGS="-O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong" \
+ && make -j"$(nproc)" \
+ && make install \
+ && mkdir -p /opt/sbx/share/schema && cp /src/schema/*.sql /opt/sbx/share/schema/
+
+# ---- runtime: only the shared libraries, nginx and the process tools
+FROM debian:12-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      ca-certificates nginx-light spawn-fcgi multiwatch tini gettext-base \
+      libfcgi0ldbl libpq5 libcjson1 libcurl4 libjwt0 libssl3 libxml2 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --no-create-home --shell /usr/sbin/nologin sbx
+COPY --from=build /opt/sbx /opt/sbx
+COPY nginx/ /opt/sbx/nginx/
+COPY scripts/container-start /opt/sbx/bin/container-start
+ENV PATH=/opt/sbx/bin:$PATH \
+    SBX_SCHEMA_DIR=/opt/sbx/share/schema \
+    HTTPS_PORT=8443 HTTP_PORT=8080
+# The ALB terminates the public TLS and speaks HTTPS to the task on 8443.
+EXPOSE 8443 8080
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["/opt/sbx/bin/container-start"]
