@@ -82,13 +82,18 @@ struct sbx_config {
  * releases with sbx_config_fini). get(name, ctx) returns a setting's raw
  * value or NULL; pass sbx_config_getenv for the process environment. On
  * failure, err holds one line naming the variable, and SBX_ECONFIG is
- * returned.
+ * returned. Secrets (the client secret, the session key, the webhook
+ * secret) are read only when needs includes a group that uses them, and
+ * are NULL otherwise; an empty text value counts as not set.
  */
 enum sbx_err sbx_config_parse(struct sbx_config *cfg, unsigned needs,
     const char *(*get)(const char *name, void *ctx), void *ctx,
     char *err, size_t errlen);
 
-/* get() for sbx_config_parse: the environment, then SBX_ENV_FILE. */
+/*
+ * get() for sbx_config_parse: the environment, then SBX_ENV_FILE. The
+ * string returned is valid until the next sbx_config_fini.
+ */
 const char *sbx_config_getenv(const char *name, void *ctx);
 
 /* Wipes the secrets and frees the strings of cfg; cfg may be NULL. */

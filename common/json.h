@@ -55,7 +55,8 @@ enum sbx_err sbx_json_parse(const char *text, size_t len, cJSON **out,
  * with the declared type and bounds, and that every required one is
  * present. On failure returns SBX_EINVAL, sets *bad_field to the offending
  * name (static storage: the table's or the object's, valid while obj
- * lives) and writes a sentence into detail.
+ * lives; NULL when obj is not an object) and writes a sentence into
+ * detail. A member that appears twice is refused too.
  */
 enum sbx_err sbx_json_check(const cJSON *obj, const struct sbx_field *fields,
     size_t n, const char **bad_field, char *detail, size_t detail_len);
