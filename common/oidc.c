@@ -737,25 +737,32 @@ enum sbx_err
 sbx_oidc_key(const struct sbx_config *cfg, const char *kid, long long now,
     const char **pem)
 {
-	enum sbx_err err;
+	enum sbx_err err = SBX_OK;
+	int fetched = 0;
 
 	*pem = NULL;
 	if ((!jwks.loaded || now >= jwks.expires) && may_fetch(cfg, now)) {
 		err = jwks_fetch(cfg, now);
+		fetched = 1;
 		/* Past max-age but unreachable: keep the keys we have. */
 		if (err != SBX_OK && !jwks.loaded)
-			return err;
+			return err == SBX_ENOMEM ? err : SBX_EUNAVAILABLE;
 	}
 	if (!jwks.loaded)
 		return SBX_EUNAVAILABLE;
 	if ((*pem = jwks_find(kid)) != NULL)
 		return SBX_OK;
 	/* Perhaps the IdP rotated its keys: look again, but not too often. */
-	if (!may_fetch(cfg, now))
-		return SBX_ENOTFOUND;
-	if ((err = jwks_fetch(cfg, now)) != SBX_OK)
+	if (!fetched && may_fetch(cfg, now)) {
+		err = jwks_fetch(cfg, now);
+		fetched = 1;
+		if ((*pem = jwks_find(kid)) != NULL)
+			return SBX_OK;
+	}
+	/* A kid we could not look for is not yet a kid we know is bad. */
+	if (fetched && err != SBX_OK)
 		return err == SBX_ENOMEM ? err : SBX_EUNAVAILABLE;
-	return (*pem = jwks_find(kid)) != NULL ? SBX_OK : SBX_ENOTFOUND;
+	return SBX_ENOTFOUND;
 }
 
 /* ------------------------------------------------------------ verify */
