@@ -4,9 +4,9 @@
 # `set -euo pipefail` already on.
 
 # Messages go to stderr so that a caller can capture stdout if it wants to.
-sbx_say() { printf 'up: %s\n' "$*" >&2; }
-sbx_warn() { printf 'up: warning: %s\n' "$*" >&2; }
-sbx_die() { printf 'up: error: %s\n' "$*" >&2; exit 1; }
+sbx_say() { printf '%s: %s\n' "${SBX_PROG:-up}" "$*" >&2; }
+sbx_warn() { printf '%s: warning: %s\n' "${SBX_PROG:-up}" "$*" >&2; }
+sbx_die() { printf '%s: error: %s\n' "${SBX_PROG:-up}" "$*" >&2; exit 1; }
 
 # The checkout this script belongs to (scripts/lib/..).
 SBX_SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
