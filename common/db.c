@@ -169,6 +169,10 @@ db_notice(void *arg, const PGresult *res)
 	if (sev != NULL && (strcmp(sev, "WARNING") == 0 ||
 	    strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0))
 		lvl = SBX_LOG_WARN;
+	/* A FATAL outside a request means the server is closing us. */
+	if (sev != NULL && (strcmp(sev, "FATAL") == 0 ||
+	    strcmp(sev, "PANIC") == 0))
+		db.broken = 1;
 	db_msg(msg, sizeof msg,
 	    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 	f = cJSON_CreateObject();
@@ -340,6 +344,24 @@ db_open(void)
 }
 
 /*
+ * A cheap look, without sending anything, at an idle connection: reads
+ * what the server may have sent meanwhile (after a restart or
+ * pg_terminate_backend, a FATAL 57P01 and then end of file) and parses
+ * it, so that db_notice can mark the connection broken. A connection that
+ * died silently is caught later, by the statement's own failure.
+ */
+static int
+db_idle_ok(PGconn *conn)
+{
+	if (!PQconsumeInput(conn))
+		return 0;
+	(void)PQisBusy(conn);		/* parses input: notices, FATAL */
+	if (db.broken || PQstatus(conn) != CONNECTION_OK)
+		return 0;
+	return 1;
+}
+
+/*
  * Returns a usable connection, opening a new one when there is none, when
  * the last one failed, when it is older than DB_MAX_CONN_AGE_SECONDS, or
  * when a cheap look at its socket shows the server has closed it (after a
@@ -368,8 +390,7 @@ db_acquire(PGconn **out, int *reused)
 		else if (cfg != NULL && cfg->db_max_conn_age_seconds > 0 &&
 		    db_age_seconds() >= (double)cfg->db_max_conn_age_seconds)
 			why = "it reached DB_MAX_CONN_AGE_SECONDS";
-		else if (!PQconsumeInput(db.conn) ||
-		    PQstatus(db.conn) != CONNECTION_OK)
+		else if (!db_idle_ok(db.conn))
 			why = "the server closed it";
 		else if (PQtransactionStatus(db.conn) != PQTRANS_IDLE)
 			why = "it was left inside a transaction";
