@@ -1,0 +1,193 @@
+/*
+ * Fuzz target for the request parsers of common/http.c: the query string,
+ * the Cookie header, percent-decoding, route matching and Accept
+ * negotiation. The first byte of an input picks the parser; the rest is
+ * its text. Besides the sanitizers' checks, it asserts the parsers'
+ * contracts: a refused input leaves no parameters behind, a decoded value
+ * never grows, a matched {param} never holds '/', and cookie names and
+ * values hold no separator.
+ *
+ * Built two ways, neither by `make check`: with clang and libFuzzer
+ * (-DSBX_LIBFUZZER, `make fuzz-http-libfuzzer`), or as a plain driver that
+ * replays the files named on its command line (`make fuzz-http`).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/http.h"
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+
+#define CHECK(cond) do { if (!(cond)) { \
+	fprintf(stderr, "fuzz_http: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+	abort(); } } while (0)
+
+static const char *const patterns[] = {
+	"/api/",
+	"/api/sandboxes/{name}",
+	"/api/sandboxes/{name}/events",
+	"/api/users/{email}/disable",
+	"/t/{a}/{b}/{c}",
+};
+
+static void
+check_params(const struct sbx_params *p, enum sbx_err err)
+{
+	size_t i;
+
+	if (err != SBX_OK) {
+		CHECK(p->n == 0 && p->items == NULL);
+		return;
+	}
+	for (i = 0; i < p->n; i++)
+		CHECK(p->items[i].name != NULL && p->items[i].value != NULL);
+}
+
+static void
+fuzz_query(const char *text)
+{
+	struct sbx_params p;
+	enum sbx_err err = sbx_http_parse_query(text, &p);
+	size_t i;
+
+	check_params(&p, err);
+	for (i = 0; err == SBX_OK && i < p.n; i++) {
+		CHECK(p.items[i].name[0] != '\0');
+		CHECK(strlen(p.items[i].value) <= strlen(text));
+	}
+	sbx_params_fini(&p);
+}
+
+static void
+fuzz_cookies(const char *text)
+{
+	struct sbx_params p;
+	enum sbx_err err = sbx_http_parse_cookies(text, &p);
+	size_t i;
+
+	check_params(&p, err);
+	for (i = 0; err == SBX_OK && i < p.n; i++) {
+		CHECK(p.items[i].name[0] != '\0');
+		CHECK(strpbrk(p.items[i].name, ";=") == NULL);
+		CHECK(strchr(p.items[i].value, ';') == NULL);
+	}
+	sbx_params_fini(&p);
+}
+
+static void
+fuzz_unescape(const char *text, int plus)
+{
+	char *copy = strdup(text);
+	size_t len = strlen(text);
+
+	if (copy == NULL)
+		return;
+	if (sbx_http_unescape(copy, plus) == SBX_OK)
+		CHECK(strlen(copy) <= len);
+	free(copy);
+}
+
+static void
+fuzz_match(const char *text)
+{
+	struct sbx_params p;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+		if (!sbx_http_match(patterns[i], text, &p)) {
+			CHECK(p.n == 0 && p.items == NULL);
+			continue;
+		}
+		for (k = 0; k < p.n; k++) {
+			CHECK(p.items[k].value[0] != '\0');
+			CHECK(strchr(p.items[k].value, '/') == NULL);
+		}
+		sbx_params_fini(&p);
+	}
+}
+
+static void
+fuzz_accept(const char *text)
+{
+	struct sbx_req req;
+	char *env[4] = { "REQUEST_METHOD=GET", "PATH_INFO=/", NULL, NULL };
+	size_t n = strlen(text) + sizeof("HTTP_ACCEPT=");
+	char *hdr = malloc(n);
+
+	if (hdr == NULL)
+		return;
+	snprintf(hdr, n, "HTTP_ACCEPT=%s", text);
+	env[2] = hdr;
+	if (sbx_req_init_env(&req, env, NULL, 0) == SBX_OK) {
+		(void)sbx_req_wants_json(&req);
+		sbx_req_fini(&req);
+	}
+	free(hdr);
+}
+
+int
+LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+	char *text;
+
+	if (size < 1)
+		return 0;
+	/* The parsers take C strings: cut at the first NUL, as CGI does. */
+	text = malloc(size);
+	if (text == NULL)
+		return 0;
+	memcpy(text, data + 1, size - 1);
+	text[size - 1] = '\0';
+	switch (data[0] % 6) {
+	case 0:
+		fuzz_query(text);
+		break;
+	case 1:
+		fuzz_cookies(text);
+		break;
+	case 2:
+		fuzz_unescape(text, 0);
+		break;
+	case 3:
+		fuzz_unescape(text, 1);
+		break;
+	case 4:
+		fuzz_match(text);
+		break;
+	default:
+		fuzz_accept(text);
+		break;
+	}
+	free(text);
+	return 0;
+}
+
+#ifndef SBX_LIBFUZZER
+/* Replays each file named on the command line (a corpus, a crash). */
+int
+main(int argc, char **argv)
+{
+	unsigned char *buf;
+	size_t len, cap = 1 << 20;
+	FILE *f;
+	int i;
+
+	buf = malloc(cap);
+	if (buf == NULL)
+		return 1;
+	for (i = 1; i < argc; i++) {
+		if ((f = fopen(argv[i], "rb")) == NULL) {
+			perror(argv[i]);
+			free(buf);
+			return 1;
+		}
+		len = fread(buf, 1, cap, f);
+		fclose(f);
+		LLVMFuzzerTestOneInput(buf, len);
+	}
+	free(buf);
+	printf("fuzz_http: replayed %d input(s)\n", argc - 1);
+	return 0;
+}
+#endif
