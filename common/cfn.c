@@ -821,16 +821,29 @@ cfn_call(const char *action, struct form *f, struct sbx_http_response *resp,
 	memset(cerr, 0, sizeof(*cerr));
 	if (f->oom)
 		return SBX_ENOMEM;
+	/* Failures before any request still tell the caller why. */
 	if ((err = sbx_aws_region(region, sizeof(region))) != SBX_OK) {
 		sbx_log(SBX_LOG_ERROR, "cfn", "no AWS region: set AWS_REGION");
+		snprintf(cerr->code, sizeof(cerr->code), "NoRegion");
+		snprintf(cerr->message, sizeof(cerr->message),
+		    "no AWS region is configured");
 		return err;
 	}
-	if ((err = target_resolve(region, &t)) != SBX_OK)
+	if ((err = target_resolve(region, &t)) != SBX_OK) {
+		snprintf(cerr->code, sizeof(cerr->code), "BadEndpoint");
+		snprintf(cerr->message, sizeof(cerr->message),
+		    "the CloudFormation endpoint is not usable");
 		goto out;
+	}
 	if ((err = sbx_aws_canonical_query(f->v, f->n, &body)) != SBX_OK)
 		goto out;
-	if ((err = sbx_aws_creds_get(&creds)) != SBX_OK)
+	if ((err = sbx_aws_creds_get(&creds)) != SBX_OK) {
+		snprintf(cerr->code, sizeof(cerr->code), "NoCredentials");
+		snprintf(cerr->message, sizeof(cerr->message),
+		    "AWS credentials could not be obtained: %s",
+		    sbx_strerror(err));
 		goto out;
+	}
 
 	for (attempt = 1;; attempt++) {
 		memset(cerr, 0, sizeof(*cerr));
@@ -855,8 +868,15 @@ cfn_call(const char *action, struct form *f, struct sbx_http_response *resp,
 			snprintf(cerr->message, sizeof(cerr->message),
 			    "CloudFormation could not be reached");
 		}
-		sbx_log(SBX_LOG_WARN, "cfn", "%s attempt %d/%d: %s (%s)",
-		    action, attempt, SBX_CFN_MAX_ATTEMPTS, sbx_strerror(err),
+		/*
+		 * What is retried is worth a warning; a refused signature
+		 * needs an operator; the rest (no such stack, name taken)
+		 * is the caller's to judge.
+		 */
+		sbx_log(err == SBX_ETHROTTLED || err == SBX_EUNAVAILABLE ?
+		    SBX_LOG_WARN : err == SBX_EAUTH ? SBX_LOG_ERROR :
+		    SBX_LOG_DEBUG, "cfn", "%s attempt %d/%d: %s (%s)", action,
+		    attempt, SBX_CFN_MAX_ATTEMPTS, sbx_strerror(err),
 		    cerr->code);
 		/* Credentials from the container may expire between calls. */
 		if (err == SBX_EAUTH && expired_token(cerr) && !refreshed) {
@@ -969,8 +989,8 @@ sbx_cfn_delete_stack(const char *name_or_id, const char *token,
 
 /* One DescribeStacks page, appended to *out. */
 static enum sbx_err
-describe_page(const char *name_or_id, const char *next, struct sbx_cfn_stacks *out,
-    char **next_out, struct sbx_cfn_error *cerr)
+describe_page(const char *name_or_id, const char *next,
+    struct sbx_cfn_stacks *out, char **next_out, struct sbx_cfn_error *cerr)
 {
 	struct sbx_http_response resp = { 0 };
 	struct form f = { 0 };

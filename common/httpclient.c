@@ -248,8 +248,9 @@ out:
 	return err;
 }
 
-static enum sbx_err
-http_send(const struct sbx_http_request *req, struct sbx_http_response *resp)
+enum sbx_err
+sbx_http_send(const struct sbx_http_request *req,
+    struct sbx_http_response *resp)
 {
 	CURL *c = NULL;
 	struct curl_slist *hdrs = NULL;
@@ -358,12 +359,6 @@ out:
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
 	return err;
-}
-
-enum sbx_err
-sbx_http_send(const struct sbx_http_request *req, struct sbx_http_response *resp)
-{
-	return http_send(req, resp);
 }
 
 void

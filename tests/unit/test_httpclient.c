@@ -152,7 +152,7 @@ test_send_refuses(void **state)
 	sbx_http_response_fini(NULL);
 }
 
-/* ------------------------------------------------- a one-shot loopback server */
+/* --------------------------------------------- a one-shot loopback server */
 
 struct server {
 	int fd;

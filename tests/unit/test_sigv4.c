@@ -1,8 +1,8 @@
 /*
  * Unit tests of common/aws: SigV4 on the published AWS test-suite vectors
  * (aws4_testsuite / aws-c-auth's v4 suite), the Aurora DSQL token vectors
- * of aws-dsql-auth, canonicalisation details, endpoint resolution, and the
- * pure credential parsers. No network.
+ * of aws-dsql-auth, canonicalisation details and endpoint resolution.
+ * The credential providers are in test_aws_creds.c. No network.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -462,94 +462,6 @@ test_endpoint_precedence(void **state)
 /* ---------------------------------------------------------- credentials */
 
 static void
-test_creds_ini(void **state)
-{
-	static const char text[] =
-	    "# a comment\n"
-	    "[default]\n"
-	    "aws_access_key_id = AKIDDEFAULT\n"
-	    "aws_secret_access_key=secretdefault\n"
-	    "\n"
-	    "[ dev ]\r\n"
-	    "; another comment\r\n"
-	    "AWS_ACCESS_KEY_ID = AKIDDEV  \r\n"
-	    "aws_secret_access_key = sec=ret/dev\r\n"
-	    "aws_session_token = tokdev\r\n"
-	    "s3 =\n"
-	    "  max_concurrent_requests = 20\n"
-	    "[half]\n"
-	    "aws_access_key_id = AKIDHALF\n";
-	struct sbx_aws_creds c;
-
-	(void)state;
-	assert_int_equal(sbx_aws_creds_parse_ini(text, strlen(text), "default",
-	    &c), SBX_OK);
-	assert_string_equal(c.access_key_id, "AKIDDEFAULT");
-	assert_string_equal(c.secret_access_key, "secretdefault");
-	assert_null(c.session_token);
-	assert_int_equal(c.expiration, 0);
-	sbx_aws_creds_fini(&c);
-
-	assert_int_equal(sbx_aws_creds_parse_ini(text, strlen(text), "dev", &c),
-	    SBX_OK);
-	assert_string_equal(c.access_key_id, "AKIDDEV");
-	assert_string_equal(c.secret_access_key, "sec=ret/dev");
-	assert_string_equal(c.session_token, "tokdev");
-	sbx_aws_creds_fini(&c);
-
-	assert_int_equal(sbx_aws_creds_parse_ini(text, strlen(text), "half", &c),
-	    SBX_ENOTFOUND);
-	assert_null(c.access_key_id);
-	assert_int_equal(sbx_aws_creds_parse_ini(text, strlen(text), "nope", &c),
-	    SBX_ENOTFOUND);
-	assert_int_equal(sbx_aws_creds_parse_ini("", 0, "default", &c),
-	    SBX_ENOTFOUND);
-	sbx_aws_creds_fini(&c);
-	sbx_aws_creds_fini(NULL);
-}
-
-static void
-test_creds_container_json(void **state)
-{
-	static const char ok[] = "{\"RoleArn\":\"arn:aws:iam::1:role/x\","
-	    "\"AccessKeyId\":\"ASIAEXAMPLE\",\"SecretAccessKey\":\"s3cr3t\","
-	    "\"Token\":\"tok\",\"Expiration\":\"2026-11-26T10:00:00Z\"}";
-	static const char noexp[] = "{\"AccessKeyId\":\"A\","
-	    "\"SecretAccessKey\":\"S\"}";
-	static const char *const bad[] = {
-		"", "[]", "{", "{\"AccessKeyId\":\"A\"}",
-		"{\"AccessKeyId\":\"\",\"SecretAccessKey\":\"S\"}",
-		"{\"AccessKeyId\":1,\"SecretAccessKey\":\"S\"}",
-		"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\","
-		    "\"Expiration\":\"tomorrow\"}",
-		"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\",\"Token\":5}",
-	};
-	struct sbx_aws_creds c;
-	size_t i;
-
-	(void)state;
-	assert_int_equal(sbx_aws_creds_parse_container(ok, strlen(ok), &c),
-	    SBX_OK);
-	assert_string_equal(c.access_key_id, "ASIAEXAMPLE");
-	assert_string_equal(c.secret_access_key, "s3cr3t");
-	assert_string_equal(c.session_token, "tok");
-	assert_int_equal(c.expiration, 1795687200LL);
-	sbx_aws_creds_fini(&c);
-
-	assert_int_equal(sbx_aws_creds_parse_container(noexp, strlen(noexp),
-	    &c), SBX_OK);
-	assert_int_equal(c.expiration, 0);
-	assert_null(c.session_token);
-	sbx_aws_creds_fini(&c);
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(sbx_aws_creds_parse_container(bad[i],
-		    strlen(bad[i]), &c), SBX_EPARSE);
-		assert_null(c.access_key_id);
-	}
-}
-
-static void
 test_creds_copy(void **state)
 {
 	struct sbx_aws_creds c;
@@ -586,8 +498,6 @@ main(void)
 		cmocka_unit_test(test_canonical_query),
 		cmocka_unit_test(test_sha256_hex),
 		cmocka_unit_test(test_endpoint_precedence),
-		cmocka_unit_test(test_creds_ini),
-		cmocka_unit_test(test_creds_container_json),
 		cmocka_unit_test(test_creds_copy),
 	};
 
