@@ -1,10 +1,12 @@
 /*
  * sbx-meta: the service's front door. The welcome answer the original tool
  * gave at GET /api/, and GET /readyz, which says whether this process can
- * reach the database (nginx answers /healthz itself, without it).
+ * reach the database (nginx answers /healthz itself, without it). Signed
+ * in: GET /api/test, the original tool's protected answer, and GET /api/me.
  */
 #include <cjson/cJSON.h>
 
+#include "common/auth.h"
 #include "common/config.h"
 #include "common/http.h"
 #include "common/ready.h"
@@ -46,19 +48,50 @@ meta_readyz(struct sbx_req *req)
 	sbx_reply_json(req, 200, body);
 }
 
+/* The original tool's protected route, with who is asking. */
+static void
+meta_test(struct sbx_req *req)
+{
+	cJSON *body = cJSON_CreateObject(), *user;
+
+	if (body == NULL || cJSON_AddStringToObject(body, "message",
+	    "Here are your sandboxes!") == NULL ||
+	    (user = sbx_auth_user_json(req->principal)) == NULL) {
+		cJSON_Delete(body);
+		sbx_reply_err(req, SBX_ENOMEM, "out of memory");
+		return;
+	}
+	cJSON_AddItemToObject(body, "user", user);
+	sbx_reply_json(req, 200, body);
+}
+
+/* The signed-in user, flat: {"email", "name", "picture", "role"}. */
+static void
+meta_me(struct sbx_req *req)
+{
+	cJSON *body = sbx_auth_user_json(req->principal);
+
+	if (body == NULL) {
+		sbx_reply_err(req, SBX_ENOMEM, "out of memory");
+		return;
+	}
+	sbx_reply_json(req, 200, body);
+}
+
 static const struct sbx_route routes[] = {
 	{ "GET", "/api/", meta_welcome, 0, NULL, 0 },
 	{ "GET", "/api", meta_welcome, 0, NULL, 0 },
 	{ "GET", "/readyz", meta_readyz, 0, NULL, 0 },
-	/* Sign-in arrives here: GET /api/test and GET /api/me (issue 3). */
+	{ "GET", "/api/test", meta_test, SBX_ROUTE_AUTH, NULL, 0 },
+	{ "GET", "/api/me", meta_me, SBX_ROUTE_AUTH, NULL, 0 },
 };
 
 static const struct sbx_app app = {
 	.name = "sbx-meta",
 	.routes = routes,
 	.nroutes = sizeof(routes) / sizeof(routes[0]),
-	.config_needs = SBX_NEED_DB,
-	.authenticate = NULL,
+	.config_needs = SBX_NEED_DB | SBX_AUTH_CONFIG_NEEDS,
+	.authenticate = sbx_auth_authenticate,
 	.start = NULL,
 };
 
