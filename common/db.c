@@ -574,6 +574,11 @@ db_fail(PGconn *conn, PGresult *res, const char *name, int timed_out)
 		if (name != NULL && state != NULL &&
 		    strcmp(state, "0A000") == 0)
 			db.broken = 1;
+		/* A COPY left open would swallow the next statements. */
+		if (res != NULL && (PQresultStatus(res) == PGRES_COPY_IN ||
+		    PQresultStatus(res) == PGRES_COPY_OUT ||
+		    PQresultStatus(res) == PGRES_COPY_BOTH))
+			db.broken = 1;
 	}
 	return rc;
 }
