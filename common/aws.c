@@ -315,16 +315,13 @@ hdr_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Lower-cases a header name; NULL for an invalid one. */
+/* A lower-case copy of a (checked) header name; NULL when out of memory. */
 static char *
 header_name(const char *name)
 {
 	char *s;
 	size_t i;
 
-	if (name == NULL || name[0] == '\0' ||
-	    strpbrk(name, ": \t\r\n") != NULL)
-		return NULL;
 	if ((s = strdup(name)) == NULL)
 		return NULL;
 	for (i = 0; s[i]; i++)
@@ -333,7 +330,10 @@ header_name(const char *name)
 	return s;
 }
 
-/* Trims a value and collapses inner runs of spaces to one (SigV4 trimall). */
+/*
+ * A copy of a (checked) value, trimmed, inner runs of blanks collapsed to
+ * one space (SigV4's trimall); NULL when out of memory.
+ */
 static char *
 header_value(const char *v)
 {
@@ -341,8 +341,6 @@ header_value(const char *v)
 	const char *p;
 	int space = 0;
 
-	if (v == NULL || strpbrk(v, "\r\n") != NULL)
-		return NULL;
 	if ((s = malloc(strlen(v) + 1)) == NULL)
 		return NULL;
 	while (*v == ' ' || *v == '\t')
@@ -364,14 +362,17 @@ header_value(const char *v)
 static enum sbx_err
 hdr_add(struct hdr *h, size_t *n, const char *name, const char *value)
 {
+	if (name == NULL || name[0] == '\0' ||
+	    strpbrk(name, ": \t\r\n") != NULL || value == NULL ||
+	    strpbrk(value, "\r\n") != NULL)
+		return SBX_EINVAL;
 	h[*n].name = header_name(name);
 	h[*n].value = header_value(value);
 	h[*n].order = *n;
 	if (h[*n].name == NULL || h[*n].value == NULL) {
 		free(h[*n].name);
 		wipe_free(h[*n].value);
-		return name == NULL || value == NULL ||
-		    strpbrk(value, "\r\n") != NULL ? SBX_EINVAL : SBX_ENOMEM;
+		return SBX_ENOMEM;
 	}
 	(*n)++;
 	return SBX_OK;
@@ -706,6 +707,51 @@ sbx_aws_dsql_token(const char *host, const char *region, int admin,
 	if ((*out = sb_take(&tok)) == NULL)
 		return SBX_ENOMEM;
 	return SBX_OK;
+}
+
+/*
+ * The region of a DSQL endpoint, "<id>.dsql.<region>.on.aws"; 0 when the
+ * host has another shape.
+ */
+static int
+dsql_host_region(const char *host, char *buf, size_t len)
+{
+	const char *p = strstr(host, ".dsql."), *e;
+	size_t n;
+
+	if (p == NULL)
+		return 0;
+	p += strlen(".dsql.");
+	if ((e = strstr(p, ".on.aws")) == NULL || e[strlen(".on.aws")] != '\0')
+		return 0;
+	n = (size_t)(e - p);
+	if (n == 0 || n >= len)
+		return 0;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return valid_token(buf);
+}
+
+enum sbx_err
+sbx_aws_dsql_password(const char *host, const char *user, char **out)
+{
+	struct sbx_aws_creds creds = { 0 };
+	char region[64];
+	enum sbx_err err;
+
+	*out = NULL;
+	if (host == NULL || host[0] == '\0')
+		return SBX_EINVAL;
+	if (!dsql_host_region(host, region, sizeof(region)) &&
+	    (err = sbx_aws_region(region, sizeof(region))) != SBX_OK)
+		return err;
+	if ((err = sbx_aws_creds_get(&creds)) != SBX_OK)
+		return err;
+	err = sbx_aws_dsql_token(host, region,
+	    user != NULL && strcmp(user, "admin") == 0,
+	    SBX_AWS_DSQL_EXPIRES, &creds, (long long)time(NULL), out);
+	sbx_aws_creds_fini(&creds);
+	return err;
 }
 
 /* ------------------------------------------------------------- credentials */

@@ -162,9 +162,8 @@ void sbx_aws_sig_fini(struct sbx_aws_sig *sig);
 /*
  * Query-string signing (a presigned URL): signs only the host header and
  * the hash of an empty payload. r->headers and r->payload are ignored.
- * *query_out (caller frees; it holds the session token, so wipe it with
- * OPENSSL_cleanse or explicit_bzero before free when the caller is
- * careful) is r's own parameters in canonical order followed by
+ * *query_out (caller frees; it holds the session token: wipe it before
+ * free) is r's own parameters in canonical order followed by
  * X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-SignedHeaders,
  * X-Amz-Expires, X-Amz-Security-Token (with a session token) and
  * X-Amz-Signature. expires is in seconds, 1..604800.
@@ -182,6 +181,19 @@ enum sbx_err sbx_aws_presign(const struct sbx_aws_sign_req *r, long expires,
 enum sbx_err sbx_aws_dsql_token(const char *host, const char *region,
     int admin, long expires, const struct sbx_aws_creds *creds,
     long long now, char **out);
+
+/*
+ * The password for a libpq connection to Aurora DSQL with DB_AUTH=dsql-iam:
+ * a token for host (DATABASE_URL's host) and user ("admin" gets
+ * DbConnectAdmin, any other role DbConnect), valid SBX_AWS_DSQL_EXPIRES
+ * seconds from now, signed with the credential chain's credentials for
+ * the region in the host name ("<id>.dsql.<region>.on.aws"), else
+ * sbx_aws_region(). *out is a secret: the caller wipes and frees it after
+ * the connect (a token is only checked at connect time).
+ */
+#define SBX_AWS_DSQL_EXPIRES 900
+enum sbx_err sbx_aws_dsql_password(const char *host, const char *user,
+    char **out);
 
 /* Hex SHA-256 of data, into out[65]. */
 void sbx_aws_sha256_hex(const void *data, size_t len, char out[65]);

@@ -508,6 +508,40 @@ test_region(void **state)
 	assert_int_equal(sbx_aws_region(buf, sizeof(buf)), SBX_ECONFIG);
 }
 
+static void
+test_dsql_password(void **state)
+{
+	char *tok = NULL;
+
+	(void)state;
+	clear_env();
+	assert_int_equal(sbx_aws_dsql_password("abc.dsql.eu-west-2.on.aws",
+	    "admin", &tok), SBX_EAUTH);
+	assert_null(tok);
+	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
+	setenv("AWS_REGION", "us-east-1", 1);
+
+	/* The region comes from the host name when it says one. */
+	assert_int_equal(sbx_aws_dsql_password("abc.dsql.eu-west-2.on.aws",
+	    "admin", &tok), SBX_OK);
+	assert_memory_equal(tok, "abc.dsql.eu-west-2.on.aws/?Action="
+	    "DbConnectAdmin&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
+	    "AKIDENV%2F", 109);
+	assert_non_null(strstr(tok, "%2Feu-west-2%2Fdsql%2Faws4_request&"));
+	assert_non_null(strstr(tok, "&X-Amz-Expires=900&"));
+	free(tok);
+
+	/* Another role connects with DbConnect; another host shape takes
+	 * the configured region. */
+	assert_int_equal(sbx_aws_dsql_password("db.internal.example", "app",
+	    &tok), SBX_OK);
+	assert_non_null(strstr(tok, "db.internal.example/?Action=DbConnect&"));
+	assert_non_null(strstr(tok, "%2Fus-east-1%2Fdsql%2F"));
+	free(tok);
+	assert_int_equal(sbx_aws_dsql_password("", "app", &tok), SBX_EINVAL);
+}
+
 int
 main(void)
 {
@@ -520,6 +554,7 @@ main(void)
 		cmocka_unit_test(test_chain_order),
 		cmocka_unit_test(test_cache_and_refresh),
 		cmocka_unit_test(test_region),
+		cmocka_unit_test(test_dsql_password),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
