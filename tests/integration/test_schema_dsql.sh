@@ -1,4 +1,5 @@
 #!/bin/sh
+# sbx-test: no-stack
 # The DSQL lint: fails, printing file:line and the rule, when a migration in
 # schema/ uses something Aurora DSQL rejects (DESIGN.md section 3,
 # REFERENCE.md) or something that would make it unsafe to re-run after a
