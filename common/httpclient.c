@@ -176,6 +176,22 @@ sbx_http_url_allowed(const char *url)
 	return url_check(url, 0);
 }
 
+/*
+ * One easy handle per thread, kept for the life of the process and reset
+ * between requests: curl_easy_reset keeps the connection cache and the
+ * TLS sessions, so the reaper's and the responders' calls to the same
+ * host reuse a connection instead of paying a TLS handshake each time.
+ */
+static __thread CURL *thread_handle;
+
+static CURL *
+handle(void)
+{
+	if (thread_handle == NULL)
+		thread_handle = curl_easy_init();
+	return thread_handle;
+}
+
 static void
 timeouts(const struct sbx_http_request *req, long *connect_ms, long *total_ms)
 {
@@ -195,7 +211,22 @@ timeouts(const struct sbx_http_request *req, long *connect_ms, long *total_ms)
 		*connect_ms = *total_ms;
 }
 
-/* Builds curl's header list into *out (curl_slist_free_all). */
+/*
+ * Frees a header list after wiping it: it may hold an Authorization or a
+ * session token.
+ */
+static void
+header_list_free(struct curl_slist *list)
+{
+	struct curl_slist *l;
+
+	for (l = list; l != NULL; l = l->next)
+		if (l->data != NULL)
+			explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(list);
+}
+
+/* Builds curl's header list into *out (header_list_free). */
 static enum sbx_err
 header_list(const struct sbx_http_request *req, struct curl_slist **out)
 {
@@ -226,7 +257,7 @@ header_list(const struct sbx_http_request *req, struct curl_slist **out)
 			snprintf(line, n, "%s: %s", h->name, h->value);
 		nl = curl_slist_append(list, line);
 		/* The line may hold a secret (Authorization): wipe it. */
-		memset(line, 0, n);
+		explicit_bzero(line, n);
 		free(line);
 		line = NULL;
 		if (nl == NULL) {
@@ -244,7 +275,7 @@ header_list(const struct sbx_http_request *req, struct curl_slist **out)
 	*out = list;
 	list = NULL;
 out:
-	curl_slist_free_all(list);
+	header_list_free(list);
 	return err;
 }
 
@@ -274,7 +305,7 @@ sbx_http_send(const struct sbx_http_request *req,
 		return SBX_EINTERNAL;
 	if ((err = header_list(req, &hdrs)) != SBX_OK)
 		goto out;
-	if ((c = curl_easy_init()) == NULL) {
+	if ((c = handle()) == NULL) {
 		err = SBX_ENOMEM;
 		goto out;
 	}
@@ -356,8 +387,9 @@ out:
 		resp->status = 0;
 	free(body.data);
 	free(head.data);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hdrs);
+	if (c != NULL)
+		curl_easy_reset(c);
+	header_list_free(hdrs);
 	return err;
 }
 
