@@ -1109,11 +1109,12 @@ body_or_reply(struct sbx_req *req)
 
 	if (sbx_json_parse(req->body != NULL ? req->body : "", req->body_len,
 	    &req->json, detail, sizeof(detail)) != SBX_OK) {
-		sbx_reply_problem(req, 400, "body is not valid JSON: %s", detail);
+		sbx_reply_invalid(req, "body", "body is not valid JSON: %s",
+		    detail);
 		return 0;
 	}
 	if (!cJSON_IsObject(req->json)) {
-		sbx_reply_problem(req, 400, "body must be a JSON object");
+		sbx_reply_invalid(req, "body", "body must be a JSON object");
 		return 0;
 	}
 	if (sbx_json_check(req->json, r->fields, r->nfields, &bad, detail,

@@ -773,13 +773,13 @@ test_dispatch_table(void **state)
 		{ "POST", "/api/things", json_ct_cs,
 		    "{\"name\":\"abc\",\"count\":3}", 201, NULL, NULL, NULL, 1 },
 		{ "POST", "/api/things", json_ct, "{\"name\":", 400,
-		    "invalid-request", NULL, NULL, 0 },
+		    "invalid-request", "body", NULL, 0 },
 		{ "POST", "/api/things", json_ct, NULL, 400, "invalid-request",
-		    NULL, NULL, 0 },
+		    "body", NULL, 0 },
 		{ "POST", "/api/things", json_ct, "[1,2]", 400,
-		    "invalid-request", NULL, NULL, 0 },
+		    "invalid-request", "body", NULL, 0 },
 		{ "POST", "/api/things", json_ct, "\"abc\"", 400,
-		    "invalid-request", NULL, NULL, 0 },
+		    "invalid-request", "body", NULL, 0 },
 		{ "POST", "/api/things", json_ct, "{\"name\":5}", 400,
 		    "invalid-request", "name", NULL, 0 },
 		{ "POST", "/api/things", json_ct, "{\"name\":\"a\",\"count\":\"3\"}",
@@ -902,7 +902,7 @@ test_dispatch_bodies(void **state)
 	/* 400 for bad JSON says why. */
 	build(&req, "POST", "/api/things", json_ct, "{\"name\":");
 	sbx_http_dispatch(&app, &req);
-	assert_problem(&req, 400, "invalid-request", NULL);
+	assert_problem(&req, 400, "invalid-request", "body");
 	assert_true(strncmp(json_detail(&req, buf, sizeof(buf)),
 	    "body is not valid JSON: ", 24) == 0);
 	sbx_req_fini(&req);
