@@ -70,6 +70,7 @@ struct sbx_config {
 	long reaper_backoff_seconds;
 	long reaper_max_attempts;
 	long reaper_batch_size;
+	long reaper_lease_seconds;	/* how long a claim keeps others off */
 
 	/* notifications */
 	char *notify_webhook_url;

@@ -134,6 +134,15 @@ fmt_long(char *buf, size_t len, long long v)
 	snprintf(buf, len, "%lld", v);
 }
 
+long
+sbx_sandbox_lease_seconds(void)
+{
+	const struct sbx_config *cfg = sbx_config();
+
+	return cfg != NULL && cfg->reaper_lease_seconds > 0 ?
+	    cfg->reaper_lease_seconds : SBX_SANDBOX_LEASE_SECONDS;
+}
+
 /* ------------------------------------------------------------ reads */
 
 static const char sql_get[] =
@@ -368,6 +377,75 @@ sbx_sandbox_outbox_failed(const char *event_id, long long next_attempt_at)
 	return err;
 }
 
+static const char sql_outbox_claim[] =
+    "UPDATE sandbox_events SET next_delivery_at = now() + $2::int * interval '1 second'"
+    " WHERE id = $1::uuid AND delivery_state = 'pending'"
+    " AND (next_delivery_at IS NULL OR next_delivery_at <= now())"
+    " RETURNING id";
+
+enum sbx_err
+sbx_sandbox_outbox_claim(const char *event_id, long lease_seconds)
+{
+	char l[32];
+	const char *p[2] = { event_id, l };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	if (!sbx_sandbox_uuid_valid(event_id))
+		return SBX_EINVAL;
+	fmt_long(l, sizeof(l), lease_seconds);
+	err = sbx_db_exec("sbx_outbox_claim", sql_outbox_claim, 2, p, &res);
+	if (err == SBX_OK && PQntuples(res) < 1)
+		err = SBX_ECONFLICT;
+	PQclear(res);
+	return err;
+}
+
+static const char sql_outbox_skipped[] =
+    "UPDATE sandbox_events SET delivery_state = 'skipped'"
+    " WHERE id = $1::uuid AND delivery_state = 'pending'";
+
+enum sbx_err
+sbx_sandbox_outbox_skipped(const char *event_id)
+{
+	const char *p[1] = { event_id };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	if (!sbx_sandbox_uuid_valid(event_id))
+		return SBX_EINVAL;
+	err = sbx_db_exec("sbx_outbox_skipped", sql_outbox_skipped, 1, p, &res);
+	PQclear(res);
+	return err;
+}
+
+/* At most $2 rows per statement: DSQL's 3,000-row limit. */
+static const char sql_outbox_skip_older[] =
+    "UPDATE sandbox_events SET delivery_state = 'skipped'"
+    " WHERE id IN (SELECT id FROM sandbox_events"
+    "   WHERE delivery_state = 'pending'"
+    "   AND time < to_timestamp($1::bigint) LIMIT $2::int)"
+    " AND delivery_state = 'pending'";
+
+enum sbx_err
+sbx_sandbox_outbox_skip_older(long long before, long limit, long *n)
+{
+	char t[32], l[32];
+	const char *p[2] = { t, l };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	*n = 0;
+	fmt_long(t, sizeof(t), before);
+	fmt_long(l, sizeof(l), limit > 0 ? limit : 100);
+	err = sbx_db_exec("sbx_outbox_skip_older", sql_outbox_skip_older, 2, p,
+	    &res);
+	if (err == SBX_OK)
+		*n = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return err;
+}
+
 /* ------------------------------------------------------------ transitions */
 
 /*
@@ -422,7 +500,7 @@ tx_transition_fn(PGconn *conn, void *arg)
 	a->out = NULL;
 	fmt_long(ver, sizeof(ver), sb->version);
 	if (a->pending != SBX_SANDBOX_ACTION_NONE) {
-		fmt_long(lease, sizeof(lease), SBX_SANDBOX_LEASE_SECONDS);
+		fmt_long(lease, sizeof(lease), sbx_sandbox_lease_seconds());
 		lease_p = lease;
 	} else if (a->to == SBX_SANDBOX_PROVISIONING ||
 	    a->to == SBX_SANDBOX_TERMINATING) {
@@ -617,10 +695,25 @@ sbx_sandbox_note_failure(const struct sbx_sandbox *sb, const char *reason,
 {
 	struct tx_failure a = { sb, reason, next_attempt_at, stuck, actor,
 	    NULL };
+	char why[1600];
+	long long cap = (long long)time(NULL) + SBX_SANDBOX_BACKOFF_CAP_SECONDS;
 	enum sbx_err err;
 
 	if (out != NULL)
 		*out = NULL;
+	/*
+	 * A stuck row is retried at the cap (issue 5), and its reason says
+	 * that it is stuck as well as why the last attempt failed.
+	 */
+	if (stuck) {
+		if (a.next < cap)
+			a.next = cap;
+		snprintf(why, sizeof(why), "stuck after %ld attempts (retried "
+		    "every %d minutes; an operator must look): %s",
+		    sb->attempts + 1, SBX_SANDBOX_BACKOFF_CAP_SECONDS / 60,
+		    reason != NULL ? reason : "unknown failure");
+		a.reason = why;
+	}
 	err = sbx_db_tx(tx_failure_fn, &a);
 	if (err == SBX_OK && out != NULL) {
 		*out = a.out;
@@ -911,11 +1004,17 @@ static const char *const sql_work[SBX_WORK__MAX] = {
 	    " WHERE status <> 'TERMINATED'"
 	    " AND to_timestamp($1::bigint) IS NOT NULL" OWNER
 	    " ORDER BY expiry_time, id LIMIT $2::int",
+	[SBX_WORK_EXPIRING] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+	    " WHERE status = 'ACTIVE' AND expiry_time > now()"
+	    " AND expiry_time <= to_timestamp($1::bigint)"
+	    " AND (warned_expiry IS NULL OR warned_expiry <> expiry_time)" OWNER
+	    " ORDER BY expiry_time, id LIMIT $2::int",
 };
 
 static const char *const sql_work_names[SBX_WORK__MAX] = {
 	"sbx_work_expired", "sbx_work_failed", "sbx_work_create",
 	"sbx_work_delete", "sbx_work_poll", "sbx_work_stuck", "sbx_work_live",
+	"sbx_work_expiring",
 };
 
 enum sbx_err
@@ -997,5 +1096,165 @@ sbx_sandbox_list(const char *owner_id, const char *owner_email,
 	}
 out:
 	PQclear(res);
+	return err;
+}
+
+/* ------------------------------------------------------------ reaper extras */
+
+static const char sql_warn_expiry[] =
+    "UPDATE sandboxes SET warned_expiry = expiry_time"
+    " WHERE id = $1::uuid AND status = 'ACTIVE'"
+    " AND floor(extract(epoch FROM expiry_time))::bigint = $2::bigint"
+    " AND (warned_expiry IS NULL OR warned_expiry <> expiry_time)"
+    " RETURNING id";
+
+struct tx_warn {
+	const struct sbx_sandbox *sb;
+	const char *actor;
+};
+
+static enum sbx_err
+tx_warn_fn(PGconn *conn, void *arg)
+{
+	struct tx_warn *a = arg;
+	char exp[32], when[40], detail[80];
+	const char *p[2] = { a->sb->id, exp };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	fmt_long(exp, sizeof(exp), a->sb->expiry_time);
+	err = sbx_db_query(conn, "sbx_warn_expiry", sql_warn_expiry, 2, p,
+	    &res);
+	if (err == SBX_OK && PQntuples(res) < 1)
+		err = SBX_ECONFLICT;
+	PQclear(res);
+	if (err != SBX_OK)
+		return err;
+	sbx_time_format(a->sb->expiry_time, when, sizeof(when));
+	snprintf(detail, sizeof(detail), "expires at %s", when);
+	return sbx_sandbox_db_event(conn, a->sb->id, a->actor, "expiring", NULL,
+	    NULL, detail);
+}
+
+enum sbx_err
+sbx_sandbox_warn_expiry(const struct sbx_sandbox *sb, const char *actor)
+{
+	struct tx_warn a = { sb, actor };
+
+	return sbx_db_tx(tx_warn_fn, &a);
+}
+
+static const char sql_retry_reset[] =
+    "UPDATE sandboxes SET attempts = 0, stuck = false,"
+    " next_attempt_at = now() + $3::int * interval '1 second',"
+    " updated_at = now(), version = version + 1"
+    " WHERE id = $1::uuid AND version = $2::bigint AND status <> 'TERMINATED'"
+    " RETURNING " SBX_SANDBOX_COLS;
+
+struct tx_retry {
+	const struct sbx_sandbox *sb;
+	long lease;
+	const char *actor, *detail;
+	struct sbx_sandbox *out;
+};
+
+static enum sbx_err
+tx_retry_fn(PGconn *conn, void *arg)
+{
+	struct tx_retry *a = arg;
+	char ver[32], lease[32];
+	const char *p[3] = { a->sb->id, ver, lease };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	sbx_sandbox_free(a->out);
+	a->out = NULL;
+	fmt_long(ver, sizeof(ver), a->sb->version);
+	fmt_long(lease, sizeof(lease), a->lease);
+	err = sbx_db_query(conn, "sbx_retry_reset", sql_retry_reset, 3, p,
+	    &res);
+	if (err == SBX_OK) {
+		err = sbx_sandbox_db_one(res, &a->out);
+		if (err == SBX_ENOTFOUND)
+			err = SBX_ECONFLICT;
+	}
+	PQclear(res);
+	if (err != SBX_OK)
+		return err;
+	return sbx_sandbox_db_event(conn, a->sb->id, a->actor, "retry", NULL,
+	    NULL, a->detail);
+}
+
+enum sbx_err
+sbx_sandbox_retry_reset(const struct sbx_sandbox *sb, long lease_seconds,
+    const char *actor, const char *detail, struct sbx_sandbox **out)
+{
+	struct tx_retry a = { sb, lease_seconds, actor, detail, NULL };
+	enum sbx_err err;
+
+	if (out != NULL)
+		*out = NULL;
+	err = sbx_db_tx(tx_retry_fn, &a);
+	if (err == SBX_OK && out != NULL) {
+		*out = a.out;
+		a.out = NULL;
+	}
+	sbx_sandbox_free(a.out);
+	return err;
+}
+
+/*
+ * The ids travel as one array parameter ("{a,b,...}"), which is data,
+ * not SQL text; only well-formed UUIDs are put in it.
+ */
+static const char sql_live_among[] =
+    "SELECT id::text AS id FROM sandboxes"
+    " WHERE id = ANY($1::uuid[]) AND status <> 'TERMINATED'";
+
+enum sbx_err
+sbx_sandbox_live_among(const char *const *ids, size_t n, unsigned char *live)
+{
+	const char *p[1];
+	char *arr = NULL;
+	size_t i, j, len = 3, pos = 0, rows;
+	PGresult *res = NULL;
+	enum sbx_err err = SBX_OK;
+
+	for (i = 0; i < n; i++) {
+		live[i] = 0;
+		if (sbx_sandbox_uuid_valid(ids[i]))
+			len += 37;
+	}
+	if (len == 3)
+		return SBX_OK;
+	arr = malloc(len);
+	if (arr == NULL)
+		return SBX_ENOMEM;
+	arr[pos++] = '{';
+	for (i = 0; i < n; i++) {
+		if (!sbx_sandbox_uuid_valid(ids[i]))
+			continue;
+		if (pos > 1)
+			arr[pos++] = ',';
+		memcpy(arr + pos, ids[i], 36);
+		pos += 36;
+	}
+	arr[pos++] = '}';
+	arr[pos] = '\0';
+	p[0] = arr;
+	err = sbx_db_exec("sbx_live_among", sql_live_among, 1, p, &res);
+	if (err != SBX_OK)
+		goto out;
+	rows = (size_t)PQntuples(res);
+	for (j = 0; j < rows; j++) {
+		const char *id = sbx_db_get(res, (int)j, "id");
+
+		for (i = 0; id != NULL && i < n; i++)
+			if (strcmp(ids[i], id) == 0)
+				live[i] = 1;
+	}
+out:
+	PQclear(res);
+	free(arr);
 	return err;
 }

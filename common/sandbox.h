@@ -103,6 +103,13 @@ void sbx_sandbox_list_fini(struct sbx_sandbox_list *list);
 /* Cap of the retry backoff (issue 5: one hour). */
 #define SBX_SANDBOX_BACKOFF_CAP_SECONDS 3600
 
+/*
+ * The lease in force: REAPER_LEASE_SECONDS when the settings are loaded
+ * and set it, else SBX_SANDBOX_LEASE_SECONDS (tests shorten it so that a
+ * killed reaper's claims pass quickly).
+ */
+long sbx_sandbox_lease_seconds(void);
+
 /* ------------------------------------------------------------ pure rules */
 
 /*
@@ -298,6 +305,12 @@ enum sbx_sandbox_work {
 	SBX_WORK_POLL,		/* PROVISIONING/TERMINATING, no pending, due */
 	SBX_WORK_STUCK,		/* stuck rows (for operators) */
 	SBX_WORK_LIVE,		/* every live row (e.g. /api/jobs) */
+	/*
+	 * ACTIVE rows not yet expired whose expiry_time is at or before
+	 * `now` (the caller passes the current time plus the warning
+	 * window) and that have had no warning for this expiry_time.
+	 */
+	SBX_WORK_EXPIRING,
 	SBX_WORK__MAX
 };
 
@@ -351,6 +364,54 @@ enum sbx_err sbx_sandbox_outbox_pending(long long now, long limit,
 enum sbx_err sbx_sandbox_outbox_delivered(const char *event_id);
 enum sbx_err sbx_sandbox_outbox_failed(const char *event_id,
     long long next_attempt_at);
+/*
+ * Claims a pending event that is due for lease_seconds (next_delivery_at
+ * moves on), so that two reapers do not both send it; a sender killed
+ * mid-delivery leaves it due again once the lease has passed.
+ * SBX_ECONFLICT when another claimed it or it is no longer pending.
+ */
+enum sbx_err sbx_sandbox_outbox_claim(const char *event_id,
+    long lease_seconds);
+/* An event that is not sent (no webhook type): state "skipped". */
+enum sbx_err sbx_sandbox_outbox_skipped(const char *event_id);
+/*
+ * Marks up to limit pending events older than `before` as skipped (used
+ * when no webhook is configured, so the outbox does not grow without
+ * end); *n gets how many.
+ */
+enum sbx_err sbx_sandbox_outbox_skip_older(long long before, long limit,
+    long *n);
+
+/* ------------------------------------------------------------ reaper extras */
+
+/*
+ * The expiry warning, once per sandbox and expiry_time: records that
+ * sb's current expiry_time was warned about and appends an "expiring"
+ * event in one transaction. SBX_ECONFLICT when it was already warned
+ * about (by another reaper), the expiry changed or the row is no longer
+ * ACTIVE. The row's version is not bumped: the mark is independent of
+ * the state machine, and must not make a user's concurrent change fail.
+ */
+enum sbx_err sbx_sandbox_warn_expiry(const struct sbx_sandbox *sb,
+    const char *actor);
+
+/*
+ * An operator's "retry now": resets attempts and stuck, claims the row
+ * for lease_seconds and appends a "retry" event (detail may be NULL),
+ * conditionally on (id, version). The caller then does the pending work.
+ * *out (optional) gets the row.
+ */
+enum sbx_err sbx_sandbox_retry_reset(const struct sbx_sandbox *sb,
+    long lease_seconds, const char *actor, const char *detail,
+    struct sbx_sandbox **out);
+
+/*
+ * For each of the n ids (any text), live[i] = 1 when a row with that id
+ * exists and is not TERMINATED (orphan stacks are those whose tag names
+ * no live row). Ids that are not UUIDs are simply not live.
+ */
+enum sbx_err sbx_sandbox_live_among(const char *const *ids, size_t n,
+    unsigned char *live);
 
 /* JSON {time, actor, action, from_status, to_status, detail}. */
 cJSON *sbx_sandbox_event_to_json(const struct sbx_sandbox_event *ev);
