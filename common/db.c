@@ -22,6 +22,7 @@
 
 #include <libpq-fe.h>
 
+#include "common/aws.h"
 #include "common/config.h"
 #include "common/db.h"
 #include "common/log.h"
@@ -251,19 +252,48 @@ sbx_db_close(void)
 }
 
 /*
- * TODO(dsql-iam): the AWS helper's SigV4 presigner goes here. It must
- * return a heap string holding a DbConnect (or DbConnectAdmin for user
- * "admin") token for the host of DATABASE_URL, valid for a few minutes
- * (REFERENCE.md, Aurora DSQL); the caller wipes and frees it after the
- * connect. A token is only checked at connect time, so one per connect is
- * right. Until then DB_AUTH=dsql-iam cannot connect.
+ * Aurora DSQL with DB_AUTH=dsql-iam: the password is a SigV4-presigned
+ * DbConnect token (DbConnectAdmin for user "admin") for the host and user
+ * of DATABASE_URL. DSQL checks a token only at connect time, so each
+ * connect makes a fresh one. Returns a heap string the caller wipes and
+ * frees, or NULL (logged) when the URL or the AWS credentials fail.
  */
 static char *
-iam_password(void)
+iam_password(const char *url)
 {
-	sbx_log(SBX_LOG_ERROR, "db",
-	    "DB_AUTH=dsql-iam: IAM token signing is not available in this build");
-	return NULL;
+	PQconninfoOption *opts = NULL, *o;
+	const char *host = NULL, *user = NULL;
+	char *errmsg = NULL;
+	char *token = NULL;
+	enum sbx_err rc;
+
+	opts = PQconninfoParse(url, &errmsg);
+	if (opts == NULL) {
+		sbx_log(SBX_LOG_ERROR, "db", "DATABASE_URL cannot be parsed");
+		goto out;
+	}
+	for (o = opts; o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "user") == 0)
+			user = o->val;
+	}
+	if (host == NULL || user == NULL) {
+		sbx_log(SBX_LOG_ERROR, "db",
+		    "DB_AUTH=dsql-iam: DATABASE_URL must name the host and user");
+		goto out;
+	}
+	rc = sbx_aws_dsql_password(host, user, &token);
+	if (rc != SBX_OK) {
+		sbx_log(SBX_LOG_ERROR, "db",
+		    "DB_AUTH=dsql-iam: cannot make an IAM token: %s",
+		    sbx_strerror(rc));
+		token = NULL;
+	}
+out:
+	PQfreemem(errmsg);
+	PQconninfoFree(opts);
+	return token;
 }
 
 static double
@@ -311,7 +341,7 @@ db_open(void)
 	kw[n] = "dbname";		val[n++] = cfg->database_url;
 	kw[n] = "connect_timeout";	val[n++] = timeout;
 	if (cfg->db_auth != NULL && strcmp(cfg->db_auth, "dsql-iam") == 0) {
-		password = iam_password();
+		password = iam_password(cfg->database_url);
 		if (password == NULL)
 			return SBX_EUNAVAILABLE;
 		kw[n] = "password";	val[n++] = password;
