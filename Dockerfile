@@ -29,13 +29,14 @@ RUN autoreconf -fi \
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      ca-certificates nginx-light spawn-fcgi multiwatch tini gettext-base \
+      ca-certificates nginx-light spawn-fcgi multiwatch tini openssl \
       libfcgi0ldbl libpq5 libcjson1 libcurl4 libjwt0 libssl3 libxml2 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin sbx
 COPY --from=build /opt/sbx /opt/sbx
 COPY nginx/ /opt/sbx/nginx/
 COPY scripts/container-start /opt/sbx/bin/container-start
+COPY scripts/lib/nginx.sh /opt/sbx/lib/nginx.sh
 ENV PATH=/opt/sbx/bin:$PATH \
     SBX_SCHEMA_DIR=/opt/sbx/share/schema \
     HTTPS_PORT=8443 HTTP_PORT=8080
