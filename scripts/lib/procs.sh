@@ -65,14 +65,30 @@ sbx_pid_of() {
 # pid file left by a crash may name a pid that is now someone else's, and
 # another stack may run our binaries (SBX_BUILD_DIR shared), hence both.
 sbx_pid_is_ours() {
-    local pid=$1 inst
+    local pid=$1 item
+    local -a env=() argv=()
     [ -d "/proc/$pid" ] || return 1
-    inst=$(tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | sed -n 's/^SBX_INSTANCE=//p' | head -n 1)
-    if [ -n "$inst" ]; then
-        [ "$inst" = "$SBX_STATE_DIR" ]
-        return
-    fi
-    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$SBX_STATE_DIR/"
+    # Builtins only: this runs for every process on the machine.
+    mapfile -d '' -t env 2>/dev/null < "/proc/$pid/environ" || true
+    for item in "${env[@]}"; do
+        case "$item" in
+            SBX_INSTANCE=*) [ "${item#SBX_INSTANCE=}" = "$SBX_STATE_DIR" ]; return ;;
+        esac
+    done
+    mapfile -d '' -t argv 2>/dev/null < "/proc/$pid/cmdline" || true
+    for item in "${argv[@]}"; do
+        case "$item" in *"$SBX_STATE_DIR/"*) return 0 ;; esac
+    done
+    return 1
+}
+
+# The parent pid of pid (0 when it is gone), without a fork.
+sbx_ppid() {
+    local line
+    while IFS= read -r line; do
+        case "$line" in PPid:*) printf '%s\n' "${line//[!0-9]/}"; return ;; esac
+    done 2>/dev/null < "/proc/$1/status" || true
+    printf '0\n'
 }
 
 # Every live process of this stack (see sbx_pid_is_ours), except this
@@ -82,7 +98,7 @@ sbx_instance_pids() {
     p=$self
     while [ "$p" -gt 1 ] 2>/dev/null; do
         ancestors+="$p "
-        p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
+        p=$(sbx_ppid "$p")
     done
     for p in /proc/[0-9]*; do
         p=${p#/proc/}

@@ -23,10 +23,14 @@ def test_unknown_api_route_from_the_responder():
     assert (r.headers.get_all("Cache-Control") or []) == ["no-store"], \
         r.headers.get_all("Cache-Control")
     assert p["title"] == "Not Found", p
+    # "/api" without the slash reaches sbx-meta too: JSON, not nginx's
+    # HTML redirect to "/api/".
+    r = t.get("/api")
+    assert r.status in (200, 404) and r.content_type.endswith("json"), r
 
 
 def test_unknown_path_from_nginx():
-    for path in ("/no-such-page", "/", "/api", "/index.html"):
+    for path in ("/no-such-page", "/", "/index.html", "/static/app.js"):
         r = t.get(path)
         p = t.assert_problem(r, 404)
         assert "<html" not in r.text.lower(), r

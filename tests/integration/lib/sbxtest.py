@@ -299,7 +299,7 @@ def pg_ctl(*args):
     pgdata = setting("PGDATA")
     user = setting("SBX_RUN_USER")
     log = os.path.join(setting("SBX_LOG_DIR"), "postgres.log")
-    cmd = ["runuser", "-u", user, "--", os.path.join(pg_bin, "pg_ctl"),
+    cmd = ["/usr/sbin/runuser", "-u", user, "--", os.path.join(pg_bin, "pg_ctl"),
            "-D", pgdata, "-w", "-t", "60", "-l", log] + list(args)
     # cwd "/": pg_ctl refuses to run from a directory its user cannot read.
     # The environment is minimal (no settings, no secrets) and carries the
