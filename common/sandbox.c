@@ -290,7 +290,7 @@ events_all(const PGresult *res, struct sbx_sandbox_event_list *out)
 
 static const char sql_events[] =
     "SELECT " EVENT_COLS " FROM sandbox_events WHERE sandbox_id = $1::uuid"
-    " ORDER BY time, id";
+    " ORDER BY sandbox_events.time, sandbox_events.id";
 
 enum sbx_err
 sbx_sandbox_events(const char *sandbox_id, struct sbx_sandbox_event_list *out)
@@ -314,7 +314,7 @@ static const char sql_outbox_pending[] =
     "SELECT " EVENT_COLS " FROM sandbox_events"
     " WHERE delivery_state = 'pending'"
     " AND (next_delivery_at IS NULL OR next_delivery_at <= to_timestamp($1::bigint))"
-    " ORDER BY time, id LIMIT $2::int";
+    " ORDER BY sandbox_events.time, sandbox_events.id LIMIT $2::int";
 
 enum sbx_err
 sbx_sandbox_outbox_pending(long long now, long limit,
