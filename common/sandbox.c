@@ -167,13 +167,14 @@ sbx_sandbox_get(const char *id, struct sbx_sandbox **out)
 
 /*
  * The live row of that name sorts first (there is at most one), then the
- * terminated ones, newest first.
+ * terminated ones, newest first. ORDER BY names the table's columns: the
+ * bare names would be SBX_SANDBOX_COLS's whole-second aliases.
  */
 static const char sql_find[] =
     "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
     " WHERE name = $1 AND ($2::uuid IS NULL OR owner_id = $2::uuid)"
     " ORDER BY CASE WHEN status = 'TERMINATED' THEN 1 ELSE 0 END,"
-    " created_at DESC, id DESC LIMIT 1";
+    " sandboxes.created_at DESC, sandboxes.id DESC LIMIT 1";
 
 enum sbx_err
 sbx_sandbox_find(const char *name, const char *owner_id,
@@ -313,7 +314,8 @@ sbx_sandbox_events(const char *sandbox_id, struct sbx_sandbox_event_list *out)
 static const char sql_outbox_pending[] =
     "SELECT " EVENT_COLS " FROM sandbox_events"
     " WHERE delivery_state = 'pending'"
-    " AND (next_delivery_at IS NULL OR next_delivery_at <= to_timestamp($1::bigint))"
+    " AND (next_delivery_at IS NULL"
+    "   OR next_delivery_at <= to_timestamp($1::bigint))"
     " ORDER BY sandbox_events.time, sandbox_events.id LIMIT $2::int";
 
 enum sbx_err
@@ -616,7 +618,8 @@ sbx_sandbox_transition(const struct sbx_sandbox *sb,
 }
 
 static const char sql_claim[] =
-    "UPDATE sandboxes SET next_attempt_at = now() + $3::int * interval '1 second',"
+    "UPDATE sandboxes"
+    " SET next_attempt_at = now() + $3::int * interval '1 second',"
     " updated_at = now(), version = version + 1"
     " WHERE id = $1::uuid AND version = $2::bigint"
     " RETURNING " SBX_SANDBOX_COLS;
@@ -723,7 +726,7 @@ sbx_sandbox_note_failure(const struct sbx_sandbox *sb, const char *reason,
 	return err;
 }
 
-/* ------------------------------------------------------------ CloudFormation state */
+/* ------------------------------------------------------------ stack state */
 
 /*
  * A read of CloudFormation that changes nothing only stamps the row; the
@@ -975,40 +978,43 @@ sbx_sandbox_set_expiry(const struct sbx_sandbox *sb, long long new_expiry,
  * The reaper's lists. A NULL next_attempt_at is due. $1 now, $2 limit,
  * $3 owner (NULL: all).
  */
-#define DUE " (next_attempt_at IS NULL OR next_attempt_at <= to_timestamp($1::bigint))"
+#define DUE " (next_attempt_at IS NULL" \
+	" OR next_attempt_at <= to_timestamp($1::bigint))"
 #define OWNER " AND ($3::uuid IS NULL OR owner_id = $3::uuid)"
 
 static const char *const sql_work[SBX_WORK__MAX] = {
 	[SBX_WORK_EXPIRED] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
 	    " WHERE status IN ('ACTIVE', 'PROVISIONING')"
 	    " AND expiry_time <= to_timestamp($1::bigint)" OWNER
-	    " ORDER BY expiry_time, id LIMIT $2::int",
+	    " ORDER BY sandboxes.expiry_time, sandboxes.id LIMIT $2::int",
 	[SBX_WORK_FAILED] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
 	    " WHERE status = 'FAILED' AND" DUE OWNER
-	    " ORDER BY updated_at, id LIMIT $2::int",
+	    " ORDER BY sandboxes.updated_at, sandboxes.id LIMIT $2::int",
 	[SBX_WORK_CREATE] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
 	    " WHERE status = 'PROVISIONING' AND pending_action = 'create' AND"
-	    DUE OWNER " ORDER BY next_attempt_at, id LIMIT $2::int",
+	    DUE OWNER " ORDER BY sandboxes.next_attempt_at, sandboxes.id"
+	    " LIMIT $2::int",
 	[SBX_WORK_DELETE] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
 	    " WHERE status = 'TERMINATING' AND pending_action = 'delete' AND"
-	    DUE OWNER " ORDER BY next_attempt_at, id LIMIT $2::int",
+	    DUE OWNER " ORDER BY sandboxes.next_attempt_at, sandboxes.id"
+	    " LIMIT $2::int",
 	[SBX_WORK_POLL] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
 	    " WHERE status IN ('PROVISIONING', 'TERMINATING')"
 	    " AND pending_action = 'none' AND" DUE OWNER
-	    " ORDER BY next_attempt_at, id LIMIT $2::int",
+	    " ORDER BY sandboxes.next_attempt_at, sandboxes.id LIMIT $2::int",
 	[SBX_WORK_STUCK] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
 	    " WHERE stuck AND status <> 'TERMINATED'"
 	    " AND to_timestamp($1::bigint) IS NOT NULL" OWNER
-	    " ORDER BY updated_at, id LIMIT $2::int",
+	    " ORDER BY sandboxes.updated_at, sandboxes.id LIMIT $2::int",
 	[SBX_WORK_LIVE] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
 	    " WHERE status <> 'TERMINATED'"
 	    " AND to_timestamp($1::bigint) IS NOT NULL" OWNER
-	    " ORDER BY expiry_time, id LIMIT $2::int",
+	    " ORDER BY sandboxes.expiry_time, sandboxes.id LIMIT $2::int",
 	[SBX_WORK_EXPIRING] = "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
 	    " WHERE status = 'ACTIVE' AND expiry_time > now()"
 	    " AND expiry_time <= to_timestamp($1::bigint)"
 	    " AND (warned_expiry IS NULL OR warned_expiry <> expiry_time)" OWNER
-	    " ORDER BY expiry_time, id LIMIT $2::int",
+	    " ORDER BY sandboxes.expiry_time, sandboxes.id LIMIT $2::int",
 };
 
 static const char *const sql_work_names[SBX_WORK__MAX] = {
@@ -1053,7 +1059,7 @@ static const char sql_list[] =
     " AND ($3::text IS NULL OR status = $3::text)"
     " AND ($4::uuid IS NULL OR (created_at, id) <"
     "   (SELECT c.created_at, c.id FROM sandboxes c WHERE c.id = $4::uuid))"
-    " ORDER BY created_at DESC, id DESC LIMIT $5::int";
+    " ORDER BY sandboxes.created_at DESC, sandboxes.id DESC LIMIT $5::int";
 
 int
 sbx_sandbox_cursor_valid(const char *cursor)

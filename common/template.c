@@ -114,7 +114,8 @@ static const char sql_get_named[] =
 
 static const char sql_get_default[] =
     "SELECT " TEMPLATE_COLS " FROM templates"
-    " WHERE is_default AND enabled ORDER BY created_at DESC, version DESC"
+    " WHERE is_default AND enabled"
+    " ORDER BY templates.created_at DESC, version DESC"
     " LIMIT 1";
 
 static const char sql_get_version[] =
