@@ -568,15 +568,22 @@ get_json(const char *url, cJSON **out, struct sbx_http_response *resp)
 	return SBX_OK;
 }
 
-/* An endpoint from the discovery document: present, and a URL we may call. */
+/*
+ * An endpoint from the discovery document: present, a URL we may call, and
+ * nothing in it that could not go into a Location header as is.
+ */
 static const char *
 endpoint(const cJSON *doc, const char *name)
 {
-	const char *url = claim_str(doc, name);
+	const char *url = claim_str(doc, name), *p;
 
-	if (url == NULL || !sbx_http_url_allowed(url)) {
-		sbx_log(SBX_LOG_WARN, MOD, "discovery: %s missing or not "
-		    "https", name);
+	for (p = url; p != NULL && *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			break;
+	}
+	if (url == NULL || *p != '\0' || !sbx_http_url_allowed(url)) {
+		sbx_log(SBX_LOG_WARN, MOD, "discovery: %s missing, malformed "
+		    "or not https", name);
 		return NULL;
 	}
 	return url;

@@ -200,6 +200,7 @@ static struct {
 	char jwks[8192];
 	char cache_control[64];
 	int down;			/* every request fails to connect */
+	const char *discovery;		/* overrides the discovery document */
 	long token_status;
 	char token_body[4096];
 	char last_form[4096];
@@ -220,7 +221,8 @@ stub_send(const struct sbx_http_request *req, struct sbx_http_response *resp)
 	    "Content-Type: application/json\r\n");
 	if (strcmp(req->url, ISS "/.well-known/openid-configuration") == 0) {
 		idp.discovery_calls++;
-		body = "{\"issuer\":\"" ISS "\","
+		body = idp.discovery != NULL ? idp.discovery :
+		    "{\"issuer\":\"" ISS "\","
 		    "\"authorization_endpoint\":\"" ISS "/authorize\","
 		    "\"token_endpoint\":\"" ISS "/token\","
 		    "\"jwks_uri\":\"" ISS "/jwks\"}";
@@ -1064,6 +1066,35 @@ test_discovery_checks_issuer(void **state)
 	assert_int_equal(idp.discovery_calls, 1);
 }
 
+static void
+test_discovery_checks_endpoints(void **state)
+{
+	static const char *const docs[] = {
+		/* A header break in the URL a browser is sent to. */
+		"{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\""
+		    ISS "/a\\r\\nSet-Cookie: x=y\",\"token_endpoint\":\"" ISS
+		    "/token\",\"jwks_uri\":\"" ISS "/jwks\"}",
+		/* Plain http to another host. */
+		"{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS
+		    "/authorize\",\"token_endpoint\":\"http://idp.example/token\","
+		    "\"jwks_uri\":\"" ISS "/jwks\"}",
+		/* No JWKS. */
+		"{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS
+		    "/authorize\",\"token_endpoint\":\"" ISS "/token\"}",
+	};
+	char *url = NULL;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		sbx_oidc_reset();
+		idp.discovery = docs[i];
+		assert_int_equal(sbx_oidc_authorize_url(&cfg, "https://x/cb",
+		    "s", "n", "v", NULL, &url), SBX_EUNAVAILABLE);
+		assert_null(url);
+	}
+}
+
 int
 main(void)
 {
@@ -1087,6 +1118,7 @@ main(void)
 		cmocka_unit_test_setup(test_authorize_url, setup),
 		cmocka_unit_test_setup(test_exchange, setup),
 		cmocka_unit_test_setup(test_discovery_checks_issuer, setup),
+		cmocka_unit_test_setup(test_discovery_checks_endpoints, setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
