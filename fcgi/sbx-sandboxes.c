@@ -4,6 +4,7 @@
  */
 #include "common/auth.h"
 #include "common/http.h"
+#include "common/jobs.h"
 #include "common/sandbox_api.h"
 
 #define AUTH SBX_ROUTE_AUTH
@@ -22,6 +23,12 @@ static const struct sbx_route routes[] = {
 	    NULL, 0 },
 	{ "GET", "/api/sandboxes/{name}/events", sbx_sandbox_api_events, AUTH,
 	    NULL, 0 },
+	/* Operators (issue 5; handlers in common/jobs.c). */
+	{ "POST", "/api/sandboxes/{name}/retry", sbx_jobs_api_retry, ADMIN,
+	    NULL, 0 },
+	{ "POST", "/api/sandboxes/{name}/forget", sbx_jobs_api_forget,
+	    ADMIN | SBX_ROUTE_JSON, sbx_jobs_api_forget_fields,
+	    SBX_JOBS_API_FORGET_NFIELDS },
 	{ "GET", "/api/templates", sbx_template_api_list, AUTH, NULL, 0 },
 	{ "GET", "/api/templates/{name}", sbx_template_api_get, AUTH, NULL, 0 },
 	{ "PUT", "/api/templates/{name}", sbx_template_api_put,

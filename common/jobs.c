@@ -1,0 +1,239 @@
+/*
+ * The handlers of GET /api/jobs, GET /api/jobs/reaper and the operator
+ * routes retry and forget (see jobs.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/jobs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/reaper.h"
+#include "common/sandbox.h"
+
+#define MODULE "jobs"
+
+/* Live sandboxes listed at most (a user has a handful; admins see all). */
+#define JOBS_MAX 5000
+
+const struct sbx_field sbx_jobs_api_forget_fields[SBX_JOBS_API_FORGET_NFIELDS] = {
+	{ "reason", SBX_F_STRING, 1, 1, 500, NULL,
+	    "why the sandbox is marked terminated (1 to 500 bytes)" },
+};
+
+static cJSON *
+jobs_array(const struct sbx_sandbox_list *list, long long now)
+{
+	cJSON *arr = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; arr != NULL && i < list->n; i++) {
+		cJSON *j = sbx_reaper_job_json(list->items[i], now);
+
+		if (j == NULL) {
+			cJSON_Delete(arr);
+			return NULL;
+		}
+		cJSON_AddItemToArray(arr, j);
+	}
+	return arr;
+}
+
+void
+sbx_jobs_api_list(struct sbx_req *req)
+{
+	struct sbx_sandbox_list list = { NULL, 0 };
+	long long now = (long long)time(NULL);
+	cJSON *arr;
+	enum sbx_err err;
+
+	err = sbx_sandbox_list_work(SBX_WORK_LIVE, now,
+	    req->principal->is_admin ? NULL : req->principal->user_id,
+	    JOBS_MAX, &list);
+	if (err != SBX_OK) {
+		sbx_reply_err(req, err, "reading the jobs");
+		return;
+	}
+	arr = jobs_array(&list, now);
+	sbx_sandbox_list_fini(&list);
+	if (arr == NULL) {
+		sbx_reply_err(req, SBX_ENOMEM, "jobs JSON");
+		return;
+	}
+	sbx_reply_json(req, 200, arr);
+}
+
+/* ?limit=: 1..100 digits only; 0 when absent; -1 when malformed. */
+static long
+runs_limit(const struct sbx_req *req)
+{
+	const char *s = sbx_req_query(req, "limit");
+	long v = 0;
+	size_t i;
+
+	if (s == NULL)
+		return 0;
+	if (*s == '\0' || strlen(s) > 3)
+		return -1;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v >= 1 && v <= 100 ? v : -1;
+}
+
+void
+sbx_jobs_api_reaper(struct sbx_req *req)
+{
+	struct sbx_sandbox_list stuck = { NULL, 0 };
+	long long now = (long long)time(NULL);
+	cJSON *o = NULL, *runs = NULL, *jobs = NULL, *orphans = NULL;
+	const cJSON *run;
+	long limit = runs_limit(req);
+	size_t i;
+	enum sbx_err err;
+
+	if (limit < 0) {
+		sbx_reply_invalid(req, "limit", "limit must be a whole number "
+		    "from 1 to 100");
+		return;
+	}
+	err = sbx_reaper_runs_recent(limit > 0 ? limit : 20, &runs);
+	if (err == SBX_OK)
+		err = sbx_sandbox_list_work(SBX_WORK_STUCK, now, NULL, JOBS_MAX,
+		    &stuck);
+	if (err != SBX_OK) {
+		sbx_reply_err(req, err, "reading the reaper's state");
+		goto out;
+	}
+	jobs = jobs_array(&stuck, now);
+	/* The orphans the last finished run saw (an unfinished one saw none yet). */
+	cJSON_ArrayForEach(run, runs) {
+		const cJSON *fin = cJSON_GetObjectItemCaseSensitive(run,
+		    "finished_at");
+
+		if (cJSON_IsString(fin)) {
+			orphans = cJSON_Duplicate(
+			    cJSON_GetObjectItemCaseSensitive(run, "orphans"), 1);
+			break;
+		}
+	}
+	if (orphans == NULL)
+		orphans = cJSON_CreateArray();
+	o = cJSON_CreateObject();
+	if (o == NULL || jobs == NULL || orphans == NULL) {
+		sbx_reply_err(req, SBX_ENOMEM, "reaper JSON");
+		goto out;
+	}
+	/* The stuck ones also say why. */
+	for (i = 0; i < stuck.n; i++)
+		sbx_json_add_str_or_null(cJSON_GetArrayItem(jobs, (int)i),
+		    "status_reason", stuck.items[i]->status_reason);
+	cJSON_AddItemToObject(o, "runs", runs);
+	cJSON_AddItemToObject(o, "stuck", jobs);
+	cJSON_AddItemToObject(o, "orphans", orphans);
+	runs = jobs = orphans = NULL;
+	sbx_reply_json(req, 200, o);
+	o = NULL;
+out:
+	cJSON_Delete(o);
+	cJSON_Delete(runs);
+	cJSON_Delete(jobs);
+	cJSON_Delete(orphans);
+	sbx_sandbox_list_fini(&stuck);
+}
+
+/* The sandbox of the path (admins see every one); replies when none. */
+static struct sbx_sandbox *
+find_or_reply(struct sbx_req *req)
+{
+	const char *name = sbx_req_param(req, "name");
+	struct sbx_sandbox *sb = NULL;
+	enum sbx_err err;
+
+	err = sbx_sandbox_find(name, NULL, &sb);
+	if (err == SBX_ENOTFOUND) {
+		sbx_reply_problem(req, 404, "no sandbox is named %s",
+		    sbx_sandbox_name_valid(name) ? name : "so");
+		return NULL;
+	}
+	if (err != SBX_OK) {
+		sbx_reply_err(req, err, "reading a sandbox");
+		return NULL;
+	}
+	return sb;
+}
+
+static void
+reply_sandbox(struct sbx_req *req, int status, const struct sbx_sandbox *sb)
+{
+	cJSON *j = sbx_sandbox_to_json(sb);
+
+	if (j == NULL) {
+		sbx_reply_err(req, SBX_ENOMEM, "sandbox JSON");
+		return;
+	}
+	/* Operators also need to see where the retries stand. */
+	cJSON_AddNumberToObject(j, "attempts", (double)sb->attempts);
+	cJSON_AddBoolToObject(j, "stuck", sb->stuck != 0);
+	sbx_reply_json(req, status, j);
+}
+
+void
+sbx_jobs_api_retry(struct sbx_req *req)
+{
+	struct sbx_sandbox *sb = find_or_reply(req), *after = NULL;
+	enum sbx_err err;
+
+	if (sb == NULL)
+		return;
+	err = sbx_reaper_retry(sb, req->principal->email, &after);
+	if (err == SBX_EINVAL) {
+		sbx_reply_problem(req, 409, "nothing to retry: %s is %s with no "
+		    "pending action", sb->name,
+		    sbx_sandbox_status_name(sb->status));
+	} else if (err == SBX_ECONFLICT || err == SBX_ESERIALIZE) {
+		sbx_reply_problem(req, 409, "%s is terminated, or changed "
+		    "while being retried; read it again", sb->name);
+	} else if (err != SBX_OK) {
+		sbx_reply_err(req, err, "retrying a sandbox");
+	} else {
+		reply_sandbox(req, 202, after);
+	}
+	sbx_sandbox_free(after);
+	sbx_sandbox_free(sb);
+}
+
+void
+sbx_jobs_api_forget(struct sbx_req *req)
+{
+	const char *reason = sbx_json_str(req->json, "reason", NULL);
+	struct sbx_sandbox *sb = NULL, *after = NULL;
+	size_t i;
+	enum sbx_err err;
+
+	/* The table checked length and type; blank is not a reason. */
+	for (i = 0; reason != NULL && reason[i] == ' '; i++)
+		;
+	if (reason == NULL || reason[i] == '\0') {
+		sbx_reply_invalid(req, "reason", "reason must say why the "
+		    "sandbox is marked terminated");
+		return;
+	}
+	sb = find_or_reply(req);
+	if (sb == NULL)
+		return;
+	err = sbx_reaper_forget(sb, req->principal->email, reason, &after);
+	if (err == SBX_ECONFLICT || err == SBX_ESERIALIZE)
+		sbx_reply_problem(req, 409, "%s is already terminated, or "
+		    "changed meanwhile; read it again", sb->name);
+	else if (err != SBX_OK)
+		sbx_reply_err(req, err, "forgetting a sandbox");
+	else
+		reply_sandbox(req, 200, after);
+	sbx_sandbox_free(after);
+	sbx_sandbox_free(sb);
+}
