@@ -115,15 +115,82 @@ sbx_sandbox_api_limit_parse(const char *s, long *out)
 	return 1;
 }
 
-/* Hex SHA-256 of the request body as parsed (whitespace does not count). */
+static int
+member_cmp(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+
+	return strcmp(x->string, y->string);
+}
+
+/*
+ * A copy of v with every object's members sorted by name, so that two
+ * bodies that differ only in member order or whitespace hash alike.
+ * Caller cJSON_Delete()s; NULL on ENOMEM.
+ */
+static cJSON *
+canonical(const cJSON *v)
+{
+	const cJSON *c;
+	const cJSON **kids = NULL;
+	cJSON *out;
+	size_t n = 0, i;
+
+	if (cJSON_IsArray(v)) {
+		out = cJSON_CreateArray();
+		cJSON_ArrayForEach(c, v) {
+			cJSON *k = out != NULL ? canonical(c) : NULL;
+
+			if (k == NULL) {
+				cJSON_Delete(out);
+				return NULL;
+			}
+			cJSON_AddItemToArray(out, k);
+		}
+		return out;
+	}
+	if (!cJSON_IsObject(v))
+		return cJSON_Duplicate(v, 1);
+	out = cJSON_CreateObject();
+	n = (size_t)cJSON_GetArraySize(v);
+	if (out == NULL || (n > 0 &&
+	    (kids = calloc(n, sizeof(*kids))) == NULL)) {
+		cJSON_Delete(out);
+		return NULL;
+	}
+	i = 0;
+	cJSON_ArrayForEach(c, v)
+		kids[i++] = c;
+	if (n > 1)
+		qsort(kids, n, sizeof(*kids), member_cmp);
+	for (i = 0; i < n; i++) {
+		cJSON *k = canonical(kids[i]);
+
+		if (k == NULL) {
+			cJSON_Delete(out);
+			out = NULL;
+			break;
+		}
+		cJSON_AddItemToObject(out, kids[i]->string, k);
+	}
+	free(kids);
+	return out;
+}
+
+/*
+ * Hex SHA-256 of the request body as parsed, canonically: neither
+ * whitespace nor member order counts.
+ */
 static enum sbx_err
 body_hash(const cJSON *json, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
-	char *text = sbx_json_print(json);
+	cJSON *canon = canonical(json);
+	char *text = canon != NULL ? sbx_json_print(canon) : NULL;
 	enum sbx_err err = SBX_OK;
 
+	cJSON_Delete(canon);
 	if (text == NULL)
 		return SBX_ENOMEM;
 	if (EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL) != 1)
