@@ -200,12 +200,17 @@ def cfn_count(stack, action):
 # ---------------------------------------------------------------- database
 
 def row(sandbox_id):
-    """The sandbox row's status, pending_action, attempts, stack_id."""
-    rows = t.psql("SELECT status, pending_action, attempts, stack_id "
+    """The sandbox row's status, pending_action, attempts (strings) and
+    stack_id (None when NULL)."""
+    rows = t.psql("SELECT status, pending_action, attempts, "
+                  "COALESCE(stack_id, '<null>') "
                   "FROM sandboxes WHERE id = :'id'", id=sandbox_id)
     assert len(rows) == 1, "no row for %s" % sandbox_id
-    return dict(zip(("status", "pending_action", "attempts", "stack_id"),
-                    rows[0]))
+    r = dict(zip(("status", "pending_action", "attempts", "stack_id"),
+                 rows[0]))
+    if r["stack_id"] == "<null>":
+        r["stack_id"] = None
+    return r
 
 
 def live_count(email):
