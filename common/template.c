@@ -493,6 +493,32 @@ sbx_template_put(const char *name, const cJSON *req, const char *actor,
 		err = invalid(field, "parameters", detail, detail_len, pdetail);
 		goto out;
 	}
+	/*
+	 * A JSON template says which parameters it takes: declaring one it
+	 * does not take would make every CreateStack fail.
+	 */
+	if (doc != NULL && params != NULL) {
+		const cJSON *tp = cJSON_GetObjectItemCaseSensitive(doc,
+		    "Parameters");
+
+		cJSON_ArrayForEach(c, declared) {
+			const cJSON *nm = cJSON_IsObject(declared) ? c :
+			    cJSON_GetObjectItemCaseSensitive(c, "name");
+			const char *pname = cJSON_IsObject(declared) ?
+			    c->string : (cJSON_IsString(nm) ? nm->valuestring :
+			    "");
+
+			if (cJSON_GetObjectItemCaseSensitive(tp, pname) ==
+			    NULL) {
+				snprintf(pdetail, sizeof(pdetail), "parameter "
+				    "%.100s is not in the template's "
+				    "Parameters", pname);
+				err = invalid(field, "parameters", detail,
+				    detail_len, pdetail);
+				goto out;
+			}
+		}
+	}
 	params_text = cJSON_PrintUnformatted(declared);
 	if (caps != NULL) {
 		cJSON_ArrayForEach(c, caps) {
