@@ -5,6 +5,7 @@ and beyond its bounds, delete -> TERMINATING -> TERMINATED with the stack
 gone, names in use and reuse of a terminated name, a failed stack ending
 FAILED with its reason."""
 
+import calendar
 import time
 
 import sbxtest as t
@@ -12,7 +13,7 @@ import sbxsandbox as s
 
 
 def parse_time(text):
-    return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 def test_create_provisioning_then_active_with_outputs():
