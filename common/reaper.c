@@ -570,7 +570,7 @@ run_step(struct run *x, enum step s)
 {
 	struct sbx_sandbox_list list = { NULL, 0 };
 	const struct sbx_config *cfg = sbx_config();
-	long long now;
+	long long now, at;
 	size_t i;
 	enum sbx_err err;
 
@@ -586,8 +586,18 @@ run_step(struct run *x, enum step s)
 		if (want > x->left)
 			want = x->left;
 		now = (long long)time(NULL);
-		err = sbx_sandbox_list_work(steps[s].work, s == STEP_WARN ?
-		    now + cfg->expiry_warning_minutes * 60 : now, NULL, want,
+		/*
+		 * Whole seconds: a row the database made due "now" (a
+		 * fraction into this second) counts as due; expiry does not
+		 * get that second early.
+		 */
+		if (s == STEP_WARN)
+			at = now + cfg->expiry_warning_minutes * 60;
+		else if (s == STEP_EXPIRED)
+			at = now;
+		else
+			at = now + 1;
+		err = sbx_sandbox_list_work(steps[s].work, at, NULL, want,
 		    &list);
 		if (err != SBX_OK) {
 			fatal_db(x, err, "reading the work list");

@@ -1,0 +1,265 @@
+"""Helpers for the reaper, jobs and webhook integration tests (stdlib only).
+
+- The reaper binary ($SBX_BUILD_DIR/cron/sbx-reaper) is run by the test
+  itself with the stack's settings (run-one exported them) and short
+  overrides: REAPER_BACKOFF_SECONDS=1, REAPER_LEASE_SECONDS=2, and a
+  fast retry base for the CloudFormation client.
+- Many sandboxes are made fast: stacks straight in the local
+  CloudFormation (POST /_fake/stacks) and rows straight in PostgreSQL
+  (one INSERT ... SELECT over generate_series), owned by a user row
+  made for them.
+- The stack's own reaper loop (scripts/up, every REAPER_INTERVAL_SECONDS)
+  may run during a test. Rows are claimed in the database, so it never
+  breaks what these tests check; a test that compares states before and
+  after (the dry run) checks that no such run overlapped.
+"""
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import sbxtest as t
+import sbxsandbox as s
+
+# Short settings for the reaper under test.
+SHORT = {
+    "REAPER_BACKOFF_SECONDS": "1",
+    "REAPER_LEASE_SECONDS": "2",
+    "CFN_RETRY_BASE_MS": "10",
+    "LOG_LEVEL": "info",
+}
+
+
+def binary():
+    path = os.path.join(t.setting("SBX_BUILD_DIR"), "cron", "sbx-reaper")
+    assert os.access(path, os.X_OK), "%s is not built" % path
+    return path
+
+
+def reaper_env(**over):
+    """The stack's settings, the short ones above, then over (None
+    removes a setting). Webhooks are off unless over sets them."""
+    env = dict(os.environ)
+    for k in ("NOTIFY_WEBHOOK_URL", "NOTIFY_WEBHOOK_SECRET"):
+        env.pop(k, None)
+    env.update(SHORT)
+    for k, v in over.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = str(v)
+    return env
+
+
+class Run:
+    """One finished reaper process: rc, out, err, lines (stdout lines),
+    summary (the last stdout line as JSON, or None)."""
+
+    def __init__(self, rc, out, err):
+        self.rc = rc
+        self.out = out
+        self.err = err
+        self.lines = [x for x in out.splitlines() if x.strip()]
+        self.summary = None
+        if self.lines:
+            try:
+                self.summary = json.loads(self.lines[-1])
+            except ValueError:
+                pass
+
+    def counts(self):
+        assert self.summary is not None, "no JSON summary: %r" % self
+        return self.summary["counts"]
+
+    def __repr__(self):
+        return "<reaper rc=%s\n--- stdout\n%s\n--- stderr (tail)\n%s>" % (
+            self.rc, t.redact(self.out[-3000:]), t.redact(self.err[-3000:]))
+
+
+def run(*args, timeout=120, **over):
+    """Runs the reaper with args to its end; returns a Run."""
+    done = subprocess.run([binary()] + list(args), env=reaper_env(**over),
+                          capture_output=True, text=True, timeout=timeout)
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def run_ok(*args, **over):
+    r = run(*args, **over)
+    assert r.rc == 0 and r.summary is not None and r.summary["ok"], r
+    return r
+
+
+def start(*args, **over):
+    """Starts the reaper; the caller waits on (or kills) the Popen."""
+    return subprocess.Popen([binary()] + list(args), env=reaper_env(**over),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def finish(proc, timeout=120):
+    out, err = proc.communicate(timeout=timeout)
+    return Run(proc.returncode, out, err)
+
+
+# ------------------------------------------------------------ the database
+
+def new_user(tag):
+    """A user row (as if they had signed in); returns (id, email)."""
+    uid = str(uuid.uuid4())
+    email = s.fresh_email(tag)
+    t.psql("INSERT INTO users (id, oidc_sub, email, name) "
+           "VALUES (:'id', :'sub', :'email', 'Test User')",
+           id=uid, sub="test-" + uid, email=email)
+    return uid, email
+
+
+def _post_stack(name, sandbox_id, email, status):
+    return s.cfn("POST", "/_fake/stacks", {
+        "name": name,
+        "tags": {"sbx:sandbox-id": sandbox_id, "sbx:owner": email,
+                 "Environment": "Sandbox"},
+        "outputs": {"InstanceId": "i-0123456789abcdef0"},
+        "status": status,
+    })
+
+
+def make_stacks(names, ids, email, status="CREATE_COMPLETE", threads=8):
+    """Stacks in the fake, one per name, tagged with the ids; returns
+    their stack ids in order."""
+    out = [None] * len(names)
+    errors = []
+
+    def work(k):
+        for i in range(k, len(names), threads):
+            try:
+                out[i] = _post_stack(names[i], ids[i], email,
+                                     status)["stack_id"]
+            except Exception as e:  # reported below
+                errors.append(e)
+
+    ths = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(120)
+    assert not errors, "making stacks failed: %r" % errors[:3]
+    return out
+
+
+def bulk(n, tag, expiry="-1 minute", status="ACTIVE", stacks=True,
+         pending="none", next_attempt=None, stack_status="CREATE_COMPLETE",
+         reason=None):
+    """n sandboxes of one new user, straight in the database (and their
+    stacks in the fake unless stacks is False). expiry is an interval
+    from now ("-1 minute", "+2 seconds"). Returns a dict: user_id, email,
+    names, ids, stack_names, stack_ids."""
+    uid, email = new_user(tag)
+    run_tag = "t-%s-%s" % (tag, secrets.token_hex(3))
+    names = ["%s-%05d" % (run_tag, i) for i in range(1, n + 1)]
+    ids = [str(uuid.uuid4()) for _ in range(n)]
+    prefix = t.setting("STACK_NAME_PREFIX", "sbx-")
+    stack_names = [prefix + x for x in names]
+    stack_ids = (make_stacks(stack_names, ids, email, stack_status)
+                 if stacks else [""] * n)
+    t.psql(
+        "INSERT INTO sandboxes (id, name, owner_id, owner_email,"
+        " template_name, template_version, status, status_reason,"
+        " stack_name, stack_id, parameters, expiry_time, max_expiry_time,"
+        " pending_action, next_attempt_at)"
+        " SELECT (string_to_array(:'ids', ','))[i]::uuid,"
+        "  :'tag' || '-' || lpad(i::text, 5, '0'), :'uid'::uuid, :'email',"
+        "  'default', 1, :'status', NULLIF(:'reason', ''),"
+        "  :'prefix' || :'tag' || '-' || lpad(i::text, 5, '0'),"
+        "  NULLIF((string_to_array(:'sids', ','))[i], ''), '{}',"
+        "  now() + :'expiry'::interval, now() + interval '1 day',"
+        "  :'pending', now() + NULLIF(:'next', '')::interval"
+        " FROM generate_series(1, :n) AS i;"
+        " UPDATE users SET live_sandboxes = live_sandboxes + :n"
+        " WHERE id = :'uid'::uuid AND :'status' <> 'TERMINATED'",
+        ids=",".join(ids), tag=run_tag, uid=uid, email=email, status=status,
+        reason=reason or "", prefix=prefix, sids=",".join(stack_ids),
+        expiry=expiry, pending=pending, next=next_attempt or "", n=n)
+    return {"user_id": uid, "email": email, "names": names, "ids": ids,
+            "stack_names": stack_names, "stack_ids": stack_ids,
+            "tag": run_tag}
+
+
+ROW_COLS = ("name", "status", "pending_action", "attempts", "stuck",
+            "status_reason", "stack_id", "next_in", "version")
+
+
+def rows(ids):
+    """The rows of these ids as dicts (ROW_COLS; next_in = seconds from
+    now to next_attempt_at), in the order of ids."""
+    got = t.psql(
+        "SELECT id::text, name, status, pending_action, attempts::text,"
+        " stuck::text, status_reason, stack_id,"
+        " extract(epoch FROM next_attempt_at - now())::text, version::text"
+        " FROM sandboxes WHERE id = ANY(string_to_array(:'ids', ',')::uuid[])",
+        ids=",".join(ids))
+    by_id = {r[0]: dict(zip(ROW_COLS, r[1:])) for r in got}
+    return [by_id.get(i) for i in ids]
+
+
+def statuses(ids):
+    """{status: count} over these ids."""
+    got = t.psql(
+        "SELECT status, count(*)::text FROM sandboxes"
+        " WHERE id = ANY(string_to_array(:'ids', ',')::uuid[])"
+        " GROUP BY status", ids=",".join(ids))
+    return {r[0]: int(r[1]) for r in got}
+
+
+def events(sandbox_id):
+    """The sandbox's events: [(action, actor, from, to, detail,
+    delivery_state)], oldest first."""
+    return [tuple(r) for r in t.psql(
+        "SELECT action, actor, from_status, to_status, detail, delivery_state"
+        " FROM sandbox_events WHERE sandbox_id = :'id'::uuid"
+        " ORDER BY time, id", id=sandbox_id)]
+
+
+def runs_since(epoch, dry=False):
+    """reaper_runs rows started at or after epoch (seconds)."""
+    return t.psql(
+        "SELECT id::text, ok::text FROM reaper_runs"
+        " WHERE started_at >= to_timestamp(:'t') AND dry_run = :'dry'",
+        t=str(epoch), dry="true" if dry else "false")
+
+
+def until_settled(ids, want="TERMINATED", runs=10, pause=0.5, **over):
+    """Runs the reaper until every id is in status want (at most runs
+    times); returns the statuses."""
+    st = statuses(ids)
+    for _ in range(runs):
+        if st.get(want, 0) == len(ids):
+            break
+        run_ok(**over)
+        st = statuses(ids)
+        if st.get(want, 0) != len(ids):
+            time.sleep(pause)
+    return st
+
+
+def delete_counts(stack_names):
+    """{stack name: DeleteStack requests the fake received}."""
+    calls = s.cfn_calls().get("stacks", {})
+    return {n: calls.get(n, {}).get("DeleteStack", 0) for n in stack_names}
+
+
+def sigkill(proc):
+    """SIGKILL to a reaper this test started."""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+
+
+def note(msg):
+    """A measurement for the test's log."""
+    print("  # " + msg)
+    sys.stdout.flush()
