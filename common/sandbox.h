@@ -489,9 +489,12 @@ enum sbx_err sbx_sandbox_set_expiry(const struct sbx_sandbox *sb,
 /*
  * DELETE: a live, non-TERMINATING row moves to TERMINATING with pending
  * DELETE (one event), then DeleteStack is called at once; its failure is
- * left on the row for the reaper. A TERMINATING row is answered as is
- * (and DeleteStack is re-sent when a retry is due). SBX_ECONFLICT when
- * the row is TERMINATED. *out gets the row after all that.
+ * left on the row for the reaper. A row whose CreateStack was never
+ * acknowledged is only moved: that CreateStack may still be in flight,
+ * so the look for its stack waits for the lease (the reaper, or a DELETE
+ * after it, does it). A TERMINATING row is answered as is (and
+ * DeleteStack is re-sent when a retry is due). SBX_ECONFLICT when the
+ * row is TERMINATED. *out gets the row after all that.
  */
 enum sbx_err sbx_sandbox_terminate(const struct sbx_sandbox *sb,
     const char *actor, const char *reason, struct sbx_sandbox **out);

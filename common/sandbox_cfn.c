@@ -494,7 +494,7 @@ sbx_sandbox_terminate(const struct sbx_sandbox *sb, const char *actor,
 			if (row->pending_action == SBX_SANDBOX_ACTION_DELETE &&
 			    row->next_attempt_at <= (long long)time(NULL)) {
 				err = sbx_sandbox_claim(row,
-				    SBX_SANDBOX_LEASE_SECONDS, &next);
+				    sbx_sandbox_lease_seconds(), &next);
 				if (err == SBX_OK) {
 					(void)sbx_sandbox_delete_stack(next,
 					    actor, 0, out);
@@ -515,6 +515,21 @@ sbx_sandbox_terminate(const struct sbx_sandbox *sb, const char *actor,
 			    row->status == SBX_SANDBOX_FAILED ?
 			    row->status_reason : reason, actor, "terminating",
 			    reason, &next);
+			if (err == SBX_OK && row->stack_id == NULL &&
+			    row->pending_action == SBX_SANDBOX_ACTION_CREATE) {
+				/*
+				 * Its CreateStack may be in flight right now
+				 * (the creating request, or a reaper holding
+				 * the lease). Deciding "no stack" before that
+				 * call has ended could leave a stack behind a
+				 * TERMINATED row, so the look by name waits
+				 * until the lease the transition set has
+				 * passed: the reaper, or a DELETE then, does it.
+				 */
+				*out = next;
+				next = NULL;
+				break;
+			}
 			if (err == SBX_OK) {
 				/* A failure here is the reaper's to retry. */
 				(void)sbx_sandbox_delete_stack(next, actor, 0,

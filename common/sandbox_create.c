@@ -251,7 +251,7 @@ tx_create_fn(PGconn *conn, void *arg)
 	res = NULL;
 
 	snprintf(version, sizeof(version), "%ld", a->tmpl->version);
-	snprintf(lease, sizeof(lease), "%d", SBX_SANDBOX_LEASE_SECONDS);
+	snprintf(lease, sizeof(lease), "%ld", sbx_sandbox_lease_seconds());
 	{
 		const char *p[12] = { a->id, r->name, r->owner_id,
 		    r->owner_email, a->tmpl->name, version, a->stack_name,

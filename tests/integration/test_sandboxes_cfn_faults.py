@@ -4,6 +4,8 @@ during create and during delete, throttling and 500s. The answer is
 still the right one, the row says what is left to do (for the reaper),
 and no stack ever exists without a row."""
 
+import threading
+
 import sbxtest as t
 import sbxsandbox as s
 
@@ -42,13 +44,22 @@ def test_cloudformation_down_during_create():
             t.assert_problem(s.api("POST", "/api/sandboxes", s.fresh_email("x"),
                                    {"name": name}), 409)
         assert s.cfn_stacks(s.stack_name(name)) == [], "a stack was made"
-        # Deleted before the create ever reached AWS: it ends TERMINATED,
-        # and no stack is made.
+        # Deleted before the create ever reached AWS. A CreateStack might
+        # still be in flight, so the row waits out its lease TERMINATING
+        # (with the delete to do) before anyone decides there is no stack.
         with s.cfn_settings(create_delay=0, delete_delay=0):
-            gone = t.assert_json(s.delete(user, name), 202)
-            assert gone["status"] in ("TERMINATING", "TERMINATED"), gone
+            gone = s.assert_sandbox(t.assert_json(s.delete(user, name), 202))
+            assert gone["status"] == "TERMINATING", gone
+            row = s.row(sb["id"])
+            assert row["pending_action"] == "delete", row
+            # Once the lease has passed (moved here; the reaper's setting
+            # in a real run), a DELETE looks, finds no stack, and ends it.
+            t.psql("UPDATE sandboxes SET next_attempt_at = now() - "
+                   "interval '1 second' WHERE id = :'id'", id=sb["id"])
+            t.assert_json(s.delete(user, name), 202)
             s.wait_status(user, name, "TERMINATED")
         assert s.cfn_stacks(s.stack_name(name)) == [], "a stack was made"
+        assert s.cfn_count(s.stack_name(name), "DeleteStack") == 0
         assert s.live_count(user) == 0
     finally:
         s.cleanup(user, name)
@@ -147,6 +158,41 @@ def test_foreign_stack_with_the_name_is_not_touched():
         assert s.cfn_count(stack, "DeleteStack") == 0
         live = s.cfn_live(stack)
         assert len(live) == 1 and live[0]["tags"].get("owner") == "someone", live
+    finally:
+        s.cleanup(user, name)
+
+
+def test_delete_while_create_is_in_flight():
+    # DELETE arrives while the POST's CreateStack is still on its way: the
+    # row must not end TERMINATED with a stack left behind it.
+    user = s.fresh_email("inflight")
+    name = s.fresh_name("inflight")
+    stack = s.stack_name(name)
+    result = {}
+    try:
+        with s.cfn_settings(create_delay=0, delete_delay=0, slow_ms=1500,
+                            only_actions=["CreateStack"]):
+            th = threading.Thread(target=lambda: result.setdefault(
+                "r", s.api("POST", "/api/sandboxes", user, {"name": name})))
+            th.start()
+            assert t.wait_until(lambda: t.psql(
+                "SELECT 1 FROM sandboxes WHERE name = :'n'", n=name), timeout=10)
+            gone = t.assert_json(s.delete(user, name), 202)
+            assert gone["status"] == "TERMINATING", gone
+            th.join(30)
+        created = t.assert_json(result["r"], 201)
+        row = s.row(created["id"])
+        # The stack exists now, and its row is still there to delete it.
+        assert len(s.cfn_live(stack)) == 1
+        assert row["status"] == "TERMINATING" and row["stack_id"], row
+        assert row["pending_action"] == "delete", row
+        assert_every_stack_has_a_row(name)
+        t.psql("UPDATE sandboxes SET next_attempt_at = now() - "
+               "interval '1 second' WHERE id = :'id'", id=created["id"])
+        with s.cfn_settings(delete_delay=0):
+            t.assert_json(s.delete(user, name), 202)
+            s.wait_status(user, name, "TERMINATED")
+        assert s.cfn_live(stack) == []
     finally:
         s.cleanup(user, name)
 
