@@ -418,6 +418,46 @@ test_to_json(void **state)
 	cJSON_Delete(o);
 }
 
+static void
+test_backoff(void **state)
+{
+	(void)state;
+	assert_int_equal(sbx_sandbox_backoff_seconds(30, 0), 30);
+	assert_int_equal(sbx_sandbox_backoff_seconds(30, 1), 30);
+	assert_int_equal(sbx_sandbox_backoff_seconds(30, 2), 60);
+	assert_int_equal(sbx_sandbox_backoff_seconds(30, 3), 120);
+	assert_int_equal(sbx_sandbox_backoff_seconds(30, 7), 1920);
+	/* capped at an hour, however many attempts */
+	assert_int_equal(sbx_sandbox_backoff_seconds(30, 8), 3600);
+	assert_int_equal(sbx_sandbox_backoff_seconds(30, 1000), 3600);
+	assert_int_equal(sbx_sandbox_backoff_seconds(7200, 1), 3600);
+	/* a base of 0 still waits a little */
+	assert_int_equal(sbx_sandbox_backoff_seconds(0, 1), 1);
+}
+
+static void
+test_uuid(void **state)
+{
+	char a[40], b[40];
+
+	(void)state;
+	assert_true(sbx_sandbox_uuid_valid("0b8f1d3e-0000-4000-8000-000000000001"));
+	assert_false(sbx_sandbox_uuid_valid("0B8F1D3E-0000-4000-8000-000000000001"));
+	assert_false(sbx_sandbox_uuid_valid("0b8f1d3e000040008000000000000001"));
+	assert_false(sbx_sandbox_uuid_valid("0b8f1d3e-0000-4000-8000-00000000001"));
+	assert_false(sbx_sandbox_uuid_valid("0b8f1d3e-0000-4000-8000-0000000000011"));
+	assert_false(sbx_sandbox_uuid_valid("'; DROP TABLE x; --------------------"));
+	assert_false(sbx_sandbox_uuid_valid(""));
+	assert_false(sbx_sandbox_uuid_valid(NULL));
+	assert_int_equal(sbx_sandbox_uuid_new(a, sizeof(a)), SBX_OK);
+	assert_int_equal(sbx_sandbox_uuid_new(b, sizeof(b)), SBX_OK);
+	assert_true(sbx_sandbox_uuid_valid(a));
+	assert_string_not_equal(a, b);
+	assert_int_equal(a[14], '4');		/* version 4 */
+	assert_non_null(strchr("89ab", a[19]));	/* RFC 4122 variant */
+	assert_int_equal(sbx_sandbox_uuid_new(a, 36), SBX_EINVAL);
+}
+
 int
 main(void)
 {
@@ -431,6 +471,8 @@ main(void)
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_params_masked_and_valid),
 		cmocka_unit_test(test_to_json),
+		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_uuid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
