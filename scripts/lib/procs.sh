@@ -35,6 +35,8 @@ sbx_spawn() {
         exec setsid env -i "SBX_INSTANCE=$SBX_STATE_DIR" "${envw[@]}" \
             /bin/sh -c 'echo $$ > "$0"; exec "$@"' "$pidfile" "$@"
     ) >> "$log" 2>&1 < /dev/null &
+    # Tracked by its pid file, not as a job (no "Killed" notices).
+    disown "$!" 2>/dev/null || true
     sbx_wait_for 5 test -s "$pidfile" || sbx_die "$name did not start; see $log"
 }
 
@@ -72,7 +74,9 @@ sbx_pid_is_ours() {
     mapfile -d '' -t env 2>/dev/null < "/proc/$pid/environ" || true
     for item in "${env[@]}"; do
         case "$item" in
-            SBX_INSTANCE=*) [ "${item#SBX_INSTANCE=}" = "$SBX_STATE_DIR" ]; return ;;
+            # An explicit status: in a trap handler (Ctrl-C), a bare
+            # "return" returns the status from before the trap.
+            SBX_INSTANCE=*) [ "${item#SBX_INSTANCE=}" = "$SBX_STATE_DIR" ]; return $? ;;
         esac
     done
     mapfile -d '' -t argv 2>/dev/null < "/proc/$pid/cmdline" || true
@@ -86,7 +90,7 @@ sbx_pid_is_ours() {
 sbx_ppid() {
     local line
     while IFS= read -r line; do
-        case "$line" in PPid:*) printf '%s\n' "${line//[!0-9]/}"; return ;; esac
+        case "$line" in PPid:*) printf '%s\n' "${line//[!0-9]/}"; return 0 ;; esac
     done 2>/dev/null < "/proc/$1/status" || true
     printf '0\n'
 }
@@ -108,20 +112,51 @@ sbx_instance_pids() {
     done
 }
 
-# Stops the component name: TERM to its process group, then KILL after
-# $2 seconds (default 10). Quiet when it is not running.
+# Stops the component name: TERM to the program itself, which stops its
+# own children (multiwatch forwards the signal to its workers and does not
+# respawn them; nginx's master stops its workers); whatever is left in its
+# process group once the program has exited (or after $2 seconds, default
+# 10) gets TERM, and KILL 5 seconds later. TERM to the whole group at once would race multiwatch:
+# a worker that exits before multiwatch sees the signal is respawned.
+# Quiet when it is not running.
 sbx_stop_component() {
-    local name=$1 grace=${2:-10} pid
+    local name=$1 grace=${2:-10} pid stale
+    stale=$(cat "$SBX_RUN_DIR/$name.pid" 2>/dev/null || true)
+    case "$stale" in ''|*[!0-9]*) stale="" ;; esac
     if pid=$(sbx_pid_of "$name"); then
         sbx_say "stopping $name (pid $pid)"
-        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        if ! sbx_wait_for "$grace" sbx_gone "$pid"; then
-            sbx_warn "$name did not stop within ${grace}s; killing it"
-            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-            sbx_wait_for 5 sbx_gone "$pid" || true
+        kill -TERM "$pid" 2>/dev/null || true
+        sbx_wait_for "$grace" sbx_pid_gone "$pid" || true
+        if ! sbx_gone "$pid"; then
+            kill -TERM -- "-$pid" 2>/dev/null || true
+            if ! sbx_wait_for 5 sbx_gone "$pid"; then
+                sbx_warn "$name did not stop on TERM; killing it"
+                kill -KILL -- "-$pid" 2>/dev/null || true
+                sbx_wait_for 5 sbx_gone "$pid" || true
+            fi
+        fi
+    elif [ -n "$stale" ] && ! sbx_gone "$stale"; then
+        # The program was killed, but its children live on (nginx's
+        # workers keep serving the port when the master is killed). They
+        # are still in the session it led: a session id is not reused
+        # while any process is in that session.
+        sbx_warn "$name (pid $stale) is gone but left processes; stopping them"
+        kill -TERM -- "-$stale" 2>/dev/null || true
+        if ! sbx_wait_for 5 sbx_gone "$stale"; then
+            kill -KILL -- "-$stale" 2>/dev/null || true
+            sbx_wait_for 5 sbx_gone "$stale" || true
         fi
     fi
     rm -f "$SBX_RUN_DIR/$name.pid"
+}
+
+# True when the process pid has exited (a zombie has).
+sbx_pid_gone() {
+    local line=""
+    read -r line 2>/dev/null < "/proc/$1/stat" || return 0
+    # The state follows the command name, which may hold spaces: "(...) S".
+    line=${line##*) }
+    [ "${line%% *}" = Z ]
 }
 
 # True when no live (non-zombie) process is left in the process group of

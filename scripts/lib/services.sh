@@ -79,6 +79,9 @@ sbx_migrate() {
 # spawn-fcgi + multiwatch on $SBX_RUN_DIR/<name>.sock. The socket is
 # owned by the run user and group-owned by nginx's worker group, mode
 # 0660: nginx's workers and the responders can connect, nobody else.
+# multiwatch passes a stop on to the workers as TERM (-s TERM): its
+# default, USR1, is libfcgi's "stop after the next request", which a
+# worker blocked in accept never reaches.
 sbx_responders_start() {
     local name bin sock ngroup started=0
     ngroup=$(id -gn "$NGINX_USER") || sbx_die "no user $NGINX_USER (NGINX_USER)"
@@ -93,7 +96,7 @@ sbx_responders_start() {
         sbx_spawn "$name" "${SBX_SERVICE_ENV[@]}" -- \
             /usr/bin/spawn-fcgi -n -s "$sock" -M 0660 \
             -u "$SBX_RUN_USER" -U "$SBX_RUN_USER" -G "$ngroup" -- \
-            /usr/bin/multiwatch -f "$SBX_WORKERS" -- "$bin"
+            /usr/bin/multiwatch -f "$SBX_WORKERS" -s TERM -- "$bin"
         sbx_wait_for 5 test -S "$sock" \
             || sbx_die "$name did not bind $sock; see $SBX_LOG_DIR/$name.log"
         started=$((started + 1))
