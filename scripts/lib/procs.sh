@@ -113,12 +113,12 @@ sbx_instance_pids() {
 }
 
 # Stops the component name: TERM to the program itself, which stops its
-# own children (multiwatch forwards the signal to its workers and does not
-# respawn them; nginx's master stops its workers); whatever is left in its
-# process group once the program has exited (or after $2 seconds, default
-# 10) gets TERM, and KILL 5 seconds later. TERM to the whole group at once would race multiwatch:
-# a worker that exits before multiwatch sees the signal is respawned.
-# Quiet when it is not running.
+# own children (multiwatch passes the stop to its workers and does not
+# respawn them; nginx's master stops its workers); whatever is left in
+# its process group once the program has exited (or after $2 seconds,
+# default 10) gets TERM, and KILL 5 seconds later. TERM to the whole
+# group at once would race multiwatch: a worker that exits before
+# multiwatch sees the signal is respawned. Quiet when it is not running.
 sbx_stop_component() {
     local name=$1 grace=${2:-10} pid stale
     stale=$(cat "$SBX_RUN_DIR/$name.pid" 2>/dev/null || true)
