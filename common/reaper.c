@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -560,6 +561,25 @@ do_row(struct run *x, enum step s, const struct sbx_sandbox *sb,
 }
 
 /*
+ * Reapers running at once read the same batch (oldest first); each goes
+ * through it in its own random order, so that they mostly claim
+ * different rows instead of queueing on the same ones.
+ */
+static void
+shuffle(struct sbx_sandbox_list *list)
+{
+	size_t i, j;
+	struct sbx_sandbox *tmp;
+
+	for (i = list->n; i > 1; i--) {
+		j = (size_t)random() % i;
+		tmp = list->items[i - 1];
+		list->items[i - 1] = list->items[j];
+		list->items[j] = tmp;
+	}
+}
+
+/*
  * Runs one step over its work list in batches until the list has no row
  * this step has not handled yet (rows it skipped stay listed), the limit
  * is reached, or the run must stop. A dry run changes nothing, so it
@@ -603,6 +623,8 @@ run_step(struct run *x, enum step s)
 			fatal_db(x, err, "reading the work list");
 			break;
 		}
+		if (!x->o->dry_run)
+			shuffle(&list);
 		for (i = 0; i < list.n && going(x); i++) {
 			const struct sbx_sandbox *sb = list.items[i];
 
@@ -875,6 +897,7 @@ sbx_reaper_run(const struct sbx_reaper_opts *o, volatile sig_atomic_t *stop,
 
 	memset(r, 0, sizeof(*r));
 	memset(&x, 0, sizeof(x));
+	srandom((unsigned)getpid() ^ (unsigned)t0);
 	x.o = o;
 	x.r = r;
 	x.stop = stop;

@@ -20,6 +20,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -96,27 +97,45 @@ def run_ok(*args, **over):
 
 
 def start(*args, **over):
-    """Starts the reaper; the caller waits on (or kills) the Popen."""
-    return subprocess.Popen([binary()] + list(args), env=reaper_env(**over),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    """Starts the reaper; the caller waits on it with finish() (or kills
+    it). Its output goes to files, not pipes: a reaper must never stall on
+    a full pipe nobody reads while another one is being waited for."""
+    out = tempfile.TemporaryFile(mode="w+")
+    err = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen([binary()] + list(args), env=reaper_env(**over),
+                            stdout=out, stderr=err, text=True)
+    proc.sbx_files = (out, err)
+    return proc
 
 
 def finish(proc, timeout=120):
-    out, err = proc.communicate(timeout=timeout)
-    return Run(proc.returncode, out, err)
+    proc.wait(timeout=timeout)
+    texts = []
+    for f in proc.sbx_files:
+        f.seek(0)
+        texts.append(f.read())
+        f.close()
+    return Run(proc.returncode, texts[0], texts[1])
 
 
 # ------------------------------------------------------------ the database
 
+def new_users(tag, n=1):
+    """n user rows (as if they had signed in), in one statement; returns
+    [(id, email)]."""
+    users = [(str(uuid.uuid4()), s.fresh_email(tag)) for _ in range(n)]
+    t.psql("INSERT INTO users (id, oidc_sub, email, name)"
+           " SELECT u::uuid, 'test-' || u, e, 'Test User'"
+           " FROM unnest(string_to_array(:'ids', ','),"
+           "  string_to_array(:'emails', ',')) AS x(u, e)",
+           ids=",".join(u[0] for u in users),
+           emails=",".join(u[1] for u in users))
+    return users
+
+
 def new_user(tag):
     """A user row (as if they had signed in); returns (id, email)."""
-    uid = str(uuid.uuid4())
-    email = s.fresh_email(tag)
-    t.psql("INSERT INTO users (id, oidc_sub, email, name) "
-           "VALUES (:'id', :'sub', :'email', 'Test User')",
-           id=uid, sub="test-" + uid, email=email)
-    return uid, email
+    return new_users(tag)[0]
 
 
 def _post_stack(name, sandbox_id, email, status):
@@ -154,12 +173,15 @@ def make_stacks(names, ids, email, status="CREATE_COMPLETE", threads=8):
 
 def bulk(n, tag, expiry="-1 minute", status="ACTIVE", stacks=True,
          pending="none", next_attempt=None, stack_status="CREATE_COMPLETE",
-         reason=None):
-    """n sandboxes of one new user, straight in the database (and their
-    stacks in the fake unless stacks is False). expiry is an interval
-    from now ("-1 minute", "+2 seconds"). Returns a dict: user_id, email,
-    names, ids, stack_names, stack_ids."""
-    uid, email = new_user(tag)
+         reason=None, per_user=None):
+    """n sandboxes, straight in the database (and their stacks in the fake
+    unless stacks is False), of one new user, or of n / per_user new users
+    (as the per-user quota would have it). expiry is an interval from now
+    ("-1 minute", "+2 seconds"). Returns a dict: user_id, email (the
+    first owner's), user_ids, names, ids, stack_names, stack_ids."""
+    per_user = per_user or n
+    owners = new_users(tag, (n + per_user - 1) // per_user)
+    uid, email = owners[0]
     run_tag = "t-%s-%s" % (tag, secrets.token_hex(3))
     names = ["%s-%05d" % (run_tag, i) for i in range(1, n + 1)]
     ids = [str(uuid.uuid4()) for _ in range(n)]
@@ -173,19 +195,25 @@ def bulk(n, tag, expiry="-1 minute", status="ACTIVE", stacks=True,
         " stack_name, stack_id, parameters, expiry_time, max_expiry_time,"
         " pending_action, next_attempt_at)"
         " SELECT (string_to_array(:'ids', ','))[i]::uuid,"
-        "  :'tag' || '-' || lpad(i::text, 5, '0'), :'uid'::uuid, :'email',"
+        "  :'tag' || '-' || lpad(i::text, 5, '0'),"
+        "  (string_to_array(:'uids', ','))[(i - 1) / :per + 1]::uuid,"
+        "  (string_to_array(:'emails', ','))[(i - 1) / :per + 1],"
         "  'default', 1, :'status', NULLIF(:'reason', ''),"
         "  :'prefix' || :'tag' || '-' || lpad(i::text, 5, '0'),"
         "  NULLIF((string_to_array(:'sids', ','))[i], ''), '{}',"
         "  now() + :'expiry'::interval, now() + interval '1 day',"
         "  :'pending', now() + NULLIF(:'next', '')::interval"
         " FROM generate_series(1, :n) AS i;"
-        " UPDATE users SET live_sandboxes = live_sandboxes + :n"
-        " WHERE id = :'uid'::uuid AND :'status' <> 'TERMINATED'",
-        ids=",".join(ids), tag=run_tag, uid=uid, email=email, status=status,
+        " UPDATE users u SET live_sandboxes = live_sandboxes +"
+        "  (SELECT count(*) FROM sandboxes s WHERE s.owner_id = u.id"
+        "   AND s.status <> 'TERMINATED')"
+        " WHERE u.id = ANY(string_to_array(:'uids', ',')::uuid[])",
+        ids=",".join(ids), tag=run_tag, uids=",".join(o[0] for o in owners),
+        emails=",".join(o[1] for o in owners), per=per_user, status=status,
         reason=reason or "", prefix=prefix, sids=",".join(stack_ids),
         expiry=expiry, pending=pending, next=next_attempt or "", n=n)
-    return {"user_id": uid, "email": email, "names": names, "ids": ids,
+    return {"user_id": uid, "email": email,
+            "user_ids": [o[0] for o in owners], "names": names, "ids": ids,
             "stack_names": stack_names, "stack_ids": stack_ids,
             "tag": run_tag}
 
@@ -254,9 +282,9 @@ def delete_counts(stack_names):
 
 
 def sigkill(proc):
-    """SIGKILL to a reaper this test started."""
+    """SIGKILL to a reaper this test started; returns its Run."""
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(30)
+    return finish(proc, 30)
 
 
 def note(msg):
