@@ -284,7 +284,9 @@ def psql(sql, **variables):
     if done.returncode != 0:
         raise AssertionError("psql failed: %s" % done.stderr.strip())
     rows = []
-    for line in done.stdout.splitlines():
+    # split("\n"), not splitlines(): the latter also splits at \x1e,
+    # the NULL marker, and so cut every row holding a NULL in two.
+    for line in done.stdout.split("\n"):
         if line == "":
             continue
         rows.append([None if c == "\x1e" else c for c in line.split("\x1f")])
