@@ -607,16 +607,17 @@ run_step(struct run *x, enum step s)
 			want = x->left;
 		now = (long long)time(NULL);
 		/*
-		 * Whole seconds: a row the database made due "now" (a
-		 * fraction into this second) counts as due; expiry does not
-		 * get that second early.
+		 * Lists take whole seconds. A row the database made due to
+		 * poll "now" (a fraction into this second: a DeleteStack just
+		 * accepted) is polled in this run; nothing else gets its
+		 * second early (an expiry, a backoff).
 		 */
 		if (s == STEP_WARN)
 			at = now + cfg->expiry_warning_minutes * 60;
-		else if (s == STEP_EXPIRED)
-			at = now;
-		else
+		else if (s == STEP_POLL)
 			at = now + 1;
+		else
+			at = now;
 		err = sbx_sandbox_list_work(steps[s].work, at, NULL, want,
 		    &list);
 		if (err != SBX_OK) {

@@ -308,9 +308,15 @@ stack_is_ours(const struct sbx_cfn_stack *s, const char *id)
 	return 0;
 }
 
+/*
+ * DeleteStack accepted: the row is polled from now on. attempts and stuck
+ * are kept: a stack that ends DELETE_FAILED again and again must add up
+ * to REAPER_MAX_ATTEMPTS and be flagged stuck; reaching TERMINATED clears
+ * them.
+ */
 static const char sql_deleted[] =
-    "UPDATE sandboxes SET pending_action = 'none', attempts = 0,"
-    " stuck = false, next_attempt_at = now(),"
+    "UPDATE sandboxes SET pending_action = 'none',"
+    " next_attempt_at = now(),"
     " updated_at = now(), version = version + 1"
     " WHERE id = $1::uuid AND version = $2::bigint AND status = 'TERMINATING'"
     " RETURNING " SBX_SANDBOX_COLS;
