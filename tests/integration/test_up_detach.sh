@@ -87,6 +87,42 @@ grep -q "^HTTPS_PORT=$https\$" "$state/up.env" || fail "up.env does not hold HTT
 [ "$(readlink "$src/var" 2>/dev/null || true)" = "$var_before" ] || fail "var/ was relinked"
 echo "ok   up.env written 0640, var/ untouched"
 
+# Responder sockets: only the run user and nginx's workers may connect.
+sock="$state/run/sbx-meta.sock"
+ngroup=$(id -gn www-data)
+[ "$(stat -c '%a %U %G' "$sock")" = "660 sbx $ngroup" ] \
+    || fail "sbx-meta.sock is $(stat -c '%a %U %G' "$sock"), expected 660 sbx $ngroup"
+connect_as() {
+    setpriv --reuid="$1" --regid="$2" --clear-groups /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except PermissionError:
+    sys.exit(3)
+' "$sock"
+}
+rc=0; connect_as nobody nogroup || rc=$?
+[ "$rc" = 3 ] || fail "user nobody could connect to $sock (rc $rc)"
+connect_as www-data "$ngroup" || fail "nginx's user cannot connect to $sock"
+echo "ok   responder sockets: 0660 sbx:$ngroup; nobody is refused, www-data connects"
+
+# PostgreSQL: loopback only, and a password is required.
+listen=$(ss -Htln "sport = :$pg" | awk '{print $4}' | sort -u | tr '\n' ' ')
+[ "$listen" = "127.0.0.1:$pg " ] || fail "PostgreSQL listens on: $listen"
+rc=0
+PGPASSWORD=wrong PGCONNECT_TIMEOUT=5 psql -X -q -h 127.0.0.1 -p "$pg" -U sbx -d sbx \
+    -c 'SELECT 1' > /dev/null 2>&1 || rc=$?
+[ "$rc" != 0 ] || fail "PostgreSQL accepted a wrong password"
+# The password from DATABASE_URL (postgresql://sbx:PASSWORD@host:port/sbx)
+# goes in the environment, not on a command line.
+url=$(sed -n 's/^DATABASE_URL=//p' "$state/up.env")
+pw=${url#*://*:}
+pw=${pw%%@*}
+PGPASSWORD=$pw psql -X -q -At -h 127.0.0.1 -p "$pg" -U sbx -d sbx -c 'SELECT 1' 2>/dev/null \
+    | grep -qx 1 || fail "the password in up.env's DATABASE_URL does not connect"
+echo "ok   PostgreSQL on 127.0.0.1 only, with password authentication"
+
 # The search must see the stack while it runs, or its silence below
 # would prove nothing.
 running=$(instance_pids)
