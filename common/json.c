@@ -13,9 +13,8 @@
 
 /* ------------------------------------------------------------ parse */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t n)
+size_t
+sbx_json_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0];
 	size_t len, i;
@@ -70,7 +69,7 @@ prescan(const char *text, size_t len, char *detail, size_t detail_len)
 			return SBX_EPARSE;
 		}
 		if (c >= 0x80) {
-			if ((k = utf8_seq_len(s + i, len - i)) == 0) {
+			if ((k = sbx_json_utf8_len(s + i, len - i)) == 0) {
 				snprintf(detail, detail_len,
 				    "invalid UTF-8 at offset %lu",
 				    (unsigned long)i);

@@ -69,6 +69,13 @@ int sbx_json_bool(const cJSON *obj, const char *name, int def);
 /* Adds a string member, or null when value is NULL. */
 void sbx_json_add_str_or_null(cJSON *obj, const char *name, const char *value);
 
+/*
+ * Length of the valid UTF-8 sequence at s (n > 0 bytes left): 1 to 4, or
+ * 0 when it is invalid (overlong, a surrogate, past U+10FFFF, cut short).
+ * Shared with the logger, which must never write invalid UTF-8 either.
+ */
+size_t sbx_json_utf8_len(const unsigned char *s, size_t n);
+
 /* Serialises unformatted; caller frees with free(). NULL on ENOMEM. */
 char *sbx_json_print(const cJSON *item);
 

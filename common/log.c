@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/json.h"
 #include "common/log.h"
 
 static enum sbx_log_level log_level = SBX_LOG_INFO;
@@ -57,41 +58,6 @@ sbx_log_level_parse(const char *name)
 	return SBX_LOG__MAX;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len, i;
-	unsigned long cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* Overlong forms, UTF-16 surrogates and code points past U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
 /*
  * Replaces, in place, each byte that does not start a valid UTF-8
  * sequence with '?', so that every line is valid JSON whatever a caller
@@ -106,7 +72,7 @@ utf8_scrub(char *s)
 		return;
 	n = strlen(s);
 	while (n > 0) {
-		k = utf8_seq_len((const unsigned char *)s, n);
+		k = sbx_json_utf8_len((const unsigned char *)s, n);
 		if (k == 0) {
 			*s = '?';
 			k = 1;
