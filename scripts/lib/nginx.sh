@@ -8,13 +8,16 @@
 # with the settings below in the environment.
 
 # Renders nginx/*.conf.in from template_dir into conf_dir. Reads:
-# NGINX_USER, NGINX_WORKER_PROCESSES, NGINX_LISTEN_ADDRESS, HTTP_PORT,
+# NGINX_USER (and NGINX_GROUP, default its primary group),
+# NGINX_WORKER_PROCESSES, NGINX_LISTEN_ADDRESS, HTTP_PORT,
 # HTTPS_PORT, RATE_LIMIT_API[_BURST], RATE_LIMIT_AUTH[_BURST],
 # SBX_LOG_DIR, SBX_RUN_DIR, SBX_TLS_CERT, SBX_TLS_KEY.
 sbx_nginx_render() {
     local tmpl_dir=$1 conf_dir=$2 prefix=$3
+    local user=${NGINX_USER:-www-data}
     local -A v=(
-        [NGINX_USER]=${NGINX_USER:-www-data}
+        [NGINX_USER]=$user
+        [NGINX_GROUP]=${NGINX_GROUP:-$(id -gn "$user" 2>/dev/null || echo "$user")}
         [NGINX_WORKER_PROCESSES]=${NGINX_WORKER_PROCESSES:-auto}
         [NGINX_PREFIX]=$prefix
         [CONF_DIR]=$conf_dir
