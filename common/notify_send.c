@@ -131,8 +131,12 @@ sbx_notify_deliver(long long now, long batch, long max_events, int dry_run,
 		long progressed = 0;
 
 		sbx_sandbox_event_list_fini(&list);
-		err = sbx_sandbox_outbox_pending(now, dry_run ? max_events :
-		    batch, &list);
+		/*
+		 * Whole seconds: an event written a fraction into this
+		 * second is due too (its next_delivery_at is its time).
+		 */
+		err = sbx_sandbox_outbox_pending(now + 1, dry_run ?
+		    max_events : batch, &list);
 		if (err != SBX_OK || list.n == 0)
 			break;
 		for (i = 0; i < list.n; i++) {
