@@ -817,7 +817,7 @@ count_stuck(struct run *x)
 	if (x->fatal != SBX_OK)
 		return;
 	if (sbx_sandbox_list_work(SBX_WORK_STUCK, (long long)time(NULL), NULL,
-	    100000, &list) == SBX_OK)
+	    DRY_RUN_LIST_MAX, &list) == SBX_OK)
 		x->r->counts[SBX_RC_STUCK] = (long)list.n;
 	sbx_sandbox_list_fini(&list);
 }
