@@ -15,6 +15,7 @@ N = 1000
 REAPERS = 4
 
 
+@r.isolated
 def test_four_reapers_one_thousand_sandboxes():
     with s.cfn_settings(delete_delay=0):
         t0 = time.monotonic()
@@ -59,6 +60,7 @@ def test_four_reapers_one_thousand_sandboxes():
     assert took < 60, "four reapers took %.1fs" % took
 
 
+@r.isolated
 def test_sigkill_mid_batch_then_next_run_finishes():
     n = 60
     with s.cfn_settings(delete_delay=0, slow_ms=40):

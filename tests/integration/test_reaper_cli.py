@@ -143,6 +143,7 @@ def test_limit_bounds_the_sandboxes_acted_on():
         r.until_settled(b["ids"])
 
 
+@r.isolated
 def test_expiry_warning_once_per_expiry_time():
     b = r.bulk(1, "warn", expiry="+3 minutes")
     sid = b["ids"][0]

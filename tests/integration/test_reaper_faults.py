@@ -178,6 +178,7 @@ def test_delete_failed_then_stuck_then_retry_and_forget():
     assert live == [["0"]], live
 
 
+@r.isolated
 def test_create_that_never_reached_aws_is_completed():
     # The row was committed, then the process died before CreateStack.
     b = r.bulk(1, "crt", status="PROVISIONING", stacks=False,
@@ -202,6 +203,7 @@ def test_create_that_never_reached_aws_is_completed():
         r.until_settled([sid])
 
 
+@r.isolated
 def test_create_not_made_when_the_sandbox_expired_meanwhile():
     b = r.bulk(1, "crx", status="PROVISIONING", stacks=False,
                expiry="-1 minute", pending="create", next_attempt="-1 second")

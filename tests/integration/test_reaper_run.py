@@ -21,6 +21,7 @@ def iso_epoch(text):
         (float("0." + frac) if frac else 0.0)
 
 
+@r.isolated
 def test_expired_sandbox_terminated_by_one_run():
     user = s.fresh_email("exp")
     name = s.fresh_name("exp")
@@ -61,6 +62,7 @@ def test_expired_sandbox_terminated_by_one_run():
     assert len(run.lines) == 1, run
 
 
+@r.isolated
 def test_loop_keeps_expiry_within_one_interval():
     """With --loop I (REAPER_INTERVAL_SECONDS's role: the pause between
     runs) and a delete delay D in the fake, no sandbox stays ACTIVE more
@@ -110,6 +112,7 @@ def test_loop_keeps_expiry_within_one_interval():
     assert all(v == 1 for v in r.delete_counts(b["stack_names"]).values())
 
 
+@r.isolated
 def test_orphans_reported_then_deleted_only_when_asked():
     prefix = t.setting("STACK_NAME_PREFIX", "sbx-")
     # A stack tagged with an id no row has; one whose row is TERMINATED;
