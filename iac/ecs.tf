@@ -1,0 +1,200 @@
+# ECS Fargate: one cluster, one image (var.image), three task definitions.
+#
+#   service  the image's own command (scripts/container-start): nginx on
+#            8443 with a self-signed certificate, and each responder as
+#            SBX_WORKERS processes under spawn-fcgi + multiwatch; tini is
+#            PID 1. Run as an ECS service behind the load balancer.
+#   reaper   sbx-reaper --once, run by EventBridge Scheduler (scheduler.tf).
+#   migrate  sbx-migrate --dialect dsql, run by the operator after each
+#            apply that brings a new image (output migrate_command).
+#
+# The container runs as root: spawn-fcgi drops the responders to the
+# image's sbx user and nginx's workers run as www-data; the container
+# writes its state under /run/sbx, so the root file system stays writable.
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+
+  setting {
+    name  = "containerInsights"
+    value = var.container_insights ? "enabled" : "disabled"
+  }
+}
+
+locals {
+  runtime_platform = {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  log_options = {
+    "awslogs-region"        = var.region
+    "awslogs-stream-prefix" = var.name
+  }
+}
+
+# ---------------------------------------------------------------- service
+
+resource "aws_ecs_task_definition" "service" {
+  family                   = "${var.name}-service"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.service_cpu
+  memory                   = var.service_memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.app.arn
+
+  runtime_platform {
+    operating_system_family = local.runtime_platform.operating_system_family
+    cpu_architecture        = local.runtime_platform.cpu_architecture
+  }
+
+  container_definitions = jsonencode([
+    {
+      name      = "service"
+      image     = var.image
+      essential = true
+
+      portMappings = [
+        {
+          containerPort = local.container_port
+          protocol      = "tcp"
+        },
+      ]
+
+      environment = local.environment_service
+      secrets     = local.secrets_service
+
+      # container-start ends the container when nginx or a responder's
+      # supervisor exits; ECS then replaces the task. TERM lets nginx
+      # finish its requests.
+      stopTimeout = 30
+
+      logConfiguration = {
+        logDriver = "awslogs"
+        options   = merge(local.log_options, { "awslogs-group" = aws_cloudwatch_log_group.service.name })
+      }
+    },
+  ])
+}
+
+resource "aws_ecs_service" "service" {
+  name            = "${var.name}-service"
+  cluster         = aws_ecs_cluster.this.id
+  task_definition = aws_ecs_task_definition.service.arn
+  desired_count   = var.desired_count
+  launch_type     = "FARGATE"
+
+  # New tasks get this long to render nginx's configuration and start
+  # before failed health checks count against them.
+  health_check_grace_period_seconds = 60
+
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+
+  # A new image that never becomes healthy is rolled back, not left
+  # failing in a loop.
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = var.service_subnet_ids
+    security_groups  = [aws_security_group.service.id]
+    assign_public_ip = var.assign_public_ip
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.service.arn
+    container_name   = "service"
+    container_port   = local.container_port
+  }
+
+  enable_ecs_managed_tags = true
+  propagate_tags          = "SERVICE"
+
+  # The target group must belong to a load balancer (through a listener)
+  # before a service can register targets in it; the secrets' first
+  # values must exist before a task can start.
+  depends_on = [
+    aws_lb_listener.https,
+    aws_iam_role_policy.execution_secrets,
+    aws_iam_role_policy_attachment.execution_managed,
+    aws_secretsmanager_secret_version.session_secret_key,
+    aws_secretsmanager_secret_version.google_client_secret,
+  ]
+}
+
+# ----------------------------------------------------------------- reaper
+
+resource "aws_ecs_task_definition" "reaper" {
+  family                   = "${var.name}-reaper"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.job_cpu
+  memory                   = var.job_memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.app.arn
+
+  runtime_platform {
+    operating_system_family = local.runtime_platform.operating_system_family
+    cpu_architecture        = local.runtime_platform.cpu_architecture
+  }
+
+  container_definitions = jsonencode([
+    {
+      name      = "reaper"
+      image     = var.image
+      essential = true
+
+      # One run, then exit: 0 when the run completed, 1 when an operator
+      # must look (the task's exit code and the log say which).
+      command = ["/opt/sbx/bin/sbx-reaper", "--once"]
+
+      environment = local.environment_reaper
+      secrets     = local.secrets_reaper
+
+      logConfiguration = {
+        logDriver = "awslogs"
+        options   = merge(local.log_options, { "awslogs-group" = aws_cloudwatch_log_group.reaper.name })
+      }
+    },
+  ])
+}
+
+# ---------------------------------------------------------------- migrate
+
+resource "aws_ecs_task_definition" "migrate" {
+  family                   = "${var.name}-migrate"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.job_cpu
+  memory                   = var.job_memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.migrate.arn
+
+  runtime_platform {
+    operating_system_family = local.runtime_platform.operating_system_family
+    cpu_architecture        = local.runtime_platform.cpu_architecture
+  }
+
+  container_definitions = jsonencode([
+    {
+      name      = "migrate"
+      image     = var.image
+      essential = true
+
+      # Applies schema/NNN_*.sql (SBX_SCHEMA_DIR, set in the image) that
+      # are not yet recorded; idempotent, so running it again is safe.
+      command = ["/opt/sbx/bin/sbx-migrate", "--dialect", "dsql"]
+
+      environment = local.environment_migrate
+
+      logConfiguration = {
+        logDriver = "awslogs"
+        options   = merge(local.log_options, { "awslogs-group" = aws_cloudwatch_log_group.migrate.name })
+      }
+    },
+  ])
+}

@@ -1,0 +1,110 @@
+output "region" {
+  description = "Region of the deployment."
+  value       = var.region
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the load balancer: point domain_name at it (an alias or CNAME record) unless route53_zone_id made the record."
+  value       = aws_lb.this.dns_name
+}
+
+output "alb_zone_id" {
+  description = "Hosted zone id of the load balancer, for an alias record."
+  value       = aws_lb.this.zone_id
+}
+
+output "base_url" {
+  description = "BASE_URL of the service."
+  value       = local.base_url
+}
+
+output "google_redirect_uri" {
+  description = "Authorised redirect URI to register on the Google OAuth client (APIs & Services > Credentials > the client > Authorised redirect URIs)."
+  value       = local.redirect_uri
+}
+
+output "migrate_command" {
+  description = "Runs the migration task once (sbx-migrate --dialect dsql) and prints its task ARN. Run it after the first apply and after every apply that brings a new image; iac/README.md shows how to wait for it and read its exit code."
+  value = join(" ", [
+    "aws ecs run-task",
+    "--region ${var.region}",
+    "--cluster ${aws_ecs_cluster.this.name}",
+    "--task-definition ${aws_ecs_task_definition.migrate.family}",
+    "--launch-type FARGATE",
+    "--started-by sbx-migrate",
+    "--network-configuration '${local.jobs_network_cli}'",
+    "--query 'tasks[0].taskArn' --output text",
+  ])
+}
+
+output "reaper_run_command" {
+  description = "Runs one reaper task now, outside the schedule (e.g. after fixing a stuck sandbox's cause)."
+  value = join(" ", [
+    "aws ecs run-task",
+    "--region ${var.region}",
+    "--cluster ${aws_ecs_cluster.this.name}",
+    "--task-definition ${aws_ecs_task_definition.reaper.family}",
+    "--launch-type FARGATE",
+    "--started-by sbx-reaper-manual",
+    "--network-configuration '${local.jobs_network_cli}'",
+    "--query 'tasks[0].taskArn' --output text",
+  ])
+}
+
+output "google_client_secret_put_command" {
+  description = "Puts GOOGLE_CLIENT_SECRET into Secrets Manager from the shell variable of that name (when Terraform does not write it: google_client_secret_version = 0). Then force a new deployment of the service."
+  value       = "aws secretsmanager put-secret-value --region ${var.region} --secret-id ${aws_secretsmanager_secret.google_client_secret.arn} --secret-string \"$GOOGLE_CLIENT_SECRET\""
+}
+
+output "force_new_deployment_command" {
+  description = "Restarts the service's tasks (rolling, behind the load balancer), e.g. so that they read changed secrets."
+  value       = "aws ecs update-service --region ${var.region} --cluster ${aws_ecs_cluster.this.name} --service ${aws_ecs_service.service.name} --force-new-deployment"
+}
+
+output "ecs_cluster_name" {
+  description = "ECS cluster."
+  value       = aws_ecs_cluster.this.name
+}
+
+output "ecs_service_name" {
+  description = "ECS service running nginx + the responders."
+  value       = aws_ecs_service.service.name
+}
+
+output "dsql_cluster_identifier" {
+  description = "Aurora DSQL cluster identifier."
+  value       = aws_dsql_cluster.this.identifier
+}
+
+output "dsql_endpoint" {
+  description = "Aurora DSQL endpoint (port 5432, database postgres, user admin, IAM token as password)."
+  value       = local.dsql_endpoint
+}
+
+output "database_url" {
+  description = "DATABASE_URL the tasks use (with DB_AUTH=dsql-iam; it holds no password)."
+  value       = local.database_url
+}
+
+output "cfn_role_arn" {
+  description = "CFN_ROLE_ARN: the role CloudFormation uses for the sandboxes' stacks. Attach more policies (cfn_role_extra_policy_arns) for templates beyond the default one."
+  value       = aws_iam_role.cfn.arn
+}
+
+output "secret_arns" {
+  description = "Secrets Manager secrets passed to the tasks."
+  value = {
+    SESSION_SECRET_KEY    = aws_secretsmanager_secret.session_secret_key.arn
+    GOOGLE_CLIENT_SECRET  = aws_secretsmanager_secret.google_client_secret.arn
+    NOTIFY_WEBHOOK_SECRET = aws_secretsmanager_secret.notify_webhook_secret.arn
+  }
+}
+
+output "log_groups" {
+  description = "CloudWatch log groups of the service, the reaper and the migration."
+  value = {
+    service = aws_cloudwatch_log_group.service.name
+    reaper  = aws_cloudwatch_log_group.reaper.name
+    migrate = aws_cloudwatch_log_group.migrate.name
+  }
+}
