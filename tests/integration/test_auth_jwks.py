@@ -61,9 +61,13 @@ def test_rotated_key_accepted_after_a_refetch():
     a.idp("POST", "/_fake/rotate", {"drop_old": True})
     newest = a.mint(email=email)
 
+    # The workers take connections in turn, so alternating new and old
+    # tokens would show each worker only one of them: first the newest
+    # token to every worker (each refetches on its unknown kid), then the
+    # old one to every worker.
     def switched():
-        return all(a.me(newest).status == 200 and a.me(old).status == 401
-                   for _ in range(6))
+        return (all(a.me(newest).status == 200 for _ in range(6))
+                and all(a.me(old).status == 401 for _ in range(6)))
     assert t.wait_until(switched, timeout=10 * _refresh() + 20, interval=0.2), \
         "the dropped key's token is still accepted"
     t.assert_problem(a.me(old), 401)
