@@ -37,6 +37,59 @@ params_str(const struct sbx_params *p, char *buf, size_t len)
 		    i > 0 ? "|" : "", p->items[i].name, p->items[i].value);
 }
 
+/*
+ * Asserts what a parser or sbx_http_match left in p: the pairs want
+ * ("a=b|c=d") when it accepted in, and nothing at all (no items either)
+ * when it refused.
+ */
+static void
+assert_params(const char *what, const char *in, const struct sbx_params *p,
+    int accepted, const char *want)
+{
+	char buf[256];
+
+	if (!accepted) {
+		assert_int_equal(p->n, 0);
+		assert_null(p->items);
+		return;
+	}
+	params_str(p, buf, sizeof(buf));
+	if (strcmp(buf, want) != 0)
+		fail_msg("%s \"%s\": got \"%s\", expected \"%s\"", what, in,
+		    buf, want);
+}
+
+/* A case for the query and cookie parsers: the result and the pairs. */
+struct parse_case {
+	const char *in;
+	enum sbx_err err;
+	const char *pairs;
+};
+
+/* Runs a parser over its table, then checks that NULL parses as empty. */
+static void
+check_parser(const char *what,
+    enum sbx_err (*parse)(const char *, struct sbx_params *),
+    const struct parse_case *cases, size_t n)
+{
+	struct sbx_params p;
+	size_t i;
+	enum sbx_err err;
+
+	for (i = 0; i < n; i++) {
+		err = parse(cases[i].in, &p);
+		if (err != cases[i].err)
+			fail_msg("%s \"%s\": got %s, expected %s", what,
+			    cases[i].in, sbx_strerror(err),
+			    sbx_strerror(cases[i].err));
+		assert_params(what, cases[i].in, &p, err == SBX_OK,
+		    cases[i].pairs);
+		sbx_params_fini(&p);
+	}
+	assert_int_equal(parse(NULL, &p), SBX_OK);
+	assert_int_equal(p.n, 0);
+}
+
 /* The value of a response header, copied into buf; NULL when absent. */
 static const char *
 resp_header(const struct sbx_req *req, const char *name, char *buf,
@@ -204,11 +257,7 @@ test_unescape(void **state)
 static void
 test_parse_query(void **state)
 {
-	static const struct {
-		const char *in;
-		enum sbx_err err;
-		const char *pairs;
-	} cases[] = {
+	static const struct parse_case cases[] = {
 		{ "", SBX_OK, "" },
 		{ "a=b", SBX_OK, "a=b" },
 		{ "a=b&c=d", SBX_OK, "a=b|c=d" },
@@ -229,31 +278,10 @@ test_parse_query(void **state)
 		{ "%zz=1", SBX_EPARSE, NULL },
 	};
 	struct sbx_params p;
-	char buf[256];
-	size_t i;
-	enum sbx_err err;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		err = sbx_http_parse_query(cases[i].in, &p);
-		if (err != cases[i].err)
-			fail_msg("query \"%s\": got %s, expected %s",
-			    cases[i].in, sbx_strerror(err),
-			    sbx_strerror(cases[i].err));
-		if (err == SBX_OK) {
-			params_str(&p, buf, sizeof(buf));
-			if (strcmp(buf, cases[i].pairs) != 0)
-				fail_msg("query \"%s\": got \"%s\", expected "
-				    "\"%s\"", cases[i].in, buf, cases[i].pairs);
-		} else {
-			assert_int_equal(p.n, 0);
-			assert_null(p.items);
-		}
-		sbx_params_fini(&p);
-	}
-	assert_int_equal(sbx_http_parse_query(NULL, &p), SBX_OK);
-	assert_int_equal(p.n, 0);
-
+	check_parser("query", sbx_http_parse_query, cases,
+	    sizeof(cases) / sizeof(cases[0]));
 	assert_int_equal(sbx_http_parse_query("a=1&b=two", &p), SBX_OK);
 	assert_string_equal(sbx_params_get(&p, "b"), "two");
 	assert_null(sbx_params_get(&p, "c"));
@@ -263,11 +291,7 @@ test_parse_query(void **state)
 static void
 test_parse_cookies(void **state)
 {
-	static const struct {
-		const char *in;
-		enum sbx_err err;
-		const char *pairs;
-	} cases[] = {
+	static const struct parse_case cases[] = {
 		{ "", SBX_OK, "" },
 		{ "a=b", SBX_OK, "a=b" },
 		{ "a=b; c=d", SBX_OK, "a=b|c=d" },
@@ -289,30 +313,10 @@ test_parse_cookies(void **state)
 		{ "a=\x01", SBX_EPARSE, NULL },
 		{ "a=\x7f", SBX_EPARSE, NULL },
 	};
-	struct sbx_params p;
-	char buf[256];
-	size_t i;
-	enum sbx_err err;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		err = sbx_http_parse_cookies(cases[i].in, &p);
-		if (err != cases[i].err)
-			fail_msg("cookies \"%s\": got %s, expected %s",
-			    cases[i].in, sbx_strerror(err),
-			    sbx_strerror(cases[i].err));
-		if (err == SBX_OK) {
-			params_str(&p, buf, sizeof(buf));
-			if (strcmp(buf, cases[i].pairs) != 0)
-				fail_msg("cookies \"%s\": got \"%s\", expected "
-				    "\"%s\"", cases[i].in, buf, cases[i].pairs);
-		} else {
-			assert_int_equal(p.n, 0);
-		}
-		sbx_params_fini(&p);
-	}
-	assert_int_equal(sbx_http_parse_cookies(NULL, &p), SBX_OK);
-	assert_int_equal(p.n, 0);
+	check_parser("cookies", sbx_http_parse_cookies, cases,
+	    sizeof(cases) / sizeof(cases[0]));
 }
 
 static void
@@ -359,7 +363,6 @@ test_match(void **state)
 		{ "/api/", "api/", 0, NULL },
 	};
 	struct sbx_params p;
-	char buf[256];
 	size_t i;
 	int m;
 
@@ -369,15 +372,7 @@ test_match(void **state)
 		if (m != cases[i].match)
 			fail_msg("match \"%s\" against \"%s\": got %d",
 			    cases[i].path, cases[i].pattern, m);
-		if (m) {
-			params_str(&p, buf, sizeof(buf));
-			if (strcmp(buf, cases[i].params) != 0)
-				fail_msg("match \"%s\": got \"%s\", expected "
-				    "\"%s\"", cases[i].path, buf,
-				    cases[i].params);
-		} else {
-			assert_int_equal(p.n, 0);
-		}
+		assert_params("match", cases[i].path, &p, m, cases[i].params);
 		sbx_params_fini(&p);
 	}
 	assert_int_equal(sbx_http_match("/a/{x}", "/a/b", NULL), 1);
