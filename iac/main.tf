@@ -71,6 +71,7 @@ locals {
     RATE_LIMIT_API_BURST   = var.rate_limit_api_burst
     RATE_LIMIT_AUTH        = var.rate_limit_auth
     RATE_LIMIT_AUTH_BURST  = var.rate_limit_auth_burst
+    NGINX_REAL_IP_FROM     = data.aws_vpc.this.cidr_block
   })
 
   # The reaper: sandboxes, CloudFormation, expiry warnings and webhooks.

@@ -120,3 +120,10 @@ resource "aws_vpc_security_group_egress_rule" "jobs_out" {
   from_port         = each.value
   to_port           = each.value
 }
+
+# The VPC's address range: the load balancer's nodes live in it, so nginx
+# trusts X-Forwarded-For from there (NGINX_REAL_IP_FROM) and rate-limits
+# each client rather than each balancer node.
+data "aws_vpc" "this" {
+  id = var.vpc_id
+}

@@ -51,6 +51,7 @@ sbx_nginx_render() {
         script+="s|@$key@|$val|g;"
     done
     mkdir -p "$conf_dir"
+    sbx_nginx_realip "$conf_dir/realip.conf" || return 1
     for f in "$tmpl_dir"/*.conf.in; do
         out="$conf_dir/$(basename "$f" .in)"
         sed -e "$script" "$f" > "$out.tmp"
@@ -61,6 +62,30 @@ sbx_nginx_render() {
         fi
         mv "$out.tmp" "$out"
     done
+}
+
+# Writes the realip directives for NGINX_REAL_IP_FROM (comma-separated
+# IPv4/IPv6 addresses or CIDR blocks of the load balancer); an empty file
+# when it is unset, so that locally $remote_addr is the peer itself.
+sbx_nginx_realip() {
+    local out=$1 net
+    local -a nets
+    : > "$out.tmp"
+    IFS=, read -r -a nets <<< "${NGINX_REAL_IP_FROM:-}"
+    for net in "${nets[@]}"; do
+        net=${net//[[:space:]]/}
+        [ -n "$net" ] || continue
+        if ! [[ $net =~ ^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$ ]]; then
+            printf 'nginx: NGINX_REAL_IP_FROM: not an address or CIDR block: %s\n' "$net" >&2
+            rm -f "$out.tmp"
+            return 1
+        fi
+        printf 'set_real_ip_from %s;\n' "$net" >> "$out.tmp"
+    done
+    if [ -s "$out.tmp" ]; then
+        printf 'real_ip_header X-Forwarded-For;\nreal_ip_recursive on;\n' >> "$out.tmp"
+    fi
+    mv "$out.tmp" "$out"
 }
 
 # The directories nginx writes, in the state directory. Temporary
