@@ -9,7 +9,7 @@
  * no output behind, and accepted claims name a subject and an email.
  *
  * Built two ways, neither by `make check`: with clang and libFuzzer
- * (-DSBX_LIBFUZZER, `make fuzz-tokens-libfuzzer`), or as a plain driver
+ * (`make fuzz-tokens-libfuzzer`), or with replay_main.c as a plain driver
  * that replays the files named on its command line (`make fuzz-tokens`).
  */
 #include <stdio.h>
@@ -142,32 +142,3 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	free(text);
 	return 0;
 }
-
-#ifndef SBX_LIBFUZZER
-/* Replays each file named on the command line (a corpus, a crash). */
-int
-main(int argc, char **argv)
-{
-	unsigned char *buf;
-	size_t len, cap = 1 << 20;
-	FILE *f;
-	int i;
-
-	buf = malloc(cap);
-	if (buf == NULL)
-		return 1;
-	for (i = 1; i < argc; i++) {
-		if ((f = fopen(argv[i], "rb")) == NULL) {
-			perror(argv[i]);
-			free(buf);
-			return 1;
-		}
-		len = fread(buf, 1, cap, f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, len);
-	}
-	free(buf);
-	printf("fuzz_tokens: replayed %d input(s)\n", argc - 1);
-	return 0;
-}
-#endif
