@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,149 +241,42 @@ sbx_cfn_parse_create(const char *xml, size_t len, char **stack_id)
 	return err;
 }
 
-static void
-kvs_free(struct sbx_cfn_kv *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(v[i].key);
-		free(v[i].value);
-	}
-	free(v);
-}
-
-/* Reads list/member/{kname, vname} into *out, *n. */
-static enum sbx_err
-parse_kvs(xmlNode *list, const char *kname, const char *vname,
-    struct sbx_cfn_kv **out, size_t *n)
-{
-	xmlNode *m;
-	struct sbx_cfn_kv *v = NULL, *nv;
-	size_t k = 0;
-
-	*out = NULL;
-	*n = 0;
-	for (m = child(list, "member"); m != NULL; m = next_named(m)) {
-		if ((nv = realloc(v, (k + 1) * sizeof(*v))) == NULL)
-			goto oom;
-		v = nv;
-		memset(&v[k], 0, sizeof(v[k]));
-		k++;
-		if (child_text(m, kname, &v[k - 1].key) != 0 ||
-		    child_text(m, vname, &v[k - 1].value) != 0)
-			goto oom;
-		if (v[k - 1].key == NULL) {
-			kvs_free(v, k);
-			return SBX_EPARSE;
-		}
-		/* A missing value (an empty output) reads as "". */
-		if (v[k - 1].value == NULL &&
-		    (v[k - 1].value = strdup("")) == NULL)
-			goto oom;
-	}
-	*out = v;
-	*n = k;
-	return SBX_OK;
-oom:
-	kvs_free(v, k);
-	return SBX_ENOMEM;
-}
-
-void
-sbx_cfn_stack_fini(struct sbx_cfn_stack *s)
-{
-	if (s == NULL)
-		return;
-	free(s->stack_id);
-	free(s->stack_name);
-	free(s->status);
-	free(s->status_reason);
-	free(s->creation_time);
-	kvs_free(s->outputs, s->noutputs);
-	kvs_free(s->tags, s->ntags);
-	memset(s, 0, sizeof(*s));
-}
-
-void
-sbx_cfn_stacks_fini(struct sbx_cfn_stacks *l)
-{
-	size_t i;
-
-	if (l == NULL)
-		return;
-	for (i = 0; i < l->n; i++)
-		sbx_cfn_stack_fini(&l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
-static enum sbx_err
-parse_stack(xmlNode *m, struct sbx_cfn_stack *s)
-{
-	enum sbx_err err;
-
-	memset(s, 0, sizeof(*s));
-	if (child_text(m, "StackId", &s->stack_id) != 0 ||
-	    child_text(m, "StackName", &s->stack_name) != 0 ||
-	    child_text(m, "StackStatus", &s->status) != 0 ||
-	    child_text(m, "StackStatusReason", &s->status_reason) != 0 ||
-	    child_text(m, "CreationTime", &s->creation_time) != 0) {
-		err = SBX_ENOMEM;
-		goto fail;
-	}
-	if (s->stack_id == NULL || s->stack_name == NULL || s->status == NULL) {
-		err = SBX_EPARSE;
-		goto fail;
-	}
-	if ((err = parse_kvs(child(m, "Outputs"), "OutputKey", "OutputValue",
-	    &s->outputs, &s->noutputs)) != SBX_OK ||
-	    (err = parse_kvs(child(m, "Tags"), "Key", "Value", &s->tags,
-	    &s->ntags)) != SBX_OK)
-		goto fail;
-	return SBX_OK;
-fail:
-	sbx_cfn_stack_fini(s);
-	return err;
-}
-
 /*
- * Opens a list answer: root <action>Response, then <action>Result, whose
- * list element name holds the members; reads NextToken.
+ * The list answers (stacks, their outputs and tags, events, summaries)
+ * are all read the same way: every <member> of a list element becomes one
+ * element of a caller's vector, its strings copied from child elements
+ * named in a table. A member kind says how big an element is, which
+ * strings it has and where they go; only a stack has more (its outputs
+ * and tags, themselves lists), read and released by hooks.
  */
-static enum sbx_err
-list_open(const char *xml, size_t len, const char *action, const char *list,
-    xmlDoc **doc, xmlNode **first, char **next_token)
-{
-	char rname[64], sname[64];
-	xmlNode *root, *result;
-	enum sbx_err err;
+enum field_need {
+	FIELD_OPTIONAL,		/* absent: NULL */
+	FIELD_REQUIRED,		/* absent: the member is malformed */
+	FIELD_EMPTY,		/* absent: "" (an output without a value) */
+};
 
-	*first = NULL;
-	if (next_token != NULL)
-		*next_token = NULL;
-	snprintf(rname, sizeof(rname), "%sResponse", action);
-	snprintf(sname, sizeof(sname), "%sResult", action);
-	if ((err = xml_open(xml, len, rname, doc, &root)) != SBX_OK)
-		return err;
-	if ((result = child(root, sname)) == NULL) {
-		xmlFreeDoc(*doc);
-		*doc = NULL;
-		return SBX_EPARSE;
-	}
-	if (next_token != NULL) {
-		if (child_text(result, "NextToken", next_token) != 0) {
-			xmlFreeDoc(*doc);
-			*doc = NULL;
-			return SBX_ENOMEM;
-		}
-		if (*next_token != NULL && (*next_token)[0] == '\0') {
-			free(*next_token);
-			*next_token = NULL;
-		}
-	}
-	*first = child(child(result, list), "member");
-	return SBX_OK;
+/* A string of an element: its XML name and its char * in the struct. */
+struct field {
+	const char *name;
+	size_t off;
+	enum field_need need;
+};
+
+struct member_kind {
+	size_t size;
+	const struct field *fields;
+	size_t nfields;
+	/* NULL, or reads (releases) what the fields do not cover. */
+	enum sbx_err (*read_more)(xmlNode *m, void *elem);
+	void (*fini_more)(void *elem);
+};
+
+#define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
+
+static char **
+field_at(void *elem, const struct field *f)
+{
+	return (char **)(void *)((char *)elem + f->off);
 }
 
 /* Grows a vector of elements of size sz by one zeroed slot. */
@@ -399,28 +293,259 @@ vec_grow(void *v, size_t n, size_t sz)
 	return nv;
 }
 
-enum sbx_err
-sbx_cfn_parse_describe(const char *xml, size_t len, struct sbx_cfn_stacks *out,
-    char **next_token)
+/* Releases one element and zeroes it; a zeroed element is fine. */
+static void
+member_fini(const struct member_kind *k, void *elem)
 {
-	xmlDoc *doc = NULL;
+	size_t i;
+
+	for (i = 0; i < k->nfields; i++)
+		free(*field_at(elem, &k->fields[i]));
+	if (k->fini_more != NULL)
+		k->fini_more(elem);
+	memset(elem, 0, k->size);
+}
+
+static void
+members_free(const struct member_kind *k, void *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		member_fini(k, (char *)v + i * k->size);
+	free(v);
+}
+
+/*
+ * Fills the zeroed elem from member m. Every string is read before the
+ * required ones are checked, so running out of memory is told as such.
+ * On failure elem is left released.
+ */
+static enum sbx_err
+member_read(xmlNode *m, const struct member_kind *k, void *elem)
+{
+	const struct field *f;
+	char **s;
+	size_t i;
+	enum sbx_err err = SBX_ENOMEM;
+
+	for (i = 0; i < k->nfields; i++)
+		if (child_text(m, k->fields[i].name,
+		    field_at(elem, &k->fields[i])) != 0)
+			goto fail;
+	for (i = 0; i < k->nfields; i++) {
+		f = &k->fields[i];
+		s = field_at(elem, f);
+		if (*s != NULL)
+			continue;
+		if (f->need == FIELD_REQUIRED) {
+			err = SBX_EPARSE;
+			goto fail;
+		}
+		if (f->need == FIELD_EMPTY && (*s = strdup("")) == NULL)
+			goto fail;
+	}
+	if (k->read_more != NULL && (err = k->read_more(m, elem)) != SBX_OK)
+		goto fail;
+	return SBX_OK;
+fail:
+	member_fini(k, elem);
+	return err;
+}
+
+/*
+ * Appends every <member> of list (which may be NULL: no members) to the
+ * vector *v of *n elements of kind k. On failure the elements read before
+ * stay in *v, *n for the caller to release.
+ */
+static enum sbx_err
+members_read(xmlNode *list, const struct member_kind *k, void **v, size_t *n)
+{
 	xmlNode *m;
-	struct sbx_cfn_stack *nv;
+	char *nv;
 	enum sbx_err err;
 
-	if ((err = list_open(xml, len, "DescribeStacks", "Stacks", &doc, &m,
-	    next_token)) != SBX_OK)
-		return err;
-	for (; m != NULL; m = next_named(m)) {
-		if ((nv = vec_grow(out->v, out->n, sizeof(*nv))) == NULL) {
-			err = SBX_ENOMEM;
-			break;
-		}
-		out->v = nv;
-		if ((err = parse_stack(m, &out->v[out->n])) != SBX_OK)
-			break;
-		out->n++;
+	for (m = child(list, "member"); m != NULL; m = next_named(m)) {
+		if ((nv = vec_grow(*v, *n, k->size)) == NULL)
+			return SBX_ENOMEM;
+		*v = nv;
+		if ((err = member_read(m, k, nv + *n * k->size)) != SBX_OK)
+			return err;
+		(*n)++;
 	}
+	return SBX_OK;
+}
+
+static const struct field output_fields[] = {
+	{ "OutputKey", offsetof(struct sbx_cfn_kv, key), FIELD_REQUIRED },
+	{ "OutputValue", offsetof(struct sbx_cfn_kv, value), FIELD_EMPTY },
+};
+static const struct member_kind output_kind = {
+	sizeof(struct sbx_cfn_kv), output_fields, NFIELDS(output_fields),
+	NULL, NULL,
+};
+
+static const struct field tag_fields[] = {
+	{ "Key", offsetof(struct sbx_cfn_kv, key), FIELD_REQUIRED },
+	{ "Value", offsetof(struct sbx_cfn_kv, value), FIELD_EMPTY },
+};
+static const struct member_kind tag_kind = {
+	sizeof(struct sbx_cfn_kv), tag_fields, NFIELDS(tag_fields),
+	NULL, NULL,
+};
+
+/* A stack's outputs and tags; partial lists stay for stack_fini_more. */
+static enum sbx_err
+stack_read_more(xmlNode *m, void *elem)
+{
+	struct sbx_cfn_stack *s = elem;
+	void *v = NULL;
+	enum sbx_err err;
+
+	err = members_read(child(m, "Outputs"), &output_kind, &v,
+	    &s->noutputs);
+	s->outputs = v;
+	if (err != SBX_OK)
+		return err;
+	v = NULL;
+	err = members_read(child(m, "Tags"), &tag_kind, &v, &s->ntags);
+	s->tags = v;
+	return err;
+}
+
+static void
+stack_fini_more(void *elem)
+{
+	struct sbx_cfn_stack *s = elem;
+
+	members_free(&output_kind, s->outputs, s->noutputs);
+	members_free(&tag_kind, s->tags, s->ntags);
+}
+
+static const struct field stack_fields[] = {
+	{ "StackId", offsetof(struct sbx_cfn_stack, stack_id),
+	    FIELD_REQUIRED },
+	{ "StackName", offsetof(struct sbx_cfn_stack, stack_name),
+	    FIELD_REQUIRED },
+	{ "StackStatus", offsetof(struct sbx_cfn_stack, status),
+	    FIELD_REQUIRED },
+	{ "StackStatusReason", offsetof(struct sbx_cfn_stack, status_reason),
+	    FIELD_OPTIONAL },
+	{ "CreationTime", offsetof(struct sbx_cfn_stack, creation_time),
+	    FIELD_OPTIONAL },
+};
+static const struct member_kind stack_kind = {
+	sizeof(struct sbx_cfn_stack), stack_fields, NFIELDS(stack_fields),
+	stack_read_more, stack_fini_more,
+};
+
+/* An event requires no field: what it leaves out reads as NULL. */
+static const struct field event_fields[] = {
+	{ "EventId", offsetof(struct sbx_cfn_event, event_id),
+	    FIELD_OPTIONAL },
+	{ "Timestamp", offsetof(struct sbx_cfn_event, timestamp),
+	    FIELD_OPTIONAL },
+	{ "LogicalResourceId", offsetof(struct sbx_cfn_event, logical_id),
+	    FIELD_OPTIONAL },
+	{ "PhysicalResourceId", offsetof(struct sbx_cfn_event, physical_id),
+	    FIELD_OPTIONAL },
+	{ "ResourceType", offsetof(struct sbx_cfn_event, resource_type),
+	    FIELD_OPTIONAL },
+	{ "ResourceStatus", offsetof(struct sbx_cfn_event, status),
+	    FIELD_OPTIONAL },
+	{ "ResourceStatusReason", offsetof(struct sbx_cfn_event,
+	    status_reason), FIELD_OPTIONAL },
+};
+static const struct member_kind event_kind = {
+	sizeof(struct sbx_cfn_event), event_fields, NFIELDS(event_fields),
+	NULL, NULL,
+};
+
+static const struct field summary_fields[] = {
+	{ "StackId", offsetof(struct sbx_cfn_summary, stack_id),
+	    FIELD_REQUIRED },
+	{ "StackName", offsetof(struct sbx_cfn_summary, stack_name),
+	    FIELD_REQUIRED },
+	{ "StackStatus", offsetof(struct sbx_cfn_summary, status),
+	    FIELD_REQUIRED },
+	{ "StackStatusReason", offsetof(struct sbx_cfn_summary,
+	    status_reason), FIELD_OPTIONAL },
+};
+static const struct member_kind summary_kind = {
+	sizeof(struct sbx_cfn_summary), summary_fields,
+	NFIELDS(summary_fields), NULL, NULL,
+};
+
+void
+sbx_cfn_stack_fini(struct sbx_cfn_stack *s)
+{
+	if (s != NULL)
+		member_fini(&stack_kind, s);
+}
+
+void
+sbx_cfn_stacks_fini(struct sbx_cfn_stacks *l)
+{
+	if (l == NULL)
+		return;
+	members_free(&stack_kind, l->v, l->n);
+	memset(l, 0, sizeof(*l));
+}
+
+void
+sbx_cfn_events_fini(struct sbx_cfn_events *l)
+{
+	if (l == NULL)
+		return;
+	members_free(&event_kind, l->v, l->n);
+	memset(l, 0, sizeof(*l));
+}
+
+void
+sbx_cfn_summaries_fini(struct sbx_cfn_summaries *l)
+{
+	if (l == NULL)
+		return;
+	members_free(&summary_kind, l->v, l->n);
+	memset(l, 0, sizeof(*l));
+}
+
+/*
+ * Reads a list answer: root <action>Response, then <action>Result, whose
+ * element list holds the members, appended to *v, *n; and NextToken (an
+ * empty one is none), which is dropped when the page fails.
+ */
+static enum sbx_err
+parse_list(const char *xml, size_t len, const char *action, const char *list,
+    const struct member_kind *k, void **v, size_t *n, char **next_token)
+{
+	char rname[64], sname[64];
+	xmlDoc *doc = NULL;
+	xmlNode *root, *result;
+	enum sbx_err err;
+
+	if (next_token != NULL)
+		*next_token = NULL;
+	snprintf(rname, sizeof(rname), "%sResponse", action);
+	snprintf(sname, sizeof(sname), "%sResult", action);
+	if ((err = xml_open(xml, len, rname, &doc, &root)) != SBX_OK)
+		return err;
+	if ((result = child(root, sname)) == NULL) {
+		err = SBX_EPARSE;
+		goto out;
+	}
+	if (next_token != NULL) {
+		if (child_text(result, "NextToken", next_token) != 0) {
+			err = SBX_ENOMEM;
+			goto out;
+		}
+		if (*next_token != NULL && (*next_token)[0] == '\0') {
+			free(*next_token);
+			*next_token = NULL;
+		}
+	}
+	err = members_read(child(result, list), k, v, n);
+out:
 	if (err != SBX_OK && next_token != NULL) {
 		free(*next_token);
 		*next_token = NULL;
@@ -429,137 +554,42 @@ sbx_cfn_parse_describe(const char *xml, size_t len, struct sbx_cfn_stacks *out,
 	return err;
 }
 
-static void
-event_fini(struct sbx_cfn_event *e)
+enum sbx_err
+sbx_cfn_parse_describe(const char *xml, size_t len, struct sbx_cfn_stacks *out,
+    char **next_token)
 {
-	free(e->event_id);
-	free(e->timestamp);
-	free(e->logical_id);
-	free(e->physical_id);
-	free(e->resource_type);
-	free(e->status);
-	free(e->status_reason);
-	memset(e, 0, sizeof(*e));
-}
+	void *v = out->v;
+	enum sbx_err err;
 
-void
-sbx_cfn_events_fini(struct sbx_cfn_events *l)
-{
-	size_t i;
-
-	if (l == NULL)
-		return;
-	for (i = 0; i < l->n; i++)
-		event_fini(&l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
+	err = parse_list(xml, len, "DescribeStacks", "Stacks", &stack_kind,
+	    &v, &out->n, next_token);
+	out->v = v;
+	return err;
 }
 
 enum sbx_err
 sbx_cfn_parse_events(const char *xml, size_t len, struct sbx_cfn_events *out,
     char **next_token)
 {
-	xmlDoc *doc = NULL;
-	xmlNode *m;
-	struct sbx_cfn_event *nv, *e;
+	void *v = out->v;
 	enum sbx_err err;
 
-	if ((err = list_open(xml, len, "DescribeStackEvents", "StackEvents",
-	    &doc, &m, next_token)) != SBX_OK)
-		return err;
-	for (; m != NULL; m = next_named(m)) {
-		if ((nv = vec_grow(out->v, out->n, sizeof(*nv))) == NULL) {
-			err = SBX_ENOMEM;
-			break;
-		}
-		out->v = nv;
-		e = &out->v[out->n];
-		if (child_text(m, "EventId", &e->event_id) != 0 ||
-		    child_text(m, "Timestamp", &e->timestamp) != 0 ||
-		    child_text(m, "LogicalResourceId", &e->logical_id) != 0 ||
-		    child_text(m, "PhysicalResourceId", &e->physical_id) != 0 ||
-		    child_text(m, "ResourceType", &e->resource_type) != 0 ||
-		    child_text(m, "ResourceStatus", &e->status) != 0 ||
-		    child_text(m, "ResourceStatusReason",
-		    &e->status_reason) != 0) {
-			event_fini(e);
-			err = SBX_ENOMEM;
-			break;
-		}
-		out->n++;
-	}
-	if (err != SBX_OK && next_token != NULL) {
-		free(*next_token);
-		*next_token = NULL;
-	}
-	xmlFreeDoc(doc);
+	err = parse_list(xml, len, "DescribeStackEvents", "StackEvents",
+	    &event_kind, &v, &out->n, next_token);
+	out->v = v;
 	return err;
-}
-
-static void
-summary_fini(struct sbx_cfn_summary *s)
-{
-	free(s->stack_id);
-	free(s->stack_name);
-	free(s->status);
-	free(s->status_reason);
-	memset(s, 0, sizeof(*s));
-}
-
-void
-sbx_cfn_summaries_fini(struct sbx_cfn_summaries *l)
-{
-	size_t i;
-
-	if (l == NULL)
-		return;
-	for (i = 0; i < l->n; i++)
-		summary_fini(&l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
 }
 
 enum sbx_err
 sbx_cfn_parse_list(const char *xml, size_t len, struct sbx_cfn_summaries *out,
     char **next_token)
 {
-	xmlDoc *doc = NULL;
-	xmlNode *m;
-	struct sbx_cfn_summary *nv, *s;
+	void *v = out->v;
 	enum sbx_err err;
 
-	if ((err = list_open(xml, len, "ListStacks", "StackSummaries", &doc,
-	    &m, next_token)) != SBX_OK)
-		return err;
-	for (; m != NULL; m = next_named(m)) {
-		if ((nv = vec_grow(out->v, out->n, sizeof(*nv))) == NULL) {
-			err = SBX_ENOMEM;
-			break;
-		}
-		out->v = nv;
-		s = &out->v[out->n];
-		if (child_text(m, "StackId", &s->stack_id) != 0 ||
-		    child_text(m, "StackName", &s->stack_name) != 0 ||
-		    child_text(m, "StackStatus", &s->status) != 0 ||
-		    child_text(m, "StackStatusReason", &s->status_reason) !=
-		    0) {
-			summary_fini(s);
-			err = SBX_ENOMEM;
-			break;
-		}
-		if (s->stack_id == NULL || s->stack_name == NULL ||
-		    s->status == NULL) {
-			summary_fini(s);
-			err = SBX_EPARSE;
-			break;
-		}
-		out->n++;
-	}
-	if (err != SBX_OK && next_token != NULL) {
-		free(*next_token);
-		*next_token = NULL;
-	}
-	xmlFreeDoc(doc);
+	err = parse_list(xml, len, "ListStacks", "StackSummaries",
+	    &summary_kind, &v, &out->n, next_token);
+	out->v = v;
 	return err;
 }
 
