@@ -16,12 +16,7 @@
 #include <string.h>
 
 #include "common/http.h"
-
-int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
-
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "fuzz_http: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-	abort(); } } while (0)
+#include "fuzz.h"
 
 static const char *const patterns[] = {
 	"/api/",
@@ -129,16 +124,10 @@ fuzz_accept(const char *text)
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	char *text;
+	char *text = fuzz_text(data, size);
 
-	if (size < 1)
-		return 0;
-	/* The parsers take C strings: cut at the first NUL, as CGI does. */
-	text = malloc(size);
 	if (text == NULL)
 		return 0;
-	memcpy(text, data + 1, size - 1);
-	text[size - 1] = '\0';
 	switch (data[0] % 6) {
 	case 0:
 		fuzz_query(text);

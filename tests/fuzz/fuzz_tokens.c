@@ -21,12 +21,7 @@
 #include "common/b64url.h"
 #include "common/oidc.h"
 #include "common/session.h"
-
-int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
-
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "fuzz_tokens: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-	abort(); } } while (0)
+#include "fuzz.h"
 
 /* A key the fuzzer cannot sign with: nothing it makes may verify. */
 static const char key[] = "fuzz-key-that-is-at-least-32-bytes-long!";
@@ -112,16 +107,10 @@ fuzz_claims(const char *text)
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	char *text;
+	char *text = fuzz_text(data, size);
 
-	if (size < 1)
-		return 0;
-	/* The parsers take C strings: cut at the first NUL, as CGI does. */
-	text = malloc(size);
 	if (text == NULL)
 		return 0;
-	memcpy(text, data + 1, size - 1);
-	text[size - 1] = '\0';
 	switch (data[0] % 5) {
 	case 0:
 		fuzz_b64url(text);
