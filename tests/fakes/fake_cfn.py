@@ -29,18 +29,18 @@ import hmac
 import json
 import os
 import re
-import signal
 import sys
 import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
+
+import fakehttp
 
 XMLNS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
 ACCOUNT = "123456789012"
@@ -981,36 +981,17 @@ DISPATCH = {"CreateStack": act_create, "DescribeStacks": act_describe,
 
 
 # ---------------------------------------------------------------- HTTP
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # TCP_NODELAY: the headers and the body go out in separate writes, and
-    # on a kept-alive connection Nagle held the body until the client's
-    # delayed ACK, about 40 ms per request (tests/bench/run measured it).
-    disable_nagle_algorithm = True
+class Handler(fakehttp.Handler):
     server_version = "fake-cfn/1"
-
-    def log_message(self, fmt, *args):
-        pass
 
     def log_line(self, what, status, code=""):
         sys.stderr.write("fake_cfn: %s %s %s %s\n" % (
             self.command, what, status, code))
         sys.stderr.flush()
 
-    def send_body(self, status, body, ctype, headers=None):
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def send_json(self, status, obj):
-        self.send_body(status, json.dumps(obj, indent=2) + "\n",
-                       "application/json")
+    def send_json(self, status, obj, headers=None,
+                  ctype="application/json"):
+        super().send_json(status, obj, headers, ctype)
         self.log_line(self.path.split("?")[0], status)
 
     def do_GET(self):
@@ -1026,8 +1007,7 @@ class Handler(BaseHTTPRequestHandler):
         self.handle_any()
 
     def handle_any(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n) if n > 0 else b""
+        body = self.read_body()
         path = urllib.parse.urlsplit(self.path).path
         if path.startswith("/_fake/"):
             return self.control(path, body)
@@ -1078,12 +1058,7 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 STATE.reject("down")
             self.log_line(what, "closed (down)")
-            self.close_connection = True
-            try:
-                self.connection.shutdown(2)
-            except OSError:
-                pass
-            return
+            return self.close_unanswered()
         if down:
             return fail(ApiError(503, "ServiceUnavailable",
                                  "Service is unavailable", "Receiver"),
@@ -1156,9 +1131,7 @@ class Handler(BaseHTTPRequestHandler):
     def control(self, path, body):
         name = path[len("/_fake/"):]
         try:
-            req = json.loads(body.decode("utf-8")) if body.strip() else {}
-            if not isinstance(req, dict):
-                raise ValueError("body must be a JSON object")
+            req = fakehttp.json_object(body)
             status, obj = self.control_call(name, req)
         except (ValueError, TypeError, KeyError) as e:
             status, obj = 400, {"error": str(e)}
@@ -1322,30 +1295,12 @@ def main(argv=None):
     p.add_argument("--state")
     args = p.parse_args(argv)
 
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    port = server.server_address[1]
+    server = fakehttp.make_server(args.port, Handler)
     STATE = State(args)
-
-    def stop(signum, frame):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    sys.stdout.write("fake_cfn listening on http://127.0.0.1:%d\n" % port)
-    sys.stdout.flush()
-    sys.stderr.write("fake_cfn: region %s, key %s, %d stacks loaded\n" % (
-        args.region, args.access_key_id, len(STATE.stacks)))
-    sys.stderr.flush()
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except SystemExit:
-        pass
-    finally:
-        server.server_close()
-        sys.stderr.write("fake_cfn: stopped\n")
-    return 0
+    return fakehttp.serve(server, "fake_cfn",
+                          "region %s, key %s, %d stacks loaded" % (
+                              args.region, args.access_key_id,
+                              len(STATE.stacks)))
 
 
 if __name__ == "__main__":

@@ -7,18 +7,17 @@ idempotency, errors, signature checks and fault injection. Prints
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import xml.etree.ElementTree as ET
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from fakehttp import FakeProcess, check, http, summary
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(HERE, "fake_cfn.py")
@@ -27,53 +26,17 @@ SK = "selftest/" + secrets.token_hex(12)
 NS = "{http://cloudformation.amazonaws.com/doc/2010-05-15/}"
 REGION = "eu-west-2"
 
-passed = 0
-failed = 0
+
+def start(*extra):
+    return FakeProcess(FAKE, "--access-key-id", AK, "--secret-access-key", SK,
+                       "--region", REGION, "--create-delay", "0.3",
+                       "--delete-delay", "0.3", *extra)
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % name)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (name, detail))
-
-
-class Fake:
-    def __init__(self, *extra):
-        self.proc = subprocess.Popen(
-            [sys.executable, FAKE, "--port", "0", "--access-key-id", AK,
-             "--secret-access-key", SK, "--region", REGION,
-             "--create-delay", "0.3", "--delete-delay", "0.3"] + list(extra),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if "listening on" not in line:
-            self.proc.kill()
-            raise RuntimeError("fake_cfn did not start: %r %s" % (
-                line, self.proc.stderr.read()))
-        self.base = line.split("listening on ", 1)[1].strip()
-
-    def ctl(self, name, body=None, method="POST"):
-        data = json.dumps(body or {}).encode() if method == "POST" else None
-        req = urllib.request.Request(self.base + "/_fake/" + name, data=data,
-                                     method=method, headers={
-                                         "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            rc = self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = None
-        return rc, self.proc.stderr.read()
+def post_xml(fake, body, headers):
+    """POSTs a signed Query API request; returns (status, root element)."""
+    st, _, b = http("POST", fake.base + "/", body=body, headers=headers)
+    return st, ET.fromstring(b)
 
 
 def call(fake, action, params=None, ak=AK, sk=SK, token=None,
@@ -89,13 +52,7 @@ def call(fake, action, params=None, ak=AK, sk=SK, token=None,
     headers = dict(req.headers.items())
     if tamper:
         body, headers = tamper(body, headers)
-    r = urllib.request.Request(fake.base + "/", data=body, method="POST",
-                               headers=headers)
-    try:
-        with urllib.request.urlopen(r, timeout=10) as resp:
-            return resp.status, ET.fromstring(resp.read())
-    except urllib.error.HTTPError as e:
-        return e.code, ET.fromstring(e.read())
+    return post_xml(fake, body, headers)
 
 
 def call_at(fake, when):
@@ -109,13 +66,7 @@ def call_at(fake, when):
     signer._modify_request_before_signing(req)
     sts = signer.string_to_sign(req, signer.canonical_request(req))
     signer._inject_signature_to_request(req, signer.signature(sts, req))
-    r = urllib.request.Request(fake.base + "/", data=body, method="POST",
-                               headers=dict(req.headers.items()))
-    try:
-        with urllib.request.urlopen(r, timeout=10) as resp:
-            return resp.status, ET.fromstring(resp.read())
-    except urllib.error.HTTPError as e:
-        return e.code, ET.fromstring(e.read())
+    return post_xml(fake, body, dict(req.headers.items()))
 
 
 def text(root, path):
@@ -198,7 +149,7 @@ def create_params(name, token=None, **extra):
 
 def main():
     state = tempfile.mktemp(prefix="fake-cfn-state-", suffix=".json")
-    fake = Fake("--state", state)
+    fake = start("--state", state)
     try:
         run(fake)
     except Exception as e:
@@ -212,7 +163,7 @@ def main():
     check("log has one line per request",
           "fake_cfn: POST CreateStack sbx-one 200" in err, err[-300:])
 
-    fake2 = Fake("--state", state)
+    fake2 = start("--state", state)
     try:
         st, s = fake2.ctl("stacks?name=sbx-kept", method="GET")
         check("--state keeps stacks across restarts", st == 200
@@ -221,8 +172,7 @@ def main():
     finally:
         fake2.stop()
         os.unlink(state)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 def run(fake):

@@ -43,11 +43,11 @@ import hashlib
 import hmac
 import json
 import os
-import signal
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import fakehttp
 
 MAX_BODY = 1 << 20
 
@@ -83,75 +83,55 @@ class State:
             self.config = {"down": False, "fail_next": 0}
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(fakehttp.Handler):
     server_version = "webhook_receiver"
     sys_version = ""
-    protocol_version = "HTTP/1.1"
 
     def log_message(self, fmt, *args):
         sys.stderr.write("webhook_receiver: %s %s\n" % (
             self.address_string(), fmt % args))
 
-    def _json(self, status, obj):
-        data = json.dumps(obj).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _empty(self, status):
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def _body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n < 0 or n > MAX_BODY:
-            raise ValueError("body too large")
-        return self.rfile.read(n) if n else b""
-
     def do_GET(self):
         st = self.server.state
         if self.path == "/_fake/health":
-            return self._json(200, {"ok": True})
+            return self.send_json(200, {"ok": True})
         if self.path == "/_fake/deliveries":
             with st.lock:
-                return self._json(200, {"deliveries": list(st.deliveries)})
+                return self.send_json(200, {
+                    "deliveries": list(st.deliveries)})
         if self.path == "/_fake/config":
             with st.lock:
-                return self._json(200, dict(st.config))
-        return self._json(404, {"error": "not found"})
+                return self.send_json(200, dict(st.config))
+        return self.send_json(404, {"error": "not found"})
 
     def do_POST(self):
         st = self.server.state
         try:
-            body = self._body()
+            body = self.read_body(MAX_BODY)
         except ValueError:
-            return self._json(413, {"error": "body too large"})
+            return self.send_json(413, {"error": "body too large"})
         if self.path.startswith("/_fake/"):
             return self._control(st, body)
         with st.lock:
             down = st.config["down"]
         if down == "close":
             self._record(st, body, None, False, "down (closed)")
-            self.close_connection = True
-            return
+            return self.close_unanswered()
         if down:
             self._record(st, body, 503, False, "down")
-            return self._empty(503)
+            return self.send_body(503, b"")
         with st.lock:
             fail = st.config["fail_next"] > 0
             if fail:
                 st.config["fail_next"] -= 1
         if fail:
             self._record(st, body, 500, False, "fail_next")
-            return self._empty(500)
+            return self.send_body(500, b"")
         ok, reason = verify(st.secret, self.headers.get("X-Sbx-Timestamp"),
                             body, self.headers.get("X-Sbx-Signature"),
                             int(time.time()), st.tolerance)
         self._record(st, body, 204 if ok else 401, ok, reason)
-        return self._empty(204 if ok else 401)
+        return self.send_body(204 if ok else 401, b"")
 
     def _record(self, st, body, answer, verified, reason):
         text = body.decode("utf-8", "replace")
@@ -178,23 +158,23 @@ class Handler(BaseHTTPRequestHandler):
 
     def _control(self, st, body):
         try:
-            req = json.loads(body.decode("utf-8") or "{}")
+            req = fakehttp.json_object(body)
         except ValueError:
-            return self._json(400, {"error": "body is not JSON"})
+            return self.send_json(400, {"error": "body is not a JSON object"})
         if self.path == "/_fake/reset":
             st.reset()
-            return self._json(200, {"ok": True})
+            return self.send_json(200, {"ok": True})
         if self.path == "/_fake/config":
             with st.lock:
                 if "down" in req:
                     if req["down"] not in (True, False, "close"):
-                        return self._json(400, {"error": "down: true, "
-                                                "false or \"close\""})
+                        return self.send_json(400, {
+                            "error": "down: true, false or \"close\""})
                     st.config["down"] = req["down"]
                 if "fail_next" in req:
                     st.config["fail_next"] = int(req["fail_next"])
-                return self._json(200, dict(st.config))
-        return self._json(404, {"error": "not found"})
+                return self.send_json(200, dict(st.config))
+        return self.send_json(404, {"error": "not found"})
 
 
 def main():
@@ -207,20 +187,9 @@ def main():
     if not secret:
         sys.stderr.write("webhook_receiver: %s is not set\n" % args.secret_env)
         return 2
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server = fakehttp.make_server(args.port, Handler)
     server.state = State(secret.encode("utf-8"), args.tolerance)
-
-    def stop(signum, frame):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print("webhook_receiver listening on http://127.0.0.1:%d" %
-          server.server_address[1], flush=True)
-    server.serve_forever()
-    return 0
+    return fakehttp.serve(server, "webhook_receiver")
 
 
 if __name__ == "__main__":
