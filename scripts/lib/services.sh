@@ -128,11 +128,11 @@ sbx_fakes_start() {
         if [ -f "$dst/fake_idp.py" ]; then
             sbx_port_busy "$FAKE_IDP_PORT" && sbx_die "port $FAKE_IDP_PORT (FAKE_IDP_PORT) is in use"
             sbx_say "starting the local IdP on $FAKE_IDP_URL"
-            # The fake's client secret is on its command line (its
-            # interface); it is a local, generated one.
+            # The fake reads its client secret from the environment (it
+            # has up.env's settings), not from its command line (ps).
             sbx_spawn fake-idp "${SBX_SERVICE_ENV[@]}" -- "${as_user[@]}" \
                 /usr/bin/python3 "$dst/fake_idp.py" --port "$FAKE_IDP_PORT" \
-                --client-id "$GOOGLE_CLIENT_ID" --client-secret "$GOOGLE_CLIENT_SECRET" \
+                --client-id "$GOOGLE_CLIENT_ID" --client-secret-env GOOGLE_CLIENT_SECRET \
                 --key-dir "$data" --redirect-uri "$BASE_URL/auth/callback"
             sbx_wait_for 15 sbx_port_busy "$FAKE_IDP_PORT" \
                 || sbx_die "the local IdP did not listen; see $SBX_LOG_DIR/fake-idp.log"

@@ -2,9 +2,13 @@
 """A local OpenID provider that behaves like Google for the authorization-code
 flow with PKCE, for scripts/up and the integration tests.
 
-    fake_idp.py --port P --client-id ID --client-secret S
+    fake_idp.py --port P --client-id ID
+                (--client-secret-env NAME | --client-secret S)
                 [--issuer URL] [--key-dir DIR] [--redirect-uri URI ...]
                 [--jwks-max-age N]
+
+--client-secret-env NAME reads the client secret from the environment
+variable NAME, which other users cannot read, unlike a command line (ps).
 
 --port 0 picks a free port. Once listening it prints one line to stdout:
     fake_idp listening on http://127.0.0.1:PORT
@@ -33,15 +37,15 @@ import html
 import json
 import os
 import secrets
-import signal
 import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+import fakehttp
 
 CODE_TTL_DEFAULT = 600
 ID_TOKEN_TTL_DEFAULT = 3600
@@ -287,38 +291,25 @@ class State:
 STATE = None
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fakehttp.Handler):
     server_version = "fake-idp/1"
 
     # -- plumbing ------------------------------------------------------
-    def log_message(self, fmt, *args):
-        pass  # we log our own line, without the query string
-
     def log_line(self, status):
         path = self.path.split("?", 1)[0]
         sys.stderr.write("fake_idp: %s %s %s\n" % (self.command, path, status))
         sys.stderr.flush()
 
-    def send_body(self, status, body, ctype, headers=None):
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+    def send_body(self, status, body, ctype=None, headers=None):
+        super().send_body(status, body, ctype, headers)
         self.log_line(status)
 
-    def send_json(self, status, obj, headers=None):
+    def send_json(self, status, obj, headers=None,
+                  ctype="application/json; charset=utf-8"):
         h = {"Cache-Control": "no-cache, no-store, max-age=0, must-revalidate",
              "Pragma": "no-cache"}
         h.update(headers or {})
-        self.send_body(status, json.dumps(obj, indent=2) + "\n",
-                       "application/json; charset=utf-8", h)
+        super().send_json(status, obj, h, ctype)
 
     def send_oauth_error(self, status, error, description, headers=None):
         self.send_json(status, {"error": error,
@@ -327,10 +318,6 @@ class Handler(BaseHTTPRequestHandler):
     def redirect(self, location):
         self.send_body(302, "", "text/html; charset=UTF-8",
                        {"Location": location, "Cache-Control": "no-store"})
-
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
 
     def form(self, body):
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
@@ -385,12 +372,7 @@ class Handler(BaseHTTPRequestHandler):
                 STATE.count(endpoint)
         if down == "close":
             self.log_line("closed (down)")
-            self.close_connection = True
-            try:
-                self.connection.shutdown(2)
-            except OSError:
-                pass
-            return
+            return self.close_unanswered()
         if down:
             return self.send_json(503, {"error": "temporarily_unavailable"})
         if slow:
@@ -687,9 +669,7 @@ class Handler(BaseHTTPRequestHandler):
     #   POST /_fake/reset                (keys are kept; see below)
     def _control(self, method, path, body):
         try:
-            req = json.loads(body.decode("utf-8")) if body.strip() else {}
-            if not isinstance(req, dict):
-                raise ValueError("body must be a JSON object")
+            req = fakehttp.json_object(body)
         except ValueError as e:
             return self.send_json(400, {"error": "bad json: %s" % e})
         try:
@@ -827,7 +807,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--client-id", required=True)
-    p.add_argument("--client-secret", required=True)
+    secret = p.add_mutually_exclusive_group(required=True)
+    secret.add_argument("--client-secret-env", metavar="NAME",
+                        help="read the client secret from this environment "
+                             "variable (not visible in ps)")
+    secret.add_argument("--client-secret",
+                        help="the client secret itself (visible in ps)")
     p.add_argument("--issuer")
     p.add_argument("--key-dir")
     p.add_argument("--redirect-uri", action="append", default=[],
@@ -835,33 +820,19 @@ def main(argv=None):
                         "without one any http(s) URI is accepted")
     p.add_argument("--jwks-max-age", type=int, default=3600)
     args = p.parse_args(argv)
+    if args.client_secret_env:
+        args.client_secret = os.environ.get(args.client_secret_env)
+        if not args.client_secret:
+            p.error("%s is not set" % args.client_secret_env)
 
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.allow_reuse_address = True
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    port = server.server_address[1]
+    server = fakehttp.make_server(args.port, Handler)
     if not args.issuer:
-        args.issuer = "http://127.0.0.1:%d" % port
+        args.issuer = "http://127.0.0.1:%d" % server.server_address[1]
     STATE = State(args)
-
-    def stop(signum, frame):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    sys.stdout.write("fake_idp listening on http://127.0.0.1:%d\n" % port)
-    sys.stdout.flush()
-    sys.stderr.write("fake_idp: issuer %s, client %s, kid %s\n" % (
-        args.issuer, args.client_id, STATE.keys.current.kid))
-    sys.stderr.flush()
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except SystemExit:
-        pass
-    finally:
-        server.server_close()
-        sys.stderr.write("fake_idp: stopped\n")
-    return 0
+    return fakehttp.serve(server, "fake_idp",
+                          "issuer %s, client %s, kid %s" % (
+                              args.issuer, args.client_id,
+                              STATE.keys.current.kid))
 
 
 if __name__ == "__main__":

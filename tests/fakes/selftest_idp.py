@@ -16,56 +16,19 @@ import tempfile
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from fakehttp import FakeProcess, check, http, summary
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(HERE, "fake_idp.py")
 CLIENT_ID = "selftest-client.apps.example"
 CLIENT_SECRET = "selftest-" + secrets.token_hex(8)
+SECRET_ENV = "SELFTEST_IDP_CLIENT_SECRET"
 REDIRECT = "http://127.0.0.1:9/auth/callback"
-
-passed = 0
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   %s" % name)
-    else:
-        failed += 1
-        print("FAIL %s %s" % (name, detail))
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *a, **k):
-        return None
-
-
-OPENER = urllib.request.build_opener(NoRedirect)
-
-
-def http(method, url, body=None, headers=None, form=None, js=None):
-    """Returns (status, headers, body bytes); never raises on HTTP errors."""
-    headers = dict(headers or {})
-    if form is not None:
-        body = urllib.parse.urlencode(form).encode()
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    if js is not None:
-        body = json.dumps(js).encode()
-        headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(url, data=body, method=method,
-                                 headers=headers)
-    try:
-        with OPENER.open(req, timeout=10) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
 
 
 def b64d(s):
@@ -101,36 +64,16 @@ def verify_rs256(token, jwks):
     return None
 
 
-class Fake:
-    def __init__(self, *extra):
-        self.proc = subprocess.Popen(
-            [sys.executable, FAKE, "--port", "0", "--client-id", CLIENT_ID,
-             "--client-secret", CLIENT_SECRET] + list(extra),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if "listening on" not in line:
-            self.proc.kill()
-            raise RuntimeError("fake_idp did not start: %r %s" % (
-                line, self.proc.stderr.read()))
-        self.base = line.split("listening on ", 1)[1].strip()
-
-    def url(self, path):
-        return self.base + path
-
-    def ctl(self, name, body=None, method="POST"):
-        st, _, b = http(method, self.url("/_fake/" + name),
-                        js=body if method == "POST" else None)
-        return st, json.loads(b)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            rc = self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = None
-        err = self.proc.stderr.read()
-        return rc, err
+def start(*extra, by_env=True):
+    """fake_idp with the self-test's client. The secret comes from the
+    environment (--client-secret-env, as scripts/up passes it) or, with
+    by_env=False, from the command line (--client-secret, still kept)."""
+    if by_env:
+        return FakeProcess(FAKE, "--client-id", CLIENT_ID,
+                           "--client-secret-env", SECRET_ENV, *extra,
+                           env={SECRET_ENV: CLIENT_SECRET})
+    return FakeProcess(FAKE, "--client-id", CLIENT_ID,
+                       "--client-secret", CLIENT_SECRET, *extra)
 
 
 def pkce():
@@ -174,8 +117,13 @@ def token(fake, code, verifier, basic=True, secret=CLIENT_SECRET,
 
 def main():
     key_dir = tempfile.mkdtemp(prefix="fake-idp-keys-")
-    fake = Fake("--key-dir", key_dir)
+    fake = start("--key-dir", key_dir)
     try:
+        with open("/proc/%d/cmdline" % fake.proc.pid, "rb") as f:
+            cmdline = f.read()
+        check("--client-secret-env keeps the secret off the command line",
+              b"--client-secret-env" in cmdline
+              and CLIENT_SECRET.encode() not in cmdline)
         run(fake)
     except Exception as e:  # a crash is a failure, not a traceback exit
         import traceback
@@ -188,17 +136,35 @@ def main():
           and "ya29" not in err, err[-400:])
     check("log has one line per request", "fake_idp: POST /token 200" in err)
 
-    # Keys kept in --key-dir survive a restart (same kid).
-    fake2 = Fake("--key-dir", key_dir)
+    # Keys kept in --key-dir survive a restart (same kid); the secret on
+    # the command line still works.
+    fake2 = start("--key-dir", key_dir, by_env=False)
     try:
         st, keys = fake2.ctl("keys", method="GET")
         check("key-dir keeps the keys across restarts",
               st == 200 and keys["current"] == KIDS_AT_END["current"],
               "%r vs %r" % (keys, KIDS_AT_END))
+        verifier, challenge = pkce()
+        _, _, params, _ = authorize(fake2, challenge=challenge)
+        st, tok = token(fake2, params.get("code"), verifier)
+        check("--client-secret still works", st == 200 and "id_token" in tok,
+              "%s %s" % (st, tok.get("error")))
+        st, tok = token(fake2, "4/0unknown", verifier, secret="wrong")
+        check("--client-secret: a wrong secret is refused",
+              st == 401 and tok.get("error") == "invalid_client", st)
     finally:
         fake2.stop()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+
+    env = {k: v for k, v in os.environ.items() if k != SECRET_ENV}
+    r = subprocess.run([sys.executable, "-B", FAKE, "--port", "0",
+                        "--client-id", CLIENT_ID,
+                        "--client-secret-env", SECRET_ENV], env=env,
+                       capture_output=True, text=True, timeout=60)
+    check("--client-secret-env with the variable unset: refused at once",
+          r.returncode == 2 and "listening" not in r.stdout
+          and SECRET_ENV + " is not set" in r.stderr,
+          "rc=%r %s" % (r.returncode, r.stderr[-200:]))
+    return summary()
 
 
 KIDS_AT_END = {}
