@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlerror.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -43,6 +44,19 @@ xml_init(void)
 }
 
 /*
+ * libxml2 reports some failures (a body that does not convert from the
+ * encoding it declares) through its generic error channel, which
+ * XML_PARSE_NOERROR does not reach and which by default writes to stderr,
+ * outside our log. The caller gets SBX_EPARSE and logs that instead.
+ */
+static void
+xml_quiet(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+/*
  * Parses an answer and checks its root element. No entity substitution,
  * no DTD loading, no network; a document with a DTD at all is refused,
  * since AWS never sends one and it is the door for entity tricks.
@@ -58,6 +72,8 @@ xml_open(const char *xml, size_t len, const char *root_name, xmlDoc **doc,
 	if (xml == NULL || len == 0 || len > INT_MAX)
 		return SBX_EPARSE;
 	(void)pthread_once(&xml_once, xml_init);
+	/* The channel is per thread in libxml2: set it for this one. */
+	xmlSetGenericErrorFunc(NULL, xml_quiet);
 	*doc = xmlReadMemory(xml, (int)len, "cfn.xml", NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (*doc == NULL)

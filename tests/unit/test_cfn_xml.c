@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "common/cfn.h"
@@ -99,6 +100,40 @@ test_entities_refused(void **state)
 	assert_int_equal(sbx_cfn_parse_create(xxe, strlen(xxe), &id),
 	    SBX_EPARSE);
 	assert_null(id);
+}
+
+/*
+ * A body that does not convert from the encoding it declares is refused
+ * without a word on stderr: libxml2 would print there by default, outside
+ * the log, whatever XML_PARSE_NOERROR says.
+ */
+static void
+test_bad_encoding_quiet(void **state)
+{
+	static const char xml[] =
+	    "<?xml version=\"1.0\" encoding=\"EUC-JP\"?>"
+	    "<CreateStackResponse><CreateStackResult><StackId>\xff\xfe"
+	    "</StackId></CreateStackResult></CreateStackResponse>";
+	char *id = NULL;
+	FILE *tmp;
+	int saved;
+	long written;
+
+	(void)state;
+	assert_non_null(tmp = tmpfile());
+	fflush(stderr);
+	assert_true((saved = dup(STDERR_FILENO)) >= 0);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	assert_int_equal(sbx_cfn_parse_create(xml, sizeof(xml) - 1, &id),
+	    SBX_EPARSE);
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	/* The file's size: what was written to fd 2 meanwhile. */
+	written = (long)lseek(fileno(tmp), 0, SEEK_END);
+	fclose(tmp);
+	assert_null(id);
+	assert_int_equal(written, 0);
 }
 
 static void
@@ -402,6 +437,7 @@ main(void)
 		cmocka_unit_test(test_create_result),
 		cmocka_unit_test(test_create_result_shapes),
 		cmocka_unit_test(test_entities_refused),
+		cmocka_unit_test(test_bad_encoding_quiet),
 		cmocka_unit_test(test_describe_with_outputs_and_tags),
 		cmocka_unit_test(test_describe_empty_and_bad),
 		cmocka_unit_test(test_events),
