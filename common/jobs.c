@@ -2,9 +2,6 @@
  * The handlers of GET /api/jobs, GET /api/jobs/reaper and the operator
  * routes retry and forget (see jobs.h).
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "common/jobs.h"
@@ -12,6 +9,7 @@
 #include "common/log.h"
 #include "common/reaper.h"
 #include "common/sandbox.h"
+#include "common/sandbox_api.h"
 
 #define MODULE "jobs"
 
@@ -65,24 +63,16 @@ sbx_jobs_api_list(struct sbx_req *req)
 	sbx_reply_json(req, 200, arr);
 }
 
-/* ?limit=: 1..100 digits only; 0 when absent; -1 when malformed. */
+/* ?limit=: 1..100, as the sandbox list takes it; 0 absent; -1 malformed. */
 static long
 runs_limit(const struct sbx_req *req)
 {
 	const char *s = sbx_req_query(req, "limit");
 	long v = 0;
-	size_t i;
 
 	if (s == NULL)
 		return 0;
-	if (*s == '\0' || strlen(s) > 3)
-		return -1;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v >= 1 && v <= 100 ? v : -1;
+	return sbx_sandbox_api_limit_parse(s, &v) ? v : -1;
 }
 
 void
@@ -146,48 +136,15 @@ out:
 	sbx_sandbox_list_fini(&stuck);
 }
 
-/* The sandbox of the path (admins see every one); replies when none. */
-static struct sbx_sandbox *
-find_or_reply(struct sbx_req *req)
-{
-	const char *name = sbx_req_param(req, "name");
-	struct sbx_sandbox *sb = NULL;
-	enum sbx_err err;
-
-	err = sbx_sandbox_find(name, NULL, &sb);
-	if (err == SBX_ENOTFOUND) {
-		sbx_reply_problem(req, 404, "no sandbox is named %s",
-		    sbx_sandbox_name_valid(name) ? name : "so");
-		return NULL;
-	}
-	if (err != SBX_OK) {
-		sbx_reply_err(req, err, "reading a sandbox");
-		return NULL;
-	}
-	return sb;
-}
-
-static void
-reply_sandbox(struct sbx_req *req, int status, const struct sbx_sandbox *sb)
-{
-	cJSON *j = sbx_sandbox_to_json(sb);
-
-	if (j == NULL) {
-		sbx_reply_err(req, SBX_ENOMEM, "sandbox JSON");
-		return;
-	}
-	/* Operators also need to see where the retries stand. */
-	cJSON_AddNumberToObject(j, "attempts", (double)sb->attempts);
-	cJSON_AddBoolToObject(j, "stuck", sb->stuck != 0);
-	sbx_reply_json(req, status, j);
-}
 
 void
 sbx_jobs_api_retry(struct sbx_req *req)
 {
-	struct sbx_sandbox *sb = find_or_reply(req), *after = NULL;
+	struct sbx_sandbox *sb, *after = NULL;
 	enum sbx_err err;
 
+	/* Admins only (the route says so): found whoever owns it. */
+	sb = sbx_sandbox_api_find_or_reply(req);
 	if (sb == NULL)
 		return;
 	err = sbx_reaper_retry(sb, req->principal->email, &after);
@@ -201,7 +158,7 @@ sbx_jobs_api_retry(struct sbx_req *req)
 	} else if (err != SBX_OK) {
 		sbx_reply_err(req, err, "retrying a sandbox");
 	} else {
-		reply_sandbox(req, 202, after);
+		sbx_sandbox_api_reply(req, 202, after, 1);
 	}
 	sbx_sandbox_free(after);
 	sbx_sandbox_free(sb);
@@ -223,7 +180,7 @@ sbx_jobs_api_forget(struct sbx_req *req)
 		    "sandbox is marked terminated");
 		return;
 	}
-	sb = find_or_reply(req);
+	sb = sbx_sandbox_api_find_or_reply(req);
 	if (sb == NULL)
 		return;
 	err = sbx_reaper_forget(sb, req->principal->email, reason, &after);
@@ -233,7 +190,7 @@ sbx_jobs_api_forget(struct sbx_req *req)
 	else if (err != SBX_OK)
 		sbx_reply_err(req, err, "forgetting a sandbox");
 	else
-		reply_sandbox(req, 200, after);
+		sbx_sandbox_api_reply(req, 200, after, 1);
 	sbx_sandbox_free(after);
 	sbx_sandbox_free(sb);
 }

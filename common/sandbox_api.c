@@ -35,14 +35,19 @@ actor(const struct sbx_req *req)
 	return req->principal->email;
 }
 
-static void
-reply_sandbox(struct sbx_req *req, int status, const struct sbx_sandbox *sb)
+void
+sbx_sandbox_api_reply(struct sbx_req *req, int status,
+    const struct sbx_sandbox *sb, int retries)
 {
 	cJSON *j = sbx_sandbox_to_json(sb);
 
 	if (j == NULL) {
 		sbx_reply_err(req, SBX_ENOMEM, "sandbox JSON");
 		return;
+	}
+	if (retries) {
+		cJSON_AddNumberToObject(j, "attempts", (double)sb->attempts);
+		cJSON_AddBoolToObject(j, "stuck", sb->stuck != 0);
 	}
 	sbx_reply_json(req, status, j);
 }
@@ -56,12 +61,8 @@ set_location(struct sbx_req *req, const char *name)
 	sbx_reply_header(req, "Location", loc);
 }
 
-/*
- * The sandbox named in the path, as the caller may see it; replies 404
- * (or 503) and returns NULL otherwise.
- */
-static struct sbx_sandbox *
-find_or_reply(struct sbx_req *req)
+struct sbx_sandbox *
+sbx_sandbox_api_find_or_reply(struct sbx_req *req)
 {
 	const char *name = sbx_req_param(req, "name");
 	struct sbx_sandbox *sb = NULL;
@@ -304,7 +305,7 @@ sbx_sandbox_api_create(struct sbx_req *req)
 	}
 	if (r.http_status == 201 && r.sandbox != NULL) {
 		set_location(req, r.sandbox->name);
-		reply_sandbox(req, 201, r.sandbox);
+		sbx_sandbox_api_reply(req, 201, r.sandbox, 0);
 		goto out;
 	}
 	if (r.http_status == 400)
@@ -432,12 +433,12 @@ maybe_refresh(const struct sbx_req *req, struct sbx_sandbox **sb)
 void
 sbx_sandbox_api_get(struct sbx_req *req)
 {
-	struct sbx_sandbox *sb = find_or_reply(req);
+	struct sbx_sandbox *sb = sbx_sandbox_api_find_or_reply(req);
 
 	if (sb == NULL)
 		return;
 	maybe_refresh(req, &sb);
-	reply_sandbox(req, 200, sb);
+	sbx_sandbox_api_reply(req, 200, sb, 0);
 	sbx_sandbox_free(sb);
 }
 
@@ -480,7 +481,7 @@ sbx_sandbox_api_patch(struct sbx_req *req)
 		    "the future");
 		return;
 	}
-	sb = find_or_reply(req);
+	sb = sbx_sandbox_api_find_or_reply(req);
 	if (sb == NULL)
 		return;
 	for (tries = 0; tries < 3; tries++) {
@@ -506,7 +507,7 @@ sbx_sandbox_api_patch(struct sbx_req *req)
 		}
 		err = sbx_sandbox_set_expiry(sb, want, actor(req), &after);
 		if (err == SBX_OK) {
-			reply_sandbox(req, 200, after);
+			sbx_sandbox_api_reply(req, 200, after, 0);
 			goto out;
 		}
 		if (err != SBX_ECONFLICT) {
@@ -539,9 +540,10 @@ out:
 void
 sbx_sandbox_api_delete(struct sbx_req *req)
 {
-	struct sbx_sandbox *sb = find_or_reply(req), *after = NULL;
+	struct sbx_sandbox *sb, *after = NULL;
 	enum sbx_err err;
 
+	sb = sbx_sandbox_api_find_or_reply(req);
 	if (sb == NULL)
 		return;
 	if (sb->status == SBX_SANDBOX_TERMINATED) {
@@ -559,7 +561,7 @@ sbx_sandbox_api_delete(struct sbx_req *req)
 		sbx_reply_err(req, err, "deleting a sandbox");
 		goto out;
 	}
-	reply_sandbox(req, 202, after);
+	sbx_sandbox_api_reply(req, 202, after, 0);
 out:
 	sbx_sandbox_free(after);
 	sbx_sandbox_free(sb);
@@ -570,7 +572,7 @@ out:
 void
 sbx_sandbox_api_events(struct sbx_req *req)
 {
-	struct sbx_sandbox *sb = find_or_reply(req);
+	struct sbx_sandbox *sb = sbx_sandbox_api_find_or_reply(req);
 	struct sbx_sandbox_event_list evs = { NULL, 0 };
 	cJSON *arr = NULL;
 	size_t i;

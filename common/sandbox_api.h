@@ -54,6 +54,17 @@ void sbx_template_api_put(struct sbx_req *req);
 /* DELETE /api/templates/{name} (admins) */
 void sbx_template_api_delete(struct sbx_req *req);
 
+/*
+ * Shared with the operator routes (jobs.c). find_or_reply: the sandbox
+ * named in the path as the caller may see it (caller frees), or NULL after
+ * replying 404 (or 503). reply: the sandbox as JSON with that status; with
+ * retries, also its "attempts" and "stuck", which operators need.
+ */
+struct sbx_sandbox;
+struct sbx_sandbox *sbx_sandbox_api_find_or_reply(struct sbx_req *req);
+void sbx_sandbox_api_reply(struct sbx_req *req, int status,
+    const struct sbx_sandbox *sb, int retries);
+
 /* Pure helpers, exposed for the unit test. */
 /* Idempotency-Key: 1 to 255 visible ASCII characters. */
 int sbx_sandbox_api_idem_key_valid(const char *key);
