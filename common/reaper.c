@@ -25,9 +25,6 @@
 
 #define MODULE "reaper"
 
-/* The tag that ties a stack to its sandbox row (sandbox_cfn.c sets it). */
-#define TAG_ID "sbx:sandbox-id"
-
 /*
  * CloudFormation failing this many times in a row (no answer, 5xx,
  * throttled after the client's own retries) ends its use for the run:
@@ -682,17 +679,6 @@ orphan_candidate(const struct sbx_cfn_stack *s, const char *prefix)
 	return 1;
 }
 
-static const char *
-tag_of(const struct sbx_cfn_stack *s, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < s->ntags; i++)
-		if (s->tags[i].key != NULL && strcmp(s->tags[i].key, key) == 0)
-			return s->tags[i].value;
-	return NULL;
-}
-
 static void
 orphan_found(struct run *x, const struct sbx_cfn_stack *s, const char *id)
 {
@@ -702,8 +688,8 @@ orphan_found(struct run *x, const struct sbx_cfn_stack *s, const char *id)
 	count(x, SBX_RC_ORPHANS);
 	sbx_log(SBX_LOG_WARN, MODULE, "orphan stack %s (%s, %s): tagged "
 	    "%s=%s but no live sandbox has that id", s->stack_name,
-	    s->stack_id, s->status != NULL ? s->status : "?", TAG_ID,
-	    id != NULL ? id : "");
+	    s->stack_id, s->status != NULL ? s->status : "?",
+	    SBX_SANDBOX_TAG_ID, id != NULL ? id : "");
 	if (x->o->delete_orphans && x->o->dry_run) {
 		say(x, 1, "would delete orphan stack %s (%s)", s->stack_name,
 		    s->stack_id);
@@ -765,7 +751,7 @@ run_orphans(struct run *x)
 	    (x->stop != NULL && *x->stop))
 		return;
 	memset(&ce, 0, sizeof(ce));
-	err = sbx_cfn_stacks_with_tag(TAG_ID, NULL, &stacks, &ce);
+	err = sbx_cfn_stacks_with_tag(SBX_SANDBOX_TAG_ID, NULL, &stacks, &ce);
 	if (err != SBX_OK) {
 		sbx_log(SBX_LOG_WARN, MODULE, "listing stacks for orphans "
 		    "failed: %s %s", sbx_strerror(err), ce.code);
@@ -784,7 +770,7 @@ run_orphans(struct run *x)
 
 		if (!orphan_candidate(&stacks.v[i], cfg->stack_name_prefix))
 			continue;
-		id = tag_of(&stacks.v[i], TAG_ID);
+		id = sbx_sandbox_stack_tagged_id(&stacks.v[i]);
 		cand[n] = &stacks.v[i];
 		ids[n] = id != NULL ? id : "";
 		n++;

@@ -5,6 +5,7 @@
  * work lists, the API's pages, and the event outbox. Every statement is a
  * constant here; every change is conditional on the row's version or state.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,62 +24,73 @@
 
 /* ------------------------------------------------------------ rows */
 
-static long long
-get_ll(const PGresult *res, int row, const char *col)
+long long
+sbx_sandbox_db_ll(const PGresult *res, int row, const char *col)
 {
 	const char *v = sbx_db_get(res, row, col);
 
 	return v != NULL ? strtoll(v, NULL, 10) : 0;
 }
 
-/* strdup that fails the whole row when a present value cannot be copied. */
-static int
-take(char **dst, const PGresult *res, int row, const char *col)
+int
+sbx_sandbox_db_take(void *base, const struct sbx_sandbox_db_text *cols,
+    size_t n, const PGresult *res, int row)
 {
-	const char *v = sbx_db_get(res, row, col);
+	size_t i;
 
-	*dst = NULL;
-	if (v == NULL)
-		return 1;
-	*dst = strdup(v);
-	return *dst != NULL;
+	for (i = 0; i < n; i++) {
+		char **dst = (char **)(void *)((char *)base + cols[i].off);
+		const char *v = sbx_db_get(res, row, cols[i].col);
+
+		*dst = v != NULL ? strdup(v) : NULL;
+		if (v != NULL && *dst == NULL)
+			return 0;
+	}
+	return 1;
 }
+
+#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The text columns of a sandbox row (SBX_SANDBOX_COLS). */
+static const struct sbx_sandbox_db_text sandbox_text[] = {
+	{ "id", offsetof(struct sbx_sandbox, id) },
+	{ "name", offsetof(struct sbx_sandbox, name) },
+	{ "owner_id", offsetof(struct sbx_sandbox, owner_id) },
+	{ "owner_email", offsetof(struct sbx_sandbox, owner_email) },
+	{ "template_name", offsetof(struct sbx_sandbox, template_name) },
+	{ "status_reason", offsetof(struct sbx_sandbox, status_reason) },
+	{ "stack_name", offsetof(struct sbx_sandbox, stack_name) },
+	{ "stack_id", offsetof(struct sbx_sandbox, stack_id) },
+	{ "parameters", offsetof(struct sbx_sandbox, parameters) },
+	{ "stack_parameters", offsetof(struct sbx_sandbox, stack_parameters) },
+	{ "outputs", offsetof(struct sbx_sandbox, outputs) },
+};
 
 struct sbx_sandbox *
 sbx_sandbox_db_row(const PGresult *res, int row)
 {
 	struct sbx_sandbox *sb = calloc(1, sizeof(*sb));
 	const char *v;
-	int ok;
 
 	if (sb == NULL)
 		return NULL;
-	ok = take(&sb->id, res, row, "id") &&
-	    take(&sb->name, res, row, "name") &&
-	    take(&sb->owner_id, res, row, "owner_id") &&
-	    take(&sb->owner_email, res, row, "owner_email") &&
-	    take(&sb->template_name, res, row, "template_name") &&
-	    take(&sb->status_reason, res, row, "status_reason") &&
-	    take(&sb->stack_name, res, row, "stack_name") &&
-	    take(&sb->stack_id, res, row, "stack_id") &&
-	    take(&sb->parameters, res, row, "parameters") &&
-	    take(&sb->stack_parameters, res, row, "stack_parameters") &&
-	    take(&sb->outputs, res, row, "outputs");
-	if (!ok) {
+	if (!sbx_sandbox_db_take(sb, sandbox_text, NCOLS(sandbox_text), res,
+	    row)) {
 		sbx_sandbox_free(sb);
 		return NULL;
 	}
-	sb->template_version = (long)get_ll(res, row, "template_version");
+	sb->template_version = (long)sbx_sandbox_db_ll(res, row,
+	    "template_version");
 	if (sbx_sandbox_status_parse(sbx_db_get(res, row, "status"),
 	    &sb->status) != SBX_OK)
 		sb->status = SBX_SANDBOX_STATUS__MAX;
-	sb->created_at = get_ll(res, row, "created_at");
-	sb->expiry_time = get_ll(res, row, "expiry_time");
-	sb->max_expiry_time = get_ll(res, row, "max_expiry_time");
-	sb->terminated_at = get_ll(res, row, "terminated_at");
-	sb->updated_at = get_ll(res, row, "updated_at");
-	sb->refreshed_at = get_ll(res, row, "refreshed_at");
-	sb->version = (long)get_ll(res, row, "version");
+	sb->created_at = sbx_sandbox_db_ll(res, row, "created_at");
+	sb->expiry_time = sbx_sandbox_db_ll(res, row, "expiry_time");
+	sb->max_expiry_time = sbx_sandbox_db_ll(res, row, "max_expiry_time");
+	sb->terminated_at = sbx_sandbox_db_ll(res, row, "terminated_at");
+	sb->updated_at = sbx_sandbox_db_ll(res, row, "updated_at");
+	sb->refreshed_at = sbx_sandbox_db_ll(res, row, "refreshed_at");
+	sb->version = (long)sbx_sandbox_db_ll(res, row, "version");
 	v = sbx_db_get(res, row, "pending_action");
 	if (v != NULL && strcmp(v, "create") == 0)
 		sb->pending_action = SBX_SANDBOX_ACTION_CREATE;
@@ -86,9 +98,9 @@ sbx_sandbox_db_row(const PGresult *res, int row)
 		sb->pending_action = SBX_SANDBOX_ACTION_DELETE;
 	else
 		sb->pending_action = SBX_SANDBOX_ACTION_NONE;
-	sb->attempts = (long)get_ll(res, row, "attempts");
-	sb->next_attempt_at = get_ll(res, row, "next_attempt_at");
-	sb->stuck = get_ll(res, row, "stuck") != 0;
+	sb->attempts = (long)sbx_sandbox_db_ll(res, row, "attempts");
+	sb->next_attempt_at = sbx_sandbox_db_ll(res, row, "next_attempt_at");
+	sb->stuck = sbx_sandbox_db_ll(res, row, "stuck") != 0;
 	return sb;
 }
 
@@ -101,6 +113,71 @@ sbx_sandbox_db_one(const PGresult *res, struct sbx_sandbox **out)
 		return SBX_OK;
 	*out = sbx_sandbox_db_row(res, 0);
 	return *out != NULL ? SBX_OK : SBX_ENOMEM;
+}
+
+/* A statement on conn inside a transaction, or on its own without one. */
+static enum sbx_err
+query(PGconn *conn, const char *name, const char *sql, int nparams,
+    const char *const *params, PGresult **res)
+{
+	if (conn != NULL)
+		return sbx_db_query(conn, name, sql, nparams, params, res);
+	return sbx_db_exec(name, sql, nparams, params, res);
+}
+
+enum sbx_err
+sbx_sandbox_db_run(PGconn *conn, const char *name, const char *sql,
+    int nparams, const char *const *params, long *rows)
+{
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	err = query(conn, name, sql, nparams, params, &res);
+	if (err == SBX_OK && rows != NULL)
+		*rows = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return err;
+}
+
+enum sbx_err
+sbx_sandbox_db_row_query(PGconn *conn, const char *name, const char *sql,
+    int nparams, const char *const *params, enum sbx_err none,
+    struct sbx_sandbox **out)
+{
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	if (out != NULL) {
+		sbx_sandbox_free(*out);
+		*out = NULL;
+	}
+	err = query(conn, name, sql, nparams, params, &res);
+	if (err == SBX_OK) {
+		err = sbx_sandbox_db_one(res, out);
+		if (err == SBX_ENOTFOUND)
+			err = none;
+	}
+	PQclear(res);
+	return err;
+}
+
+/*
+ * Runs a transaction body that leaves its row in *held; on success the
+ * row goes to *out (may be NULL), otherwise it is freed.
+ */
+static enum sbx_err
+tx_row(sbx_db_tx_fn fn, void *arg, struct sbx_sandbox **held,
+    struct sbx_sandbox **out)
+{
+	enum sbx_err err = sbx_db_tx(fn, arg);
+
+	if (err == SBX_OK && out != NULL) {
+		*out = *held;
+		*held = NULL;
+	}
+	sbx_sandbox_free(*held);
+	*held = NULL;
+	return err;
 }
 
 static enum sbx_err
@@ -152,17 +229,12 @@ enum sbx_err
 sbx_sandbox_get(const char *id, struct sbx_sandbox **out)
 {
 	const char *p[1] = { id };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
 	*out = NULL;
 	if (!sbx_sandbox_uuid_valid(id))
 		return SBX_ENOTFOUND;
-	err = sbx_db_exec("sbx_get", sql_get, 1, p, &res);
-	if (err == SBX_OK)
-		err = sbx_sandbox_db_one(res, out);
-	PQclear(res);
-	return err;
+	return sbx_sandbox_db_row_query(NULL, "sbx_get", sql_get, 1, p,
+	    SBX_ENOTFOUND, out);
 }
 
 /*
@@ -181,19 +253,14 @@ sbx_sandbox_find(const char *name, const char *owner_id,
     struct sbx_sandbox **out)
 {
 	const char *p[2] = { name, owner_id };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
 	*out = NULL;
 	if (!sbx_sandbox_name_valid(name))
 		return SBX_ENOTFOUND;
 	if (owner_id != NULL && !sbx_sandbox_uuid_valid(owner_id))
 		return SBX_ENOTFOUND;
-	err = sbx_db_exec("sbx_find", sql_find, 2, p, &res);
-	if (err == SBX_OK)
-		err = sbx_sandbox_db_one(res, out);
-	PQclear(res);
-	return err;
+	return sbx_sandbox_db_row_query(NULL, "sbx_find", sql_find, 2, p,
+	    SBX_ENOTFOUND, out);
 }
 
 /* ------------------------------------------------------------ events */
@@ -215,13 +282,9 @@ sbx_sandbox_db_event(PGconn *conn, const char *sandbox_id, const char *actor,
 {
 	const char *p[6] = { sandbox_id, actor != NULL ? actor : "system",
 	    action, from_status, to_status, detail };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
-	err = sbx_db_query(conn, "sbx_event_insert", sql_event_insert, 6, p,
-	    &res);
-	PQclear(res);
-	return err;
+	return sbx_sandbox_db_run(conn, "sbx_event_insert", sql_event_insert,
+	    6, p, NULL);
 }
 
 struct tx_event {
@@ -255,6 +318,17 @@ sbx_sandbox_event_append(const char *sandbox_id, const char *actor,
 	" floor(extract(epoch FROM time))::bigint AS time, actor, action," \
 	" from_status, to_status, detail, delivery_attempts"
 
+/* The text columns of an event row (EVENT_COLS). */
+static const struct sbx_sandbox_db_text event_text[] = {
+	{ "id", offsetof(struct sbx_sandbox_event, id) },
+	{ "sandbox_id", offsetof(struct sbx_sandbox_event, sandbox_id) },
+	{ "actor", offsetof(struct sbx_sandbox_event, actor) },
+	{ "action", offsetof(struct sbx_sandbox_event, action) },
+	{ "from_status", offsetof(struct sbx_sandbox_event, from_status) },
+	{ "to_status", offsetof(struct sbx_sandbox_event, to_status) },
+	{ "detail", offsetof(struct sbx_sandbox_event, detail) },
+};
+
 static enum sbx_err
 events_all(const PGresult *res, struct sbx_sandbox_event_list *out)
 {
@@ -272,18 +346,13 @@ events_all(const PGresult *res, struct sbx_sandbox_event_list *out)
 		int r = (int)i;
 
 		out->n = i + 1;
-		if (!take(&ev->id, res, r, "id") ||
-		    !take(&ev->sandbox_id, res, r, "sandbox_id") ||
-		    !take(&ev->actor, res, r, "actor") ||
-		    !take(&ev->action, res, r, "action") ||
-		    !take(&ev->from_status, res, r, "from_status") ||
-		    !take(&ev->to_status, res, r, "to_status") ||
-		    !take(&ev->detail, res, r, "detail")) {
+		if (!sbx_sandbox_db_take(ev, event_text, NCOLS(event_text), res,
+		    r)) {
 			sbx_sandbox_event_list_fini(out);
 			return SBX_ENOMEM;
 		}
-		ev->time = get_ll(res, r, "time");
-		ev->delivery_attempts = (long)get_ll(res, r,
+		ev->time = sbx_sandbox_db_ll(res, r, "time");
+		ev->delivery_attempts = (long)sbx_sandbox_db_ll(res, r,
 		    "delivery_attempts");
 	}
 	return SBX_OK;
@@ -352,15 +421,11 @@ enum sbx_err
 sbx_sandbox_outbox_delivered(const char *event_id)
 {
 	const char *p[1] = { event_id };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
 	if (!sbx_sandbox_uuid_valid(event_id))
 		return SBX_EINVAL;
-	err = sbx_db_exec("sbx_outbox_delivered", sql_outbox_delivered, 1, p,
-	    &res);
-	PQclear(res);
-	return err;
+	return sbx_sandbox_db_run(NULL, "sbx_outbox_delivered",
+	    sql_outbox_delivered, 1, p, NULL);
 }
 
 enum sbx_err
@@ -368,15 +433,12 @@ sbx_sandbox_outbox_failed(const char *event_id, long long next_attempt_at)
 {
 	char t[32];
 	const char *p[2] = { event_id, t };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
 	if (!sbx_sandbox_uuid_valid(event_id))
 		return SBX_EINVAL;
 	fmt_long(t, sizeof(t), next_attempt_at);
-	err = sbx_db_exec("sbx_outbox_failed", sql_outbox_failed, 2, p, &res);
-	PQclear(res);
-	return err;
+	return sbx_sandbox_db_run(NULL, "sbx_outbox_failed", sql_outbox_failed,
+	    2, p, NULL);
 }
 
 static const char sql_outbox_claim[] =
@@ -390,17 +452,15 @@ sbx_sandbox_outbox_claim(const char *event_id, long lease_seconds)
 {
 	char l[32];
 	const char *p[2] = { event_id, l };
-	PGresult *res = NULL;
+	long rows = 0;
 	enum sbx_err err;
 
 	if (!sbx_sandbox_uuid_valid(event_id))
 		return SBX_EINVAL;
 	fmt_long(l, sizeof(l), lease_seconds);
-	err = sbx_db_exec("sbx_outbox_claim", sql_outbox_claim, 2, p, &res);
-	if (err == SBX_OK && PQntuples(res) < 1)
-		err = SBX_ECONFLICT;
-	PQclear(res);
-	return err;
+	err = sbx_sandbox_db_run(NULL, "sbx_outbox_claim", sql_outbox_claim, 2,
+	    p, &rows);
+	return err == SBX_OK && rows < 1 ? SBX_ECONFLICT : err;
 }
 
 static const char sql_outbox_skipped[] =
@@ -411,14 +471,11 @@ enum sbx_err
 sbx_sandbox_outbox_skipped(const char *event_id)
 {
 	const char *p[1] = { event_id };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
 	if (!sbx_sandbox_uuid_valid(event_id))
 		return SBX_EINVAL;
-	err = sbx_db_exec("sbx_outbox_skipped", sql_outbox_skipped, 1, p, &res);
-	PQclear(res);
-	return err;
+	return sbx_sandbox_db_run(NULL, "sbx_outbox_skipped",
+	    sql_outbox_skipped, 1, p, NULL);
 }
 
 /* At most $2 rows per statement: DSQL's 3,000-row limit. */
@@ -434,18 +491,12 @@ sbx_sandbox_outbox_skip_older(long long before, long limit, long *n)
 {
 	char t[32], l[32];
 	const char *p[2] = { t, l };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
 	*n = 0;
 	fmt_long(t, sizeof(t), before);
 	fmt_long(l, sizeof(l), limit > 0 ? limit : 100);
-	err = sbx_db_exec("sbx_outbox_skip_older", sql_outbox_skip_older, 2, p,
-	    &res);
-	if (err == SBX_OK)
-		*n = strtol(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	return err;
+	return sbx_sandbox_db_run(NULL, "sbx_outbox_skip_older",
+	    sql_outbox_skip_older, 2, p, n);
 }
 
 /* ------------------------------------------------------------ transitions */
@@ -495,11 +546,8 @@ tx_transition_fn(PGconn *conn, void *arg)
 	char ver[32], lease[32];
 	const char *lease_p = NULL;
 	const char *p[8];
-	PGresult *res = NULL;
 	enum sbx_err err;
 
-	sbx_sandbox_free(a->out);
-	a->out = NULL;
 	fmt_long(ver, sizeof(ver), sb->version);
 	if (a->pending != SBX_SANDBOX_ACTION_NONE) {
 		fmt_long(lease, sizeof(lease), sbx_sandbox_lease_seconds());
@@ -516,37 +564,22 @@ tx_transition_fn(PGconn *conn, void *arg)
 	p[5] = lease_p;
 	p[6] = a->outputs;
 	p[7] = a->from_cfn ? "true" : "false";
-	err = sbx_db_query(conn, "sbx_transition", sql_transition, 8, p, &res);
+	err = sbx_sandbox_db_row_query(conn, "sbx_transition", sql_transition,
+	    8, p, SBX_ECONFLICT, &a->out);
 	if (err != SBX_OK)
-		goto out;
-	if (PQntuples(res) < 1) {
-		err = SBX_ECONFLICT;	/* changed since sb was read */
-		goto out;
-	}
-	a->out = sbx_sandbox_db_row(res, 0);
-	if (a->out == NULL) {
-		err = SBX_ENOMEM;
-		goto out;
-	}
-	PQclear(res);
-	res = NULL;
+		return err;
 	if (a->to == SBX_SANDBOX_TERMINATED &&
 	    sbx_sandbox_status_live(sb->status)) {
 		const char *u[1] = { sb->owner_id };
 
-		err = sbx_db_query(conn, "sbx_user_live_dec", sql_user_live_dec,
-		    1, u, &res);
+		err = sbx_sandbox_db_run(conn, "sbx_user_live_dec",
+		    sql_user_live_dec, 1, u, NULL);
 		if (err != SBX_OK)
-			goto out;
-		PQclear(res);
-		res = NULL;
+			return err;
 	}
-	err = sbx_sandbox_db_event(conn, sb->id, a->actor, a->action,
+	return sbx_sandbox_db_event(conn, sb->id, a->actor, a->action,
 	    sbx_sandbox_status_name(sb->status),
 	    sbx_sandbox_status_name(a->to), a->detail);
-out:
-	PQclear(res);
-	return err;
 }
 
 static enum sbx_err
@@ -572,17 +605,11 @@ transition(const struct sbx_sandbox *sb, enum sbx_sandbox_status to,
 	a.actor = actor;
 	a.action = action;
 	a.detail = detail;
-	err = sbx_db_tx(tx_transition_fn, &a);
-	if (err == SBX_OK) {
+	err = tx_row(tx_transition_fn, &a, &a.out, out);
+	if (err == SBX_OK)
 		sbx_log(SBX_LOG_INFO, MODULE, "sandbox %s (%s): %s -> %s by %s",
 		    sb->name, sb->id, sbx_sandbox_status_name(sb->status),
 		    sbx_sandbox_status_name(to), actor != NULL ? actor : "system");
-		if (out != NULL) {
-			*out = a.out;
-			a.out = NULL;
-		}
-	}
-	sbx_sandbox_free(a.out);
 	return err;
 }
 
@@ -630,21 +657,13 @@ sbx_sandbox_claim(const struct sbx_sandbox *sb, long lease_seconds,
 {
 	char ver[32], lease[32];
 	const char *p[3] = { sb->id, ver, lease };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
 	if (out != NULL)
 		*out = NULL;
 	fmt_long(ver, sizeof(ver), sb->version);
 	fmt_long(lease, sizeof(lease), lease_seconds);
-	err = sbx_db_exec("sbx_claim", sql_claim, 3, p, &res);
-	if (err == SBX_OK) {
-		err = sbx_sandbox_db_one(res, out);
-		if (err == SBX_ENOTFOUND)
-			err = SBX_ECONFLICT;
-	}
-	PQclear(res);
-	return err;
+	return sbx_sandbox_db_row_query(NULL, "sbx_claim", sql_claim, 3, p,
+	    SBX_ECONFLICT, out);
 }
 
 static const char sql_note_failure[] =
@@ -670,21 +689,12 @@ tx_failure_fn(PGconn *conn, void *arg)
 	char ver[32], next[32];
 	const char *p[5] = { a->sb->id, ver, next, a->stuck ? "true" : "false",
 	    a->reason };
-	PGresult *res = NULL;
 	enum sbx_err err;
 
-	sbx_sandbox_free(a->out);
-	a->out = NULL;
 	fmt_long(ver, sizeof(ver), a->sb->version);
 	fmt_long(next, sizeof(next), a->next);
-	err = sbx_db_query(conn, "sbx_note_failure", sql_note_failure, 5, p,
-	    &res);
-	if (err == SBX_OK) {
-		err = sbx_sandbox_db_one(res, &a->out);
-		if (err == SBX_ENOTFOUND)
-			err = SBX_ECONFLICT;
-	}
-	PQclear(res);
+	err = sbx_sandbox_db_row_query(conn, "sbx_note_failure",
+	    sql_note_failure, 5, p, SBX_ECONFLICT, &a->out);
 	if (err == SBX_OK && a->stuck && !a->sb->stuck)
 		err = sbx_sandbox_db_event(conn, a->sb->id, a->actor, "stuck",
 		    NULL, NULL, a->reason);
@@ -700,7 +710,6 @@ sbx_sandbox_note_failure(const struct sbx_sandbox *sb, const char *reason,
 	    NULL };
 	char why[1600];
 	long long cap = (long long)time(NULL) + SBX_SANDBOX_BACKOFF_CAP_SECONDS;
-	enum sbx_err err;
 
 	if (out != NULL)
 		*out = NULL;
@@ -717,13 +726,7 @@ sbx_sandbox_note_failure(const struct sbx_sandbox *sb, const char *reason,
 		    reason != NULL ? reason : "unknown failure");
 		a.reason = why;
 	}
-	err = sbx_db_tx(tx_failure_fn, &a);
-	if (err == SBX_OK && out != NULL) {
-		*out = a.out;
-		a.out = NULL;
-	}
-	sbx_sandbox_free(a.out);
-	return err;
+	return tx_row(tx_failure_fn, &a, &a.out, out);
 }
 
 /* ------------------------------------------------------------ stack state */
@@ -742,18 +745,10 @@ stamp(const struct sbx_sandbox *sb, struct sbx_sandbox **out)
 {
 	char ver[32];
 	const char *p[2] = { sb->id, ver };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
 	fmt_long(ver, sizeof(ver), sb->version);
-	err = sbx_db_exec("sbx_stamp", sql_stamp, 2, p, &res);
-	if (err == SBX_OK) {
-		err = sbx_sandbox_db_one(res, out);
-		if (err == SBX_ENOTFOUND)
-			err = SBX_ECONFLICT;
-	}
-	PQclear(res);
-	return err;
+	return sbx_sandbox_db_row_query(NULL, "sbx_stamp", sql_stamp, 2, p,
+	    SBX_ECONFLICT, out);
 }
 
 /*
@@ -775,7 +770,6 @@ delete_failed(const struct sbx_sandbox *sb, const char *reason,
 	char ver[32], why[512];
 	const char *p[3] = { sb->id, ver, why };
 	struct sbx_sandbox *mid = NULL;
-	PGresult *res = NULL;
 	long base = cfg != NULL ? cfg->reaper_backoff_seconds : 30;
 	long max = cfg != NULL ? cfg->reaper_max_attempts : 8;
 	enum sbx_err err;
@@ -783,13 +777,8 @@ delete_failed(const struct sbx_sandbox *sb, const char *reason,
 	snprintf(why, sizeof(why), "DeleteStack failed: %s",
 	    reason != NULL ? reason : "DELETE_FAILED");
 	fmt_long(ver, sizeof(ver), sb->version);
-	err = sbx_db_exec("sbx_delete_failed", sql, 3, p, &res);
-	if (err == SBX_OK) {
-		err = sbx_sandbox_db_one(res, &mid);
-		if (err == SBX_ENOTFOUND)
-			err = SBX_ECONFLICT;
-	}
-	PQclear(res);
+	err = sbx_sandbox_db_row_query(NULL, "sbx_delete_failed", sql, 3, p,
+	    SBX_ECONFLICT, &mid);
 	if (err != SBX_OK)
 		return err;
 	err = sbx_sandbox_note_failure(mid, why, (long long)time(NULL) +
@@ -931,20 +920,12 @@ tx_expiry_fn(PGconn *conn, void *arg)
 	struct tx_expiry *a = arg;
 	char ver[32], exp[32], was[40], now_is[40], detail[120];
 	const char *p[3] = { a->sb->id, ver, exp };
-	PGresult *res = NULL;
 	enum sbx_err err;
 
-	sbx_sandbox_free(a->out);
-	a->out = NULL;
 	fmt_long(ver, sizeof(ver), a->sb->version);
 	fmt_long(exp, sizeof(exp), a->expiry);
-	err = sbx_db_query(conn, "sbx_set_expiry", sql_set_expiry, 3, p, &res);
-	if (err == SBX_OK) {
-		err = sbx_sandbox_db_one(res, &a->out);
-		if (err == SBX_ENOTFOUND)
-			err = SBX_ECONFLICT;
-	}
-	PQclear(res);
+	err = sbx_sandbox_db_row_query(conn, "sbx_set_expiry", sql_set_expiry,
+	    3, p, SBX_ECONFLICT, &a->out);
 	if (err != SBX_OK)
 		return err;
 	sbx_time_format(a->sb->expiry_time, was, sizeof(was));
@@ -959,17 +940,10 @@ sbx_sandbox_set_expiry(const struct sbx_sandbox *sb, long long new_expiry,
     const char *actor, struct sbx_sandbox **out)
 {
 	struct tx_expiry a = { sb, new_expiry, actor, NULL };
-	enum sbx_err err;
 
 	if (out != NULL)
 		*out = NULL;
-	err = sbx_db_tx(tx_expiry_fn, &a);
-	if (err == SBX_OK && out != NULL) {
-		*out = a.out;
-		a.out = NULL;
-	}
-	sbx_sandbox_free(a.out);
-	return err;
+	return tx_row(tx_expiry_fn, &a, &a.out, out);
 }
 
 /* ------------------------------------------------------------ lists */
@@ -1125,15 +1099,14 @@ tx_warn_fn(PGconn *conn, void *arg)
 	struct tx_warn *a = arg;
 	char exp[32], when[40], detail[80];
 	const char *p[2] = { a->sb->id, exp };
-	PGresult *res = NULL;
+	long rows = 0;
 	enum sbx_err err;
 
 	fmt_long(exp, sizeof(exp), a->sb->expiry_time);
-	err = sbx_db_query(conn, "sbx_warn_expiry", sql_warn_expiry, 2, p,
-	    &res);
-	if (err == SBX_OK && PQntuples(res) < 1)
+	err = sbx_sandbox_db_run(conn, "sbx_warn_expiry", sql_warn_expiry, 2,
+	    p, &rows);
+	if (err == SBX_OK && rows < 1)
 		err = SBX_ECONFLICT;
-	PQclear(res);
 	if (err != SBX_OK)
 		return err;
 	sbx_time_format(a->sb->expiry_time, when, sizeof(when));
@@ -1170,21 +1143,12 @@ tx_retry_fn(PGconn *conn, void *arg)
 	struct tx_retry *a = arg;
 	char ver[32], lease[32];
 	const char *p[3] = { a->sb->id, ver, lease };
-	PGresult *res = NULL;
 	enum sbx_err err;
 
-	sbx_sandbox_free(a->out);
-	a->out = NULL;
 	fmt_long(ver, sizeof(ver), a->sb->version);
 	fmt_long(lease, sizeof(lease), a->lease);
-	err = sbx_db_query(conn, "sbx_retry_reset", sql_retry_reset, 3, p,
-	    &res);
-	if (err == SBX_OK) {
-		err = sbx_sandbox_db_one(res, &a->out);
-		if (err == SBX_ENOTFOUND)
-			err = SBX_ECONFLICT;
-	}
-	PQclear(res);
+	err = sbx_sandbox_db_row_query(conn, "sbx_retry_reset",
+	    sql_retry_reset, 3, p, SBX_ECONFLICT, &a->out);
 	if (err != SBX_OK)
 		return err;
 	return sbx_sandbox_db_event(conn, a->sb->id, a->actor, "retry", NULL,
@@ -1196,17 +1160,10 @@ sbx_sandbox_retry_reset(const struct sbx_sandbox *sb, long lease_seconds,
     const char *actor, const char *detail, struct sbx_sandbox **out)
 {
 	struct tx_retry a = { sb, lease_seconds, actor, detail, NULL };
-	enum sbx_err err;
 
 	if (out != NULL)
 		*out = NULL;
-	err = sbx_db_tx(tx_retry_fn, &a);
-	if (err == SBX_OK && out != NULL) {
-		*out = a.out;
-		a.out = NULL;
-	}
-	sbx_sandbox_free(a.out);
-	return err;
+	return tx_row(tx_retry_fn, &a, &a.out, out);
 }
 
 /*

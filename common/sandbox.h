@@ -295,6 +295,16 @@ enum sbx_err sbx_sandbox_delete_stack(const struct sbx_sandbox *sb,
 enum sbx_err sbx_sandbox_refresh(const struct sbx_sandbox *sb,
     const char *actor, struct sbx_sandbox **out);
 
+/* The tag that ties a stack to its sandbox row: its value is the id. */
+#define SBX_SANDBOX_TAG_ID "sbx:sandbox-id"
+
+/*
+ * The sandbox id a stack (cfn.h) is tagged with, pointing into s; NULL
+ * when it carries no SBX_SANDBOX_TAG_ID.
+ */
+struct sbx_cfn_stack;
+const char *sbx_sandbox_stack_tagged_id(const struct sbx_cfn_stack *s);
+
 /* ------------------------------------------------------------ reaper work */
 
 enum sbx_sandbox_work {

@@ -10,11 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <libpq-fe.h>
-
 #include "common/cfn.h"
 #include "common/config.h"
-#include "common/db.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/sandbox.h"
@@ -23,8 +20,7 @@
 
 #define MODULE "sandbox"
 
-/* Tags every stack of ours carries; sbx:sandbox-id ties it to its row. */
-#define TAG_ID "sbx:sandbox-id"
+/* Tags every stack of ours carries besides SBX_SANDBOX_TAG_ID. */
 #define TAG_OWNER "sbx:owner"
 #define TAG_EXPIRY "sbx:expiry"
 
@@ -133,14 +129,9 @@ record_stack_id(const struct sbx_sandbox *sb, const char *stack_id,
     struct sbx_sandbox **out)
 {
 	const char *p[2] = { sb->id, stack_id };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
-	err = sbx_db_exec("sbx_created", sql_created, 2, p, &res);
-	if (err == SBX_OK)
-		err = sbx_sandbox_db_one(res, out);
-	PQclear(res);
-	return err;
+	return sbx_sandbox_db_row_query(NULL, "sbx_created", sql_created, 2, p,
+	    SBX_ENOTFOUND, out);
 }
 
 /* Parameters as CloudFormation's key/value list; points into obj. */
@@ -225,7 +216,7 @@ sbx_sandbox_create_stack(const struct sbx_sandbox *sb, const char *actor,
 				caps[nc++] = c->valuestring;
 	}
 	sbx_time_format(sb->expiry_time, expiry, sizeof(expiry));
-	tags[0].key = TAG_ID;
+	tags[0].key = SBX_SANDBOX_TAG_ID;
 	tags[0].value = sb->id;
 	tags[1].key = TAG_OWNER;
 	tags[1].value = sb->owner_email;
@@ -283,29 +274,31 @@ out:
 	free(stack_id);
 	free(params);
 	free(caps);
-	/* Wipe NoEcho values held in the parsed copy. */
-	if (pobj != NULL)
-		cJSON_ArrayForEach(c, pobj)
-			if (cJSON_IsString(c))
-				explicit_bzero(c->valuestring,
-				    strlen(c->valuestring));
-	cJSON_Delete(pobj);
+	sbx_template_params_free(pobj);	/* NoEcho values in clear */
 	cJSON_Delete(cobj);
 	sbx_template_free(t);
 	return err;
 }
 
-/* Does the stack carry our sbx:sandbox-id tag? */
-static int
-stack_is_ours(const struct sbx_cfn_stack *s, const char *id)
+const char *
+sbx_sandbox_stack_tagged_id(const struct sbx_cfn_stack *s)
 {
 	size_t i;
 
 	for (i = 0; i < s->ntags; i++)
-		if (s->tags[i].key != NULL && strcmp(s->tags[i].key, TAG_ID) == 0)
-			return s->tags[i].value != NULL &&
-			    strcmp(s->tags[i].value, id) == 0;
-	return 0;
+		if (s->tags[i].key != NULL &&
+		    strcmp(s->tags[i].key, SBX_SANDBOX_TAG_ID) == 0)
+			return s->tags[i].value;
+	return NULL;
+}
+
+/* Is the stack tagged as this sandbox's? */
+static int
+stack_is_ours(const struct sbx_cfn_stack *s, const char *id)
+{
+	const char *tagged = sbx_sandbox_stack_tagged_id(s);
+
+	return tagged != NULL && strcmp(tagged, id) == 0;
 }
 
 /*
@@ -330,7 +323,6 @@ sbx_sandbox_delete_stack(const struct sbx_sandbox *sb, const char *actor,
 	struct sbx_sandbox *cur = NULL;
 	char token[80], ver[32], reason[1200];
 	const char *target;
-	PGresult *res = NULL;
 	enum sbx_err err, cerr;
 
 	if (out != NULL)
@@ -388,17 +380,13 @@ sbx_sandbox_delete_stack(const struct sbx_sandbox *sb, const char *actor,
 	{
 		const char *p[2] = { sb->id, ver };
 
-		err = sbx_db_exec("sbx_deleted", sql_deleted, 2, p, &res);
+		err = sbx_sandbox_db_row_query(NULL, "sbx_deleted",
+		    sql_deleted, 2, p, SBX_ENOTFOUND, out);
 	}
-	if (err == SBX_OK) {
-		err = sbx_sandbox_db_one(res, out);
-		/* Someone else moved the row on: theirs is the newer word. */
-		if (err == SBX_ENOTFOUND)
-			err = out != NULL ? sbx_sandbox_get(sb->id, out) :
-			    SBX_OK;
-	}
+	/* Someone else moved the row on: theirs is the newer word. */
+	if (err == SBX_ENOTFOUND)
+		err = out != NULL ? sbx_sandbox_get(sb->id, out) : SBX_OK;
 out:
-	PQclear(res);
 	sbx_cfn_stack_fini(&st);
 	sbx_sandbox_free(cur);
 	return err;

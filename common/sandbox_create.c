@@ -132,11 +132,10 @@ idem_check(PGconn *conn, struct create_tx *a)
 	enum sbx_err err;
 	const char *hash, *code, *body;
 
-	err = sbx_db_query(conn, "sbx_idem_sweep", sql_idem_sweep, 1, p, &res);
+	err = sbx_sandbox_db_run(conn, "sbx_idem_sweep", sql_idem_sweep, 1, p,
+	    NULL);
 	if (err != SBX_OK)
-		goto out;
-	PQclear(res);
-	res = NULL;
+		return err;
 	err = sbx_db_query(conn, "sbx_idem_get", sql_idem_get, 2, p, &res);
 	if (err != SBX_OK)
 		goto out;
@@ -158,14 +157,50 @@ idem_check(PGconn *conn, struct create_tx *a)
 		}
 		goto out;
 	}
-	PQclear(res);
-	res = NULL;
-	err = sbx_db_query(conn, "sbx_idem_insert", sql_idem_insert, 4, p,
-	    &res);
+	err = sbx_sandbox_db_run(conn, "sbx_idem_insert", sql_idem_insert, 4,
+	    p, NULL);
 	/* Another request with this key committed first: run again, replay. */
 	if (err == SBX_ECONFLICT)
 		err = SBX_ESERIALIZE;
 out:
+	PQclear(res);
+	return err;
+}
+
+/*
+ * Stores sb as the answer (201) to the request's Idempotency-Key: inside
+ * the create's transaction (conn), and again on its own (conn NULL) once
+ * CreateStack has answered, so that a replay shows what it became.
+ */
+static enum sbx_err
+idem_answer(PGconn *conn, const struct sbx_sandbox_create *r,
+    const struct sbx_sandbox *sb)
+{
+	cJSON *j = sbx_sandbox_to_json(sb);
+	char *body = j != NULL ? sbx_json_print(j) : NULL;
+	const char *p[4] = { r->owner_id, r->idem_key, "201", body };
+	enum sbx_err err;
+
+	cJSON_Delete(j);
+	if (body == NULL)
+		return SBX_ENOMEM;
+	err = sbx_sandbox_db_run(conn, "sbx_idem_answer", sql_idem_answer, 4,
+	    p, NULL);
+	free(body);
+	return err;
+}
+
+/* How many live sandboxes the owner has, as the rows say. */
+static enum sbx_err
+live_count(PGconn *conn, const char *owner_id, long *n)
+{
+	const char *p[1] = { owner_id };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	err = sbx_db_query(conn, "sbx_live_count", sql_live_count, 1, p, &res);
+	if (err == SBX_OK)
+		*n = (long)sbx_sandbox_db_ll(res, 0, "n");
 	PQclear(res);
 	return err;
 }
@@ -175,9 +210,8 @@ tx_create_fn(PGconn *conn, void *arg)
 {
 	struct create_tx *a = arg;
 	const struct sbx_sandbox_create *r = a->req;
-	PGresult *res = NULL;
-	char count[32], version[32], lease[32];
-	long n;
+	char count[32], version[32], lease[32], detail[200];
+	long n = 0, rows = 0;
 	enum sbx_err err;
 
 	a->status = 0;
@@ -196,59 +230,43 @@ tx_create_fn(PGconn *conn, void *arg)
 			return SBX_ECONFLICT;	/* decided; roll back */
 	}
 
-	{
-		const char *p[1] = { r->owner_id };
-
-		err = sbx_db_query(conn, "sbx_live_count", sql_live_count, 1, p,
-		    &res);
-	}
+	err = live_count(conn, r->owner_id, &n);
 	if (err != SBX_OK)
-		goto out;
-	n = strtol(sbx_db_get(res, 0, "n") != NULL ?
-	    sbx_db_get(res, 0, "n") : "0", NULL, 10);
-	PQclear(res);
-	res = NULL;
+		return err;
 	if (n >= strtol(a->max_per_user, NULL, 10)) {
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "you have %ld live sandboxes, the "
 		    "most allowed (SANDBOX_MAX_PER_USER); delete one first", n);
 		decide(a, 409, NULL, msg);
-		err = SBX_ECONFLICT;
-		goto out;
+		return SBX_ECONFLICT;
 	}
 	snprintf(count, sizeof(count), "%ld", n + 1);
 	{
 		const char *p[2] = { r->owner_id, count };
 
-		err = sbx_db_query(conn, "sbx_user_live_set", sql_user_live_set,
-		    2, p, &res);
+		err = sbx_sandbox_db_run(conn, "sbx_user_live_set",
+		    sql_user_live_set, 2, p, &rows);
 	}
 	if (err != SBX_OK)
-		goto out;
-	if (strcmp(PQcmdTuples(res), "1") != 0) {
+		return err;
+	if (rows != 1) {
 		sbx_log(SBX_LOG_ERROR, MODULE, "no users row for the caller");
-		err = SBX_EINTERNAL;
-		goto out;
+		return SBX_EINTERNAL;
 	}
-	PQclear(res);
-	res = NULL;
 
 	{
 		const char *p[1] = { r->name };
 
-		err = sbx_db_query(conn, "sbx_name_taken", sql_name_taken, 1, p,
-		    &res);
+		err = sbx_sandbox_db_run(conn, "sbx_name_taken", sql_name_taken,
+		    1, p, &rows);
 	}
 	if (err != SBX_OK)
-		goto out;
-	if (PQntuples(res) > 0) {
+		return err;
+	if (rows > 0) {
 		decide(a, 409, "name", "a live sandbox already has this name");
-		err = SBX_ECONFLICT;
-		goto out;
+		return SBX_ECONFLICT;
 	}
-	PQclear(res);
-	res = NULL;
 
 	snprintf(version, sizeof(version), "%ld", a->tmpl->version);
 	snprintf(lease, sizeof(lease), "%ld", sbx_sandbox_lease_seconds());
@@ -258,69 +276,24 @@ tx_create_fn(PGconn *conn, void *arg)
 		    a->params_masked, a->params_real, a->ttl, a->lifetime,
 		    lease };
 
-		err = sbx_db_query(conn, "sbx_insert", sql_insert, 12, p, &res);
+		err = sbx_sandbox_db_row_query(conn, "sbx_insert", sql_insert,
+		    12, p, SBX_ENOTFOUND, &a->row);
 	}
 	if (err == SBX_ECONFLICT) {
 		/* The same name, committed by someone in the meantime. */
 		decide(a, 409, "name", "a live sandbox already has this name");
-		goto out;
+		return err;
 	}
 	if (err != SBX_OK)
-		goto out;
-	err = sbx_sandbox_db_one(res, &a->row);
-	if (err != SBX_OK)
-		goto out;
-	PQclear(res);
-	res = NULL;
+		return err;
 
-	{
-		char detail[200];
-
-		snprintf(detail, sizeof(detail), "template %s version %ld, "
-		    "ttl %s minutes", a->tmpl->name, a->tmpl->version, a->ttl);
-		err = sbx_sandbox_db_event(conn, a->id, r->actor, "created",
-		    NULL, "PROVISIONING", detail);
-	}
-	if (err != SBX_OK)
-		goto out;
-
-	if (r->idem_key != NULL) {
-		cJSON *j = sbx_sandbox_to_json(a->row);
-		char *body = j != NULL ? sbx_json_print(j) : NULL;
-		const char *p[4] = { r->owner_id, r->idem_key, "201", body };
-
-		cJSON_Delete(j);
-		if (body == NULL) {
-			err = SBX_ENOMEM;
-			goto out;
-		}
-		err = sbx_db_query(conn, "sbx_idem_answer", sql_idem_answer, 4,
-		    p, &res);
-		free(body);
-	}
-out:
-	PQclear(res);
+	snprintf(detail, sizeof(detail), "template %s version %ld, ttl %s "
+	    "minutes", a->tmpl->name, a->tmpl->version, a->ttl);
+	err = sbx_sandbox_db_event(conn, a->id, r->actor, "created", NULL,
+	    "PROVISIONING", detail);
+	if (err == SBX_OK && r->idem_key != NULL)
+		err = idem_answer(conn, r, a->row);
 	return err;
-}
-
-/* After CreateStack, the stored first answer shows what it became. */
-static void
-idem_update(const struct sbx_sandbox_create *r, const struct sbx_sandbox *sb)
-{
-	cJSON *j = sbx_sandbox_to_json(sb);
-	char *body = j != NULL ? sbx_json_print(j) : NULL;
-	const char *p[4] = { r->owner_id, r->idem_key, "201", body };
-	PGresult *res = NULL;
-
-	cJSON_Delete(j);
-	if (body == NULL)
-		return;
-	if (sbx_db_exec("sbx_idem_answer", sql_idem_answer, 4, p, &res) !=
-	    SBX_OK)
-		sbx_log(SBX_LOG_WARN, MODULE, "could not store the final "
-		    "answer of an Idempotency-Key; the first one stands");
-	PQclear(res);
-	free(body);
 }
 
 enum sbx_err
@@ -437,8 +410,10 @@ sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
 		res->sandbox = a.row;
 		a.row = NULL;
 	}
-	if (req->idem_key != NULL)
-		idem_update(req, res->sandbox);
+	if (req->idem_key != NULL && idem_answer(NULL, req, res->sandbox) !=
+	    SBX_OK)
+		sbx_log(SBX_LOG_WARN, MODULE, "could not store the final "
+		    "answer of an Idempotency-Key; the first one stands");
 	err = SBX_OK;
 out:
 	free(a.replay_body);
@@ -449,15 +424,7 @@ out:
 		free(eff_text);
 	}
 	free(masked_text);
-	if (eff != NULL) {
-		cJSON *c;
-
-		cJSON_ArrayForEach(c, eff)
-			if (cJSON_IsString(c))
-				explicit_bzero(c->valuestring,
-				    strlen(c->valuestring));
-	}
-	cJSON_Delete(eff);
+	sbx_template_params_free(eff);
 	cJSON_Delete(masked);
 	sbx_template_free(t);
 	return err;

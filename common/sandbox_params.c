@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sandbox.h"
 #include "common/template.h"
 
 /* One declared parameter, pointing into the parsed declaration. */
@@ -378,10 +379,23 @@ sbx_template_params_check(const char *declared_json, const cJSON *given,
 	err = SBX_OK;
 out:
 	explicit_bzero(buf, sizeof(buf));
-	cJSON_Delete(eff);
+	sbx_template_params_free(eff);
 	free(d);
 	cJSON_Delete(root);
 	return err;
+}
+
+void
+sbx_template_params_free(cJSON *params)
+{
+	cJSON *c;
+
+	if (params == NULL)
+		return;
+	cJSON_ArrayForEach(c, params)
+		if (cJSON_IsString(c))
+			explicit_bzero(c->valuestring, strlen(c->valuestring));
+	cJSON_Delete(params);
 }
 
 cJSON *
@@ -419,22 +433,9 @@ out:
 	return out;
 }
 
+/* The sandbox rule, by design (template.h): one check serves both. */
 int
 sbx_template_name_valid(const char *name)
 {
-	size_t i, len;
-
-	if (name == NULL)
-		return 0;
-	len = strlen(name);
-	if (len < 3 || len > 63 || name[0] < 'a' || name[0] > 'z')
-		return 0;
-	for (i = 1; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-'))
-			return 0;
-	}
-	return 1;
+	return sbx_sandbox_name_valid(name);
 }

@@ -4,6 +4,7 @@
  * disabling a name. The parameter checks themselves are pure and live in
  * sandbox_params.c.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/sandbox.h"
+#include "common/sandbox_db.h"
 #include "common/template.h"
 
 #define MODULE "template"
@@ -53,25 +55,20 @@ sbx_template_list_fini(struct sbx_template_list *list)
 	list->n = 0;
 }
 
-static int
-take(char **dst, const PGresult *res, int row, const char *col)
-{
-	const char *v = sbx_db_get(res, row, col);
-
-	*dst = NULL;
-	if (v == NULL)
-		return 1;
-	*dst = strdup(v);
-	return *dst != NULL;
-}
-
 static long
 get_long(const PGresult *res, int row, const char *col)
 {
-	const char *v = sbx_db_get(res, row, col);
-
-	return v != NULL ? strtol(v, NULL, 10) : 0;
+	return (long)sbx_sandbox_db_ll(res, row, col);
 }
+
+/* The text columns of a template row (TEMPLATE_COLS). */
+static const struct sbx_sandbox_db_text template_text[] = {
+	{ "name", offsetof(struct sbx_template, name) },
+	{ "description", offsetof(struct sbx_template, description) },
+	{ "body", offsetof(struct sbx_template, body) },
+	{ "parameters", offsetof(struct sbx_template, parameters) },
+	{ "capabilities", offsetof(struct sbx_template, capabilities) },
+};
 
 static struct sbx_template *
 row(const PGresult *res, int r)
@@ -80,11 +77,8 @@ row(const PGresult *res, int r)
 
 	if (t == NULL)
 		return NULL;
-	if (!take(&t->name, res, r, "name") ||
-	    !take(&t->description, res, r, "description") ||
-	    !take(&t->body, res, r, "body") ||
-	    !take(&t->parameters, res, r, "parameters") ||
-	    !take(&t->capabilities, res, r, "capabilities")) {
+	if (!sbx_sandbox_db_take(t, template_text, sizeof(template_text) /
+	    sizeof(template_text[0]), res, r)) {
 		sbx_template_free(t);
 		return NULL;
 	}
@@ -104,6 +98,21 @@ one(const PGresult *res, struct sbx_template **out)
 		return SBX_ENOTFOUND;
 	*out = row(res, 0);
 	return *out != NULL ? SBX_OK : SBX_ENOMEM;
+}
+
+/* A read of one template row into *out (caller frees); SBX_ENOTFOUND. */
+static enum sbx_err
+get_one(const char *name, const char *sql, int nparams,
+    const char *const *params, struct sbx_template **out)
+{
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	err = sbx_db_exec(name, sql, nparams, params, &res);
+	if (err == SBX_OK)
+		err = one(res, out);
+	PQclear(res);
+	return err;
 }
 
 /* ------------------------------------------------------------ reads */
@@ -126,22 +135,14 @@ enum sbx_err
 sbx_template_get(const char *name, struct sbx_template **out)
 {
 	const char *p[1] = { name };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
 	*out = NULL;
-	if (name != NULL) {
-		if (!sbx_template_name_valid(name))
-			return SBX_ENOTFOUND;
-		err = sbx_db_exec("tpl_get_named", sql_get_named, 1, p, &res);
-	} else {
-		err = sbx_db_exec("tpl_get_default", sql_get_default, 0, NULL,
-		    &res);
-	}
-	if (err == SBX_OK)
-		err = one(res, out);
-	PQclear(res);
-	return err;
+	if (name == NULL)
+		return get_one("tpl_get_default", sql_get_default, 0, NULL,
+		    out);
+	if (!sbx_template_name_valid(name))
+		return SBX_ENOTFOUND;
+	return get_one("tpl_get_named", sql_get_named, 1, p, out);
 }
 
 enum sbx_err
@@ -150,18 +151,12 @@ sbx_template_get_version(const char *name, long version,
 {
 	char v[32];
 	const char *p[2] = { name, v };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
 	*out = NULL;
 	if (!sbx_template_name_valid(name) || version < 1)
 		return SBX_ENOTFOUND;
 	snprintf(v, sizeof(v), "%ld", version);
-	err = sbx_db_exec("tpl_get_version", sql_get_version, 2, p, &res);
-	if (err == SBX_OK)
-		err = one(res, out);
-	PQclear(res);
-	return err;
+	return get_one("tpl_get_version", sql_get_version, 2, p, out);
 }
 
 /* The newest enabled version of each name. */

@@ -72,6 +72,13 @@ enum sbx_err sbx_template_params_check(const char *declared_json,
     char *detail, size_t detail_len);
 
 /*
+ * Frees a parameters object that may hold NoEcho values in clear (the
+ * effective parameters, a row's stack_parameters parsed), wiping its
+ * string values first. NULL is fine.
+ */
+void sbx_template_params_free(cJSON *params);
+
+/*
  * A copy of params (object) with NoEcho values replaced by "****", for
  * storage in the row, echoing and logging. Caller cJSON_Delete()s.
  */
