@@ -17,6 +17,7 @@
 #include "common/cfn.h"
 #include "common/config.h"
 #include "common/db.h"
+#include "common/housekeeping.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/notify.h"
@@ -38,6 +39,13 @@
 
 /* Webhooks sent per run at most, in multiples of the batch size. */
 #define WEBHOOK_BATCHES_MAX 10
+
+/*
+ * Housekeeping batches per kind and run at most: a backlog (the first run
+ * after a long pause) is worked off over a few runs instead of holding up
+ * this one.
+ */
+#define HOUSEKEEPING_BATCHES_MAX 50
 
 /*
  * A dry run changes nothing, so batches would return the same rows: it
@@ -91,14 +99,21 @@ say(struct run *x, int always, const char *fmt, ...)
 	fputc('\n', x->o->out);
 }
 
+/* Has a signal asked the run to end? Then it is marked interrupted. */
 static int
-going(const struct run *x)
+stopped(const struct run *x)
 {
 	if (x->stop != NULL && *x->stop) {
 		x->r->interrupted = 1;
-		return 0;
+		return 1;
 	}
-	return x->fatal == SBX_OK && x->left > 0;
+	return 0;
+}
+
+static int
+going(const struct run *x)
+{
+	return !stopped(x) && x->fatal == SBX_OK && x->left > 0;
 }
 
 static void
@@ -795,6 +810,65 @@ out:
 	sbx_cfn_stacks_fini(&stacks);
 }
 
+static const enum sbx_reaper_count hk_count[SBX_HK__MAX] = {
+	[SBX_HK_SESSIONS] = SBX_RC_SESSIONS_DELETED,
+	[SBX_HK_IDEMPOTENCY_KEYS] = SBX_RC_IDEM_KEYS_DELETED,
+};
+
+/* What a failed housekeeping statement means for the run. */
+static void
+housekeeping_failed(struct run *x, const char *what, enum sbx_err err)
+{
+	/* Another reaper deleting the same rows: the next run goes on. */
+	if (err == SBX_ESERIALIZE)
+		return;
+	if (db_down(SBX_EUNAVAILABLE)) {
+		fatal_db(x, err, "deleting old rows");
+		return;
+	}
+	count(x, SBX_RC_ERRORS);
+	sbx_log(SBX_LOG_WARN, MODULE, "housekeeping of %s failed: %s", what,
+	    sbx_strerror(err));
+}
+
+/*
+ * Deletes one kind of row past keeping, a batch per transaction, until a
+ * batch comes back short. A dry run only counts them.
+ */
+static void
+housekeep(struct run *x, enum sbx_housekeeping_kind k)
+{
+	const char *what = sbx_housekeeping_name(k);
+	long n = 0, b;
+	enum sbx_err err;
+
+	for (b = 0; b < HOUSEKEEPING_BATCHES_MAX && !stopped(x); b++) {
+		if (x->o->dry_run)
+			err = sbx_housekeeping_count(k, &n);
+		else
+			err = sbx_housekeeping_delete(k, x->batch, &n);
+		if (err != SBX_OK) {
+			housekeeping_failed(x, what, err);
+			return;
+		}
+		x->r->counts[hk_count[k]] += n;
+		if (n > 0)
+			say(x, x->o->dry_run, "%s %ld %s", x->o->dry_run ?
+			    "would delete" : "deleted", n, what);
+		if (x->o->dry_run || n < x->batch)
+			return;
+	}
+}
+
+static void
+run_housekeeping(struct run *x)
+{
+	int k;
+
+	for (k = 0; k < SBX_HK__MAX && x->fatal == SBX_OK; k++)
+		housekeep(x, (enum sbx_housekeeping_kind)k);
+}
+
 static void
 count_stuck(struct run *x)
 {
@@ -919,6 +993,7 @@ sbx_reaper_run(const struct sbx_reaper_opts *o, volatile sig_atomic_t *stop,
 		run_step(&x, (enum step)s);
 	}
 	run_webhooks(&x);
+	run_housekeeping(&x);
 	count_stuck(&x);
 	r->completed = x.fatal == SBX_OK && !r->interrupted;
 	r->duration_ms = (long)((mono_us() - t0) / 1000);

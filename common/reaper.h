@@ -22,7 +22,10 @@
  *      and expiry time), then webhook delivery from the outbox;
  *   6. orphan stacks (our STACK_NAME_PREFIX, tagged sbx:sandbox-id, with
  *      no live row) are reported, and deleted with delete_orphans;
- *   7. the run is recorded in reaper_runs with its counts and duration.
+ *   7. housekeeping: sessions that ended (expired or were revoked) over a
+ *      day ago and idempotency keys over 24 hours old are deleted, a batch
+ *      per transaction (housekeeping.h); --limit does not bound it;
+ *   8. the run is recorded in reaper_runs with its counts and duration.
  *
  * Concurrency: a row is acted on only after a conditional UPDATE on its
  * version succeeded (a transition, or a claim that leases it for
@@ -33,7 +36,7 @@
  *
  * A dry run reads the same lists, prints what it would do, and changes
  * nothing: no claim, no transition, no mutating AWS call, no run record,
- * no webhook.
+ * no webhook, no row deleted (housekeeping only counts).
  */
 #ifndef SBX_REAPER_H
 #define SBX_REAPER_H
@@ -67,6 +70,8 @@ enum sbx_reaper_count {
 	SBX_RC_WEBHOOKS_PENDING,	/* dry run: due, not sent */
 	SBX_RC_ORPHANS,		/* orphan stacks found */
 	SBX_RC_ORPHANS_DELETED,
+	SBX_RC_SESSIONS_DELETED,	/* housekeeping (dry run: would be) */
+	SBX_RC_IDEM_KEYS_DELETED,	/* housekeeping (dry run: would be) */
 	SBX_RC_SKIPPED,		/* claim lost, or the row kept conflicting */
 	SBX_RC_ERRORS,		/* a row failed for another reason (logged) */
 	SBX_RC__MAX

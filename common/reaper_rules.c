@@ -31,6 +31,8 @@ static const char *const count_names[SBX_RC__MAX] = {
 	[SBX_RC_WEBHOOKS_PENDING] = "webhooks_pending",
 	[SBX_RC_ORPHANS] = "orphans",
 	[SBX_RC_ORPHANS_DELETED] = "orphans_deleted",
+	[SBX_RC_SESSIONS_DELETED] = "sessions_deleted",
+	[SBX_RC_IDEM_KEYS_DELETED] = "idempotency_keys_deleted",
 	[SBX_RC_SKIPPED] = "skipped",
 	[SBX_RC_ERRORS] = "errors",
 };
@@ -53,8 +55,9 @@ sbx_reaper_usage(FILE *f)
 "                  [--delete-orphans] [--verbose]\n"
 "\n"
 "Terminates expired sandboxes, retries pending CloudFormation work, polls\n"
-"stacks, sends expiry warnings and webhooks, reports orphan stacks, and\n"
-"records the run (reaper_runs). Settings come from the environment (and\n"
+"stacks, sends expiry warnings and webhooks, reports orphan stacks,\n"
+"deletes sessions and idempotency keys past keeping, and records the\n"
+"run (reaper_runs). Settings come from the environment (and\n"
 "SBX_ENV_FILE): DATABASE_URL, AWS_REGION, REAPER_BATCH_SIZE,\n"
 "REAPER_BACKOFF_SECONDS, REAPER_MAX_ATTEMPTS, REAPER_LEASE_SECONDS,\n"
 "EXPIRY_WARNING_MINUTES, NOTIFY_WEBHOOK_URL, NOTIFY_WEBHOOK_SECRET, ...\n"

@@ -24,6 +24,7 @@
 
 #include "common/config.h"
 #include "common/db.h"
+#include "common/housekeeping.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/sandbox.h"
@@ -72,10 +73,13 @@ struct create_tx {
 	struct sbx_sandbox *row;
 };
 
-/* Keys older than a day are dead; the owner's are swept as we go. */
+/*
+ * Keys older than a day are dead. The owner's are swept as we go, so that
+ * a key reused after a day starts afresh whenever the reaper last ran.
+ */
 static const char sql_idem_sweep[] =
     "DELETE FROM idempotency_keys WHERE user_id = $1::uuid"
-    " AND created_at < now() - interval '24 hours'";
+    " AND created_at < now() - " SBX_HOUSEKEEPING_IDEM_KEEP;
 
 static const char sql_idem_get[] =
     "SELECT request_hash, status_code, response_body FROM idempotency_keys"
