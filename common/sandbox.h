@@ -100,6 +100,12 @@ void sbx_sandbox_list_fini(struct sbx_sandbox_list *list);
  */
 #define SBX_SANDBOX_LEASE_SECONDS 30
 
+/*
+ * The actor of a status change that CloudFormation reported to a read of
+ * the sandbox: the reader only looked, so the event must not name them.
+ */
+#define SBX_SANDBOX_ACTOR_CLOUDFORMATION "cloudformation"
+
 /* Cap of the retry backoff (issue 5: one hour). */
 #define SBX_SANDBOX_BACKOFF_CAP_SECONDS 3600
 

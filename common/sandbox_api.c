@@ -404,7 +404,7 @@ out:
  * still has to send (a pending create or delete) is the reaper's.
  */
 static void
-maybe_refresh(const struct sbx_req *req, struct sbx_sandbox **sb)
+maybe_refresh(struct sbx_sandbox **sb)
 {
 	const struct sbx_config *cfg = sbx_config();
 	struct sbx_sandbox *fresh = NULL;
@@ -418,7 +418,8 @@ maybe_refresh(const struct sbx_req *req, struct sbx_sandbox **sb)
 	if ((*sb)->refreshed_at > 0 &&
 	    now - (*sb)->refreshed_at < cfg->sandbox_refresh_seconds)
 		return;
-	err = sbx_sandbox_refresh(*sb, actor(req), &fresh);
+	err = sbx_sandbox_refresh(*sb, SBX_SANDBOX_ACTOR_CLOUDFORMATION,
+	    &fresh);
 	if (err != SBX_OK || fresh == NULL) {
 		if (err != SBX_ECONFLICT)
 			sbx_log(SBX_LOG_INFO, MODULE, "refresh of %s: %s",
@@ -437,7 +438,7 @@ sbx_sandbox_api_get(struct sbx_req *req)
 
 	if (sb == NULL)
 		return;
-	maybe_refresh(req, &sb);
+	maybe_refresh(&sb);
 	sbx_sandbox_api_reply(req, 200, sb, 0);
 	sbx_sandbox_free(sb);
 }
