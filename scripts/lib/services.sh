@@ -134,7 +134,7 @@ sbx_fakes_start() {
                 /usr/bin/python3 "$dst/fake_idp.py" --port "$FAKE_IDP_PORT" \
                 --client-id "$GOOGLE_CLIENT_ID" --client-secret-env GOOGLE_CLIENT_SECRET \
                 --key-dir "$data" --redirect-uri "$BASE_URL/auth/callback"
-            sbx_wait_for 15 sbx_port_busy "$FAKE_IDP_PORT" \
+            sbx_wait_for 30 sbx_port_busy "$FAKE_IDP_PORT" \
                 || sbx_die "the local IdP did not listen; see $SBX_LOG_DIR/fake-idp.log"
         else
             sbx_warn "tests/fakes/fake_idp.py is missing: sign-in will not work"
@@ -148,7 +148,7 @@ sbx_fakes_start() {
                 /usr/bin/python3 "$dst/fake_cfn.py" --port "$FAKE_CFN_PORT" \
                 --access-key-id "$AWS_ACCESS_KEY_ID" \
                 --secret-access-key "$AWS_SECRET_ACCESS_KEY" --region "$AWS_REGION"
-            sbx_wait_for 15 sbx_port_busy "$FAKE_CFN_PORT" \
+            sbx_wait_for 30 sbx_port_busy "$FAKE_CFN_PORT" \
                 || sbx_die "the local CloudFormation did not listen; see $SBX_LOG_DIR/fake-cfn.log"
         else
             sbx_warn "tests/fakes/fake_cfn.py is missing: sandboxes cannot be created"
