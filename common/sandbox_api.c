@@ -641,12 +641,26 @@ sbx_template_api_list(struct sbx_req *req)
 	sbx_reply_json(req, 200, arr);
 }
 
+/* Answers one template (with its body when full) and frees it. */
+static void
+reply_template(struct sbx_req *req, int status, struct sbx_template *t,
+    int full)
+{
+	cJSON *j = sbx_template_to_json(t, full);
+
+	sbx_template_free(t);
+	if (j == NULL) {
+		sbx_reply_err(req, SBX_ENOMEM, "template");
+		return;
+	}
+	sbx_reply_json(req, status, j);
+}
+
 void
 sbx_template_api_get(struct sbx_req *req)
 {
 	const char *name = sbx_req_param(req, "name");
 	struct sbx_template *t = NULL;
-	cJSON *j;
 	enum sbx_err err;
 
 	err = sbx_template_get(name, &t);
@@ -658,13 +672,7 @@ sbx_template_api_get(struct sbx_req *req)
 		sbx_reply_err(req, err, "reading a template");
 		return;
 	}
-	j = sbx_template_to_json(t, 1);
-	sbx_template_free(t);
-	if (j == NULL) {
-		sbx_reply_err(req, SBX_ENOMEM, "template");
-		return;
-	}
-	sbx_reply_json(req, 200, j);
+	reply_template(req, 200, t, 1);
 }
 
 const struct sbx_field
@@ -693,7 +701,6 @@ sbx_template_api_put(struct sbx_req *req)
 	struct sbx_template *t = NULL;
 	const char *field = NULL;
 	char detail[256], loc[128];
-	cJSON *j;
 	enum sbx_err err;
 
 	if (!sbx_template_name_valid(name)) {
@@ -712,15 +719,9 @@ sbx_template_api_put(struct sbx_req *req)
 		sbx_reply_err(req, err, "adding a template version");
 		return;
 	}
-	j = sbx_template_to_json(t, 0);
-	sbx_template_free(t);
-	if (j == NULL) {
-		sbx_reply_err(req, SBX_ENOMEM, "template");
-		return;
-	}
 	snprintf(loc, sizeof(loc), "/api/templates/%s", name);
 	sbx_reply_header(req, "Location", loc);
-	sbx_reply_json(req, 201, j);
+	reply_template(req, 201, t, 0);
 }
 
 void
