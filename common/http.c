@@ -1508,14 +1508,42 @@ serve_fcgi(const struct sbx_app *app)
 	return code;
 }
 
+/*
+ * The route table as JSON lines on stdout ({"method", "path", "auth",
+ * "admin", "json"}), for tests that must cover every route (the
+ * authorisation matrix, the OpenAPI document) and for operators. It needs
+ * no settings, so it runs anywhere the binary does.
+ */
+static int
+print_routes(const struct sbx_app *app)
+{
+	size_t i;
+	unsigned f;
+
+	for (i = 0; i < app->nroutes; i++) {
+		f = app->routes[i].flags;
+		printf("{\"method\": \"%s\", \"path\": \"%s\", "
+		    "\"auth\": %s, \"admin\": %s, \"json\": %s}\n",
+		    app->routes[i].method, app->routes[i].pattern,
+		    (f & (SBX_ROUTE_AUTH | SBX_ROUTE_ADMIN)) ? "true" : "false",
+		    (f & SBX_ROUTE_ADMIN) ? "true" : "false",
+		    (f & SBX_ROUTE_JSON) ? "true" : "false");
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int
 sbx_http_main(const struct sbx_app *app, int argc, char **argv)
 {
 	enum sbx_log_level level;
 	enum sbx_err err;
 
-	(void)argc;
-	(void)argv;
+	if (argc == 2 && strcmp(argv[1], "--routes") == 0)
+		return print_routes(app);
+	if (argc > 1) {
+		fprintf(stderr, "usage: %s [--routes]\n", app->name);
+		return 2;
+	}
 	if (sbx_config_load(app->name, app->config_needs) != SBX_OK)
 		return 2;
 	level = sbx_log_level_parse(sbx_config()->log_level);

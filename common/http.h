@@ -111,7 +111,8 @@ struct sbx_app {
 /*
  * Runs a responder: loads the settings, then serves FastCGI requests on
  * fd 0 until it is told to stop, or one CGI request when fd 0 is not a
- * listening socket. Returns the process exit code.
+ * listening socket. `--routes` prints the route table as JSON lines and
+ * exits. Returns the process exit code.
  */
 int sbx_http_main(const struct sbx_app *app, int argc, char **argv);
 

@@ -13,7 +13,10 @@ done < "$here/packages.txt"
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "deps: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
+    # Two runs at once (a test beside scripts/up) wait for each other's
+    # dpkg lock instead of failing.
+    apt_wait=(-o DPkg::Lock::Timeout=600)
+    apt-get "${apt_wait[@]}" update -qq
     # The server packages must not start a cluster or nginx of their own:
     # the project runs private instances under scripts/up.
     made_policy=
@@ -22,6 +25,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
         chmod +x /usr/sbin/policy-rc.d
         made_policy=1
     fi
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    apt-get "${apt_wait[@]}" install -y -qq --no-install-recommends "${missing[@]}" >&2
     [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
