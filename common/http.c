@@ -879,7 +879,8 @@ problem_v(struct sbx_req *req, int status, const char *field,
 	cJSON *o;
 	char *text = NULL;
 
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	/* The detail may quote a client's text: cut it between characters. */
+	sbx_json_vfmt(detail, sizeof(detail), fmt, ap);
 	snprintf(type, sizeof(type), "urn:sbx:problem:%s", problem_slug(status));
 	o = cJSON_CreateObject();
 	if (o == NULL ||

@@ -4,6 +4,7 @@
  * a table-driven check of an object's members, and RFC 3339 times.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,75 @@ sbx_json_utf8_len(const unsigned char *s, size_t n)
 	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
 		return 0;
 	return len;
+}
+
+/* The length a sequence announces by its first byte; 1 when it is no lead. */
+static size_t
+utf8_lead_len(unsigned char c)
+{
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
+	return 1;
+}
+
+/*
+ * The length a sequence announces decides the cut, not whether it is
+ * complete: text that was already cut short by bytes (a truncated
+ * vsnprintf) ends in a lead byte without all of its continuation bytes,
+ * and that partial character must go too.
+ */
+size_t
+sbx_json_utf8_cut(const char *s, size_t max)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, want, have;
+
+	while (u[i] != '\0') {
+		want = utf8_lead_len(u[i]);
+		if (i + want > max)
+			return i;
+		have = strnlen(s + i, want);
+		if (want > 1 && sbx_json_utf8_len(u + i, have) != want)
+			want = 1;	/* invalid: one byte, kept as it was */
+		i += want;
+	}
+	return i;
+}
+
+size_t
+sbx_json_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	int n;
+	size_t keep;
+
+	if (len == 0)
+		return 0;
+	n = vsnprintf(buf, len, fmt, ap);
+	if (n < 0) {
+		buf[0] = '\0';
+		return 0;
+	}
+	if ((size_t)n < len)
+		return (size_t)n;
+	keep = sbx_json_utf8_cut(buf, len - 1);
+	buf[keep] = '\0';
+	return keep;
+}
+
+size_t
+sbx_json_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = sbx_json_vfmt(buf, len, fmt, ap);
+	va_end(ap);
+	return n;
 }
 
 /*
@@ -317,7 +387,7 @@ sbx_json_check(const cJSON *obj, const struct sbx_field *fields, size_t n,
 			}
 		if (f == NULL) {
 			*bad_field = item->string;
-			snprintf(detail, detail_len, "%s: unknown field",
+			sbx_json_fmt(detail, detail_len, "%s: unknown field",
 			    item->string);
 			return SBX_EINVAL;
 		}

@@ -8,6 +8,7 @@
 #ifndef SBX_JSON_H
 #define SBX_JSON_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
@@ -75,6 +76,26 @@ void sbx_json_add_str_or_null(cJSON *obj, const char *name, const char *value);
  * Shared with the logger, which must never write invalid UTF-8 either.
  */
 size_t sbx_json_utf8_len(const unsigned char *s, size_t n);
+
+/*
+ * The one way text is shortened wherever it may have come from a client
+ * (a field name, a parameter, a remote error): how many bytes of the
+ * NUL-terminated s to keep so that at most max bytes remain and the cut
+ * falls on a character boundary, never inside a UTF-8 sequence. A byte
+ * that starts no valid sequence counts as one character, so what was
+ * already invalid stays as it was and only the cut is made safe.
+ */
+size_t sbx_json_utf8_cut(const char *s, size_t max);
+
+/*
+ * snprintf for text that may be shortened: when the result does not fit
+ * in len bytes it is cut with sbx_json_utf8_cut, so buf never ends in
+ * half a character. Returns the length written (not the length wanted).
+ */
+size_t sbx_json_fmt(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+size_t sbx_json_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Serialises unformatted; caller frees with free(). NULL on ENOMEM. */
 char *sbx_json_print(const cJSON *item);

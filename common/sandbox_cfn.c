@@ -60,7 +60,7 @@ static void
 why(char *buf, size_t len, enum sbx_err err, const struct sbx_cfn_error *ce)
 {
 	if (ce->code[0] != '\0')
-		snprintf(buf, len, "%s: %s", ce->code, ce->message);
+		sbx_json_fmt(buf, len, "%s: %s", ce->code, ce->message);
 	else if (err == SBX_EUNAVAILABLE)
 		snprintf(buf, len, "no answer from CloudFormation");
 	else
@@ -250,8 +250,9 @@ sbx_sandbox_create_stack(const struct sbx_sandbox *sb, const char *actor,
 
 		sbx_log(SBX_LOG_WARN, MODULE, "sandbox %s: CreateStack failed "
 		    "(%s); pending a retry", sb->name, reason);
-		snprintf(r2, sizeof(r2), "the stack request is pending a retry: "
-		    "CloudFormation could not be reached (%.1100s)", reason);
+		sbx_json_fmt(r2, sizeof(r2), "the stack request is pending a "
+		    "retry: CloudFormation could not be reached (%.*s)",
+		    (int)sbx_json_utf8_cut(reason, 1100), reason);
 		err = failed_attempt(sb, r2, actor, backoff_seconds, cerr, out);
 		goto out;
 	}
@@ -261,9 +262,10 @@ sbx_sandbox_create_stack(const struct sbx_sandbox *sb, const char *actor,
 	if (cerr == SBX_ECONFLICT) {
 		char r2[1400];
 
-		snprintf(r2, sizeof(r2), "a stack named %s already exists in "
-		    "the account (%.1000s)", sb->stack_name, reason);
-		snprintf(reason, sizeof(reason), "%.1150s", r2);
+		sbx_json_fmt(r2, sizeof(r2), "a stack named %s already exists "
+		    "in the account (%.*s)", sb->stack_name,
+		    (int)sbx_json_utf8_cut(reason, 1000), reason);
+		sbx_json_fmt(reason, sizeof(reason), "%s", r2);
 	}
 	err = sbx_sandbox_transition(sb, SBX_SANDBOX_FAILED,
 	    SBX_SANDBOX_ACTION_NONE, reason, actor, "failed", "CreateStack "
@@ -369,8 +371,8 @@ sbx_sandbox_delete_stack(const struct sbx_sandbox *sb, const char *actor,
 		why(reason, sizeof(reason), cerr, &ce);
 		sbx_log(SBX_LOG_WARN, MODULE, "sandbox %s: DeleteStack failed "
 		    "(%s); left for a retry", sb->name, reason);
-		snprintf(r2, sizeof(r2), "DeleteStack failed, pending a retry: "
-		    "%.1200s", reason);
+		sbx_json_fmt(r2, sizeof(r2), "DeleteStack failed, pending a "
+		    "retry: %s", reason);
 		err = failed_attempt(sb, r2, actor, backoff_seconds, cerr, out);
 		goto out;
 	}

@@ -348,9 +348,10 @@ sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
 	if (err == SBX_EINVAL) {
 		/* bad is a stack buffer: keep the name in the result. */
 		res->http_status = 400;
-		snprintf(res->detail, sizeof(res->detail), "%.100s: %.150s",
-		    bad, detail);
-		snprintf(res->field_buf, sizeof(res->field_buf), "%s", bad);
+		snprintf(res->detail, sizeof(res->detail), "%.*s: %.*s",
+		    (int)sbx_json_utf8_cut(bad, 100), bad,
+		    (int)sbx_json_utf8_cut(detail, 150), detail);
+		sbx_json_fmt(res->field_buf, sizeof(res->field_buf), "%s", bad);
 		res->field = res->field_buf;
 		err = SBX_OK;
 		goto out;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "common/sandbox.h"
 #include "common/template.h"
 
@@ -319,7 +320,7 @@ sbx_template_params_check(const char *declared_json, const cJSON *given,
 		cJSON_ArrayForEach(g, given) {
 			const struct decl *dd = decl_find(d, n, g->string);
 
-			snprintf(bad, bad_len, "parameters.%s", g->string);
+			sbx_json_fmt(bad, bad_len, "parameters.%s", g->string);
 			if (dd == NULL) {
 				snprintf(detail, detail_len,
 				    "the template declares no parameter of "

@@ -506,8 +506,9 @@ sbx_template_put(const char *name, const cJSON *req, const char *actor,
 			if (cJSON_GetObjectItemCaseSensitive(tp, pname) ==
 			    NULL) {
 				snprintf(pdetail, sizeof(pdetail), "parameter "
-				    "%.100s is not in the template's "
-				    "Parameters", pname);
+				    "%.*s is not in the template's "
+				    "Parameters",
+				    (int)sbx_json_utf8_cut(pname, 100), pname);
 				err = invalid(field, "parameters", detail,
 				    detail_len, pdetail);
 				goto out;

@@ -19,6 +19,102 @@
 
 /* ------------------------------------------------------------ parse */
 
+/* True when the n bytes at s are valid UTF-8 throughout. */
+static int
+utf8_whole(const char *s, size_t n)
+{
+	size_t i = 0, k;
+
+	while (i < n) {
+		k = sbx_json_utf8_len((const unsigned char *)s + i, n - i);
+		if (k == 0)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
+static void
+test_utf8_cut(void **state)
+{
+	/* "a", e-acute (2), euro (3), an emoji (4), "z". */
+	static const char text[] = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z";
+	static const size_t want[] = { 0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10, 11,
+	    11 };
+	size_t max;
+
+	(void)state;
+	for (max = 0; max < sizeof(want) / sizeof(want[0]); max++)
+		if (sbx_json_utf8_cut(text, max) != want[max])
+			fail_msg("max %zu: kept %zu, expected %zu", max,
+			    sbx_json_utf8_cut(text, max), want[max]);
+	/* Text already cut short loses its partial last character. */
+	assert_int_equal(sbx_json_utf8_cut("ab\xe2\x82", 4), 2);
+	assert_int_equal(sbx_json_utf8_cut("ab\xf0", 3), 2);
+	/* Invalid bytes are single characters, kept as they were. */
+	assert_int_equal(sbx_json_utf8_cut("\xff\xfe\x80x", 3), 3);
+	assert_int_equal(sbx_json_utf8_cut("\xe2x\xa9y", 10), 4);
+	assert_int_equal(sbx_json_utf8_cut("", 5), 0);
+}
+
+static void
+test_fmt_cuts_between_characters(void **state)
+{
+	char buf[16], name[64];
+	size_t n, len, i;
+
+	(void)state;
+	/* Every buffer size over text of 3-byte characters. */
+	for (i = 0; i + 3 < sizeof(name); i += 3)
+		memcpy(name + i, "\xe2\x82\xac", 3);
+	name[i] = '\0';
+	for (len = 1; len <= sizeof(buf); len++) {
+		n = sbx_json_fmt(buf, len, "x:%s", name);
+		assert_int_equal(n, strlen(buf));
+		assert_true(n < len);
+		if (!utf8_whole(buf, n))
+			fail_msg("buffer of %zu bytes ends in half a character",
+			    len);
+		/* As much as fits: at most a character's worth is lost. */
+		if (len > 2)
+			assert_true(n + 3 > len - 1);
+	}
+	/* Fits: written whole, like snprintf. */
+	assert_int_equal(sbx_json_fmt(buf, sizeof(buf), "%d-%s", 7, "ok"), 4);
+	assert_string_equal(buf, "7-ok");
+	assert_int_equal(sbx_json_fmt(buf, 0, "%s", "x"), 0);
+}
+
+/*
+ * The field check's detail quotes an unknown member's name, which comes
+ * from the client: cut into a small detail buffer, it stays whole UTF-8.
+ */
+static void
+test_check_detail_cut(void **state)
+{
+	static const struct sbx_field fields[] = {
+		{ "name", SBX_F_STRING, 0, 0, 0, NULL, NULL },
+	};
+	char body[512], detail[64];
+	const char *bad = NULL;
+	cJSON *j;
+	size_t i, o;
+
+	(void)state;
+	/* "a" first, so the byte cut would fall inside a character. */
+	o = (size_t)snprintf(body, sizeof(body), "{\"a");
+	for (i = 0; i < 60; i++, o += 3)
+		memcpy(body + o, "\xe2\x82\xac", 3);
+	snprintf(body + o, sizeof(body) - o, "\": 1}");
+	j = cJSON_Parse(body);
+	assert_non_null(j);
+	assert_int_equal(sbx_json_check(j, fields, 1, &bad, detail,
+	    sizeof(detail)), SBX_EINVAL);
+	assert_true(strlen(detail) > 50);
+	assert_true(utf8_whole(detail, strlen(detail)));
+	cJSON_Delete(j);
+}
+
 static void
 test_parse_ok(void **state)
 {
@@ -554,6 +650,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_utf8_cut),
+		cmocka_unit_test(test_fmt_cuts_between_characters),
+		cmocka_unit_test(test_check_detail_cut),
 		cmocka_unit_test(test_parse_ok),
 		cmocka_unit_test(test_parse_refused),
 		cmocka_unit_test(test_parse_depth),
