@@ -241,15 +241,27 @@ out:
 
 /*
  * Cookie header (RFC 6265 section 4.2): "a=b; c=d", values optionally in
- * double quotes, not percent-decoded. A piece without '=' or with an empty
- * name is skipped, as browsers do, because other applications on the same
- * host may have set such cookies and they must not sign our user out.
- * Control characters and an unterminated quote are malformed.
+ * double quotes, not percent-decoded. Parsed forgivingly, as browsers and
+ * lenient servers do: a pair that is malformed (no '=', an empty name, an
+ * unterminated or inner quote, a control character) is skipped and the
+ * others are kept. Any application on the same site can set a cookie our
+ * user's browser then sends us; refusing the whole header for one bad
+ * pair would sign the user out and block sign-in. SBX_EPARSE is never
+ * returned; only SBX_ENOMEM is.
  */
+static int
+cookie_pair_clean(const char *s, const char *end)
+{
+	for (; s < end; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 enum sbx_err
 sbx_http_parse_cookies(const char *header, struct sbx_params *out)
 {
-	const char *p, *end, *eq, *ns, *ne, *vs, *ve, *c;
+	const char *p, *end, *eq, *ns, *ne, *vs, *ve;
 	char *name = NULL, *value = NULL;
 	enum sbx_err err = SBX_OK;
 
@@ -257,15 +269,12 @@ sbx_http_parse_cookies(const char *header, struct sbx_params *out)
 	out->n = 0;
 	if (header == NULL)
 		return SBX_OK;
-	for (c = header; *c != '\0'; c++)
-		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
-			return SBX_EPARSE;
 	for (p = header; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
 		end = strchr(p, ';');
 		if (end == NULL)
 			end = p + strlen(p);
 		eq = memchr(p, '=', (size_t)(end - p));
-		if (eq == NULL)
+		if (eq == NULL || !cookie_pair_clean(p, end))
 			continue;
 		for (ns = p; ns < eq && is_ows(*ns); ns++)
 			;
@@ -278,17 +287,13 @@ sbx_http_parse_cookies(const char *header, struct sbx_params *out)
 		for (ve = end; ve > vs && is_ows(ve[-1]); ve--)
 			;
 		if (vs < ve && *vs == '"') {
-			if (ve - vs < 2 || ve[-1] != '"') {
-				err = SBX_EPARSE;
-				goto out;
-			}
+			if (ve - vs < 2 || ve[-1] != '"')
+				continue;
 			vs++;
 			ve--;
-			if (memchr(vs, '"', (size_t)(ve - vs)) != NULL) {
-				err = SBX_EPARSE;
-				goto out;
-			}
 		}
+		if (memchr(vs, '"', (size_t)(ve - vs)) != NULL)
+			continue;
 		name = xstrndup(ns, (size_t)(ne - ns));
 		value = xstrndup(vs, (size_t)(ve - vs));
 		if (name == NULL || value == NULL) {

@@ -141,7 +141,9 @@ int sbx_req_wants_json(const struct sbx_req *req);
 
 /*
  * Pure parsers, exposed for unit tests and fuzzing. They fill params
- * (release with sbx_params_fini) and return SBX_EPARSE on malformed input.
+ * (release with sbx_params_fini). The query parser returns SBX_EPARSE on
+ * malformed input; the cookie parser skips a malformed pair and keeps the
+ * others (only SBX_ENOMEM fails it).
  */
 enum sbx_err sbx_http_parse_query(const char *query, struct sbx_params *out);
 enum sbx_err sbx_http_parse_cookies(const char *header, struct sbx_params *out);

@@ -62,10 +62,12 @@ fuzz_cookies(const char *text)
 	size_t i;
 
 	check_params(&p, err);
+	/* Forgiving: a malformed pair is skipped, the header never refused. */
+	CHECK(err == SBX_OK || err == SBX_ENOMEM);
 	for (i = 0; err == SBX_OK && i < p.n; i++) {
 		CHECK(p.items[i].name[0] != '\0');
 		CHECK(strpbrk(p.items[i].name, ";=") == NULL);
-		CHECK(strchr(p.items[i].value, ';') == NULL);
+		CHECK(strpbrk(p.items[i].value, ";\"\r\n\x7f") == NULL);
 	}
 	sbx_params_fini(&p);
 }
