@@ -53,6 +53,7 @@ static int check_region(const char *);
 static int check_arn(const char *);
 static int check_stack_prefix(const char *);
 static int check_not_placeholder(const char *);
+static int check_cw_namespace(const char *);
 
 #define OFF(member) offsetof(struct sbx_config, member)
 
@@ -167,6 +168,15 @@ static const struct setting settings[] = {
 	    NULL, 1, 1024, SBX_NEED_NOTIFY, F_NOECHO, NULL, NULL, NULL },
 	{ "EXPIRY_WARNING_MINUTES", NULL, S_INT, OFF(expiry_warning_minutes),
 	    "5", 0, 100000, SBX_NEED_NOTIFY, 0, NULL, NULL, NULL },
+
+	/* metrics: sbx-meta (GET /metrics) and the reaper (EMF) */
+	{ "METRICS_OVERDUE_GRACE_SECONDS", NULL, S_INT,
+	    OFF(metrics_overdue_grace_seconds), "300", 0, 86400, 0, 0, NULL,
+	    NULL, NULL },
+	{ "METRICS_NAMESPACE", NULL, S_STRING, OFF(metrics_namespace), "Sbx",
+	    1, 255, 0, 0, NULL, check_cw_namespace,
+	    "a CloudWatch namespace: letters, digits and . - _ / # :, "
+	    "not starting with AWS/" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -481,6 +491,19 @@ check_not_placeholder(const char *v)
 refuse:
 	explicit_bzero(lower, sizeof(lower));
 	return 0;
+}
+
+/* CloudWatch's namespace rules; "AWS/" is reserved for AWS's own. */
+static int
+check_cw_namespace(const char *v)
+{
+	if (strncmp(v, "AWS/", 4) == 0)
+		return 0;
+	for (; *v != '\0'; v++)
+		if (!is_alpha(*v) && !is_digit(*v) &&
+		    strchr(".-_/#:", *v) == NULL)
+			return 0;
+	return 1;
 }
 
 /* ------------------------------------------------------------ parsing */

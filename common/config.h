@@ -76,6 +76,10 @@ struct sbx_config {
 	char *notify_webhook_url;
 	char *notify_webhook_secret;
 	long expiry_warning_minutes;
+
+	/* metrics (GET /metrics, the reaper's EMF summary) */
+	long metrics_overdue_grace_seconds;
+	char *metrics_namespace;	/* CloudWatch namespace of the EMF */
 };
 
 /*

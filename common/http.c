@@ -860,6 +860,16 @@ sbx_reply_json(struct sbx_req *req, int status, cJSON *body)
 }
 
 void
+sbx_reply_text(struct sbx_req *req, int status, const char *type, char *body)
+{
+	if (body == NULL) {
+		sbx_reply_problem(req, 500, "out of memory");
+		return;
+	}
+	resp_set(req, status, type, body, strlen(body));
+}
+
+void
 sbx_reply_empty(struct sbx_req *req, int status)
 {
 	resp_set(req, status, NULL, NULL, 0);

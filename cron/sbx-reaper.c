@@ -7,6 +7,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/time.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "common/config.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/reaper.h"
 
 #define PROG "sbx-reaper"
@@ -42,6 +44,32 @@ catch_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * The figures of GET /metrics, read again after the run and added to the
+ * summary in CloudWatch Embedded Metric Format (namespace
+ * METRICS_NAMESPACE): in the cloud the summary line goes to CloudWatch
+ * Logs, which turns them into metrics with no API call of ours. Not for
+ * a dry run (an operator's look, not a run), nor when the database is
+ * out of reach (the summary's "ok": false says so, and the missing
+ * points are what the alarms treat as breaching).
+ */
+static void
+add_emf(cJSON *sum)
+{
+	const struct sbx_config *cfg = sbx_config();
+	struct sbx_metrics m;
+	struct timeval tv;
+
+	if (sbx_metrics_collect(cfg->metrics_overdue_grace_seconds, &m) !=
+	    SBX_OK)
+		return;
+	gettimeofday(&tv, NULL);
+	if (sbx_metrics_emf_add(sum, &m, cfg->metrics_namespace,
+	    (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000) != SBX_OK)
+		sbx_log(SBX_LOG_ERROR, "reaper", "out of memory adding the "
+		    "metrics to the summary");
+}
+
 static int
 one_run(const struct sbx_reaper_args *a)
 {
@@ -61,6 +89,8 @@ one_run(const struct sbx_reaper_args *a)
 	if (r.operator_error)
 		fprintf(stderr, PROG ": %s\n", r.error);
 	sum = sbx_reaper_summary(&r, a->dry_run);
+	if (sum != NULL && !a->dry_run && err != SBX_EUNAVAILABLE)
+		add_emf(sum);
 	line = sum != NULL ? sbx_json_print(sum) : NULL;
 	if (line != NULL)
 		printf("%s\n", line);

@@ -3,12 +3,16 @@
  * gave at GET /api/, and GET /readyz, which says whether this process can
  * reach the database (nginx answers /healthz itself, without it). Signed
  * in: GET /api/test, the original tool's protected answer, and GET /api/me.
+ * GET /metrics: the expiry promise in Prometheus text; nginx lets it
+ * through only from loopback and METRICS_ALLOW_FROM, so it has no
+ * authentication of its own.
  */
 #include <cjson/cJSON.h>
 
 #include "common/auth.h"
 #include "common/config.h"
 #include "common/http.h"
+#include "common/metrics.h"
 #include "common/ready.h"
 
 static void
@@ -48,6 +52,25 @@ meta_readyz(struct sbx_req *req)
 	sbx_reply_json(req, 200, body);
 }
 
+/*
+ * A failure is 503 problem+json, so that a scraper records the target as
+ * down rather than reading zeros that would hide a broken promise.
+ */
+static void
+meta_metrics(struct sbx_req *req)
+{
+	struct sbx_metrics m;
+
+	if (sbx_metrics_collect(sbx_config()->metrics_overdue_grace_seconds,
+	    &m) != SBX_OK) {
+		sbx_reply_problem(req, 503, "database unavailable");
+		sbx_reply_header(req, "Retry-After", "5");
+		return;
+	}
+	sbx_reply_text(req, 200, SBX_METRICS_CONTENT_TYPE,
+	    sbx_metrics_prometheus(&m));
+}
+
 /* The original tool's protected route, with who is asking. */
 static void
 meta_test(struct sbx_req *req)
@@ -82,6 +105,7 @@ static const struct sbx_route routes[] = {
 	{ "GET", "/api/", meta_welcome, 0, NULL, 0 },
 	{ "GET", "/api", meta_welcome, 0, NULL, 0 },
 	{ "GET", "/readyz", meta_readyz, 0, NULL, 0 },
+	{ "GET", "/metrics", meta_metrics, 0, NULL, 0 },
 	{ "GET", "/api/test", meta_test, SBX_ROUTE_AUTH, NULL, 0 },
 	{ "GET", "/api/me", meta_me, SBX_ROUTE_AUTH, NULL, 0 },
 };

@@ -11,6 +11,7 @@
 # NGINX_USER (and NGINX_GROUP, default its primary group),
 # NGINX_WORKER_PROCESSES, NGINX_LISTEN_ADDRESS, HTTP_PORT,
 # HTTPS_PORT, RATE_LIMIT_API[_BURST], RATE_LIMIT_AUTH[_BURST],
+# NGINX_KEEPALIVE_TIMEOUT, NGINX_REAL_IP_FROM, METRICS_ALLOW_FROM,
 # SBX_LOG_DIR, SBX_RUN_DIR, SBX_TLS_CERT, SBX_TLS_KEY.
 sbx_nginx_render() {
     local tmpl_dir=$1 conf_dir=$2 prefix=$3
@@ -32,7 +33,13 @@ sbx_nginx_render() {
         [RATE_LIMIT_API_BURST]=${RATE_LIMIT_API_BURST:-100}
         [RATE_LIMIT_AUTH]=${RATE_LIMIT_AUTH:-5r/s}
         [RATE_LIMIT_AUTH_BURST]=${RATE_LIMIT_AUTH_BURST:-20}
+        [NGINX_KEEPALIVE_TIMEOUT]=${NGINX_KEEPALIVE_TIMEOUT:-75s}
     )
+    if ! [[ ${v[NGINX_KEEPALIVE_TIMEOUT]} =~ ^[0-9]+(ms|s|m)?$ ]]; then
+        printf 'nginx: NGINX_KEEPALIVE_TIMEOUT must be an nginx time such as 75s: %s\n' \
+            "${v[NGINX_KEEPALIVE_TIMEOUT]}" >&2
+        return 1
+    fi
     # Redirects name the port only when it is not the default one.
     if [ "$HTTPS_PORT" = 443 ]; then v[HTTPS_PORT_SUFFIX]=""; else v[HTTPS_PORT_SUFFIX]=":$HTTPS_PORT"; fi
 
@@ -52,6 +59,7 @@ sbx_nginx_render() {
     done
     mkdir -p "$conf_dir"
     sbx_nginx_realip "$conf_dir/realip.conf" || return 1
+    sbx_nginx_metrics_allow "$conf_dir/metrics-allow.conf" || return 1
     for f in "$tmpl_dir"/*.conf.in; do
         out="$conf_dir/$(basename "$f" .in)"
         sed -e "$script" "$f" > "$out.tmp"
@@ -64,24 +72,46 @@ sbx_nginx_render() {
     done
 }
 
-# Writes the realip directives for NGINX_REAL_IP_FROM (comma-separated
-# IPv4/IPv6 addresses or CIDR blocks of the load balancer); an empty file
-# when it is unset, so that locally $remote_addr is the peer itself.
-sbx_nginx_realip() {
-    local out=$1 net
+# Prints the networks of the setting named $1 (comma-separated IPv4/IPv6
+# addresses or CIDR blocks; spaces ignored), one a line; fails naming the
+# setting on anything else (the shape only: nginx -t checks the rest).
+sbx_nginx_nets() {
+    local name=$1 net
     local -a nets
-    : > "$out.tmp"
-    IFS=, read -r -a nets <<< "${NGINX_REAL_IP_FROM:-}"
+    IFS=, read -r -a nets <<< "${!name:-}"
     for net in "${nets[@]}"; do
         net=${net//[[:space:]]/}
         [ -n "$net" ] || continue
         if ! [[ $net =~ ^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$ ]]; then
-            printf 'nginx: NGINX_REAL_IP_FROM: not an address or CIDR block: %s\n' "$net" >&2
-            rm -f "$out.tmp"
+            printf 'nginx: %s: not an address or CIDR block: %s\n' "$name" "$net" >&2
             return 1
         fi
-        printf 'set_real_ip_from %s;\n' "$net" >> "$out.tmp"
+        printf '%s\n' "$net"
     done
+}
+
+# Writes the access rules of GET /metrics: loopback and the networks of
+# METRICS_ALLOW_FROM (empty: loopback only), then deny all, which nginx
+# answers with 403 (the problem+json of @problem_403).
+sbx_nginx_metrics_allow() {
+    local out=$1 nets net
+    nets=$(sbx_nginx_nets METRICS_ALLOW_FROM) || return 1
+    {
+        printf 'allow 127.0.0.0/8;\nallow ::1;\n'
+        for net in $nets; do printf 'allow %s;\n' "$net"; done
+        printf 'deny all;\n'
+    } > "$out.tmp"
+    mv "$out.tmp" "$out"
+}
+
+# Writes the realip directives for NGINX_REAL_IP_FROM (the load
+# balancer's networks); an empty file when it is unset, so that locally
+# $remote_addr is the peer itself.
+sbx_nginx_realip() {
+    local out=$1 nets net
+    nets=$(sbx_nginx_nets NGINX_REAL_IP_FROM) || return 1
+    : > "$out.tmp"
+    for net in $nets; do printf 'set_real_ip_from %s;\n' "$net" >> "$out.tmp"; done
     if [ -s "$out.tmp" ]; then
         printf 'real_ip_header X-Forwarded-For;\nreal_ip_recursive on;\n' >> "$out.tmp"
     fi

@@ -103,6 +103,10 @@ sbx_settings_init() {
     sbx_set RATE_LIMIT_AUTH_BURST 20
     # The load balancer's networks, whose X-Forwarded-For nginx trusts.
     sbx_set NGINX_REAL_IP_FROM ""
+    # Above a load balancer's idle timeout; networks besides loopback
+    # allowed to GET /metrics.
+    sbx_set NGINX_KEEPALIVE_TIMEOUT 75s
+    sbx_set METRICS_ALLOW_FROM ""
 
     sbx_set BASE_URL "https://localhost:$HTTPS_PORT"
 

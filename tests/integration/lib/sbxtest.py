@@ -32,7 +32,7 @@ import urllib.parse
 __all__ = [
     "setting", "request", "get", "post", "Response", "assert_status",
     "assert_json", "assert_problem", "assert_security_headers", "psql",
-    "pg_ctl", "responder_pids", "wait_until", "redact", "run",
+    "pg_ctl", "processes", "responder_pids", "wait_until", "redact", "run",
 ]
 
 
@@ -325,12 +325,8 @@ def _environ_of(pid):
         return []
 
 
-def responder_pids(name):
-    """The pids of the worker processes of responder `name` (sbx-meta...)
-    of this stack (SBX_INSTANCE in their environment), as a set."""
-    binary = os.path.join(setting("SBX_BUILD_DIR"), "fcgi", name).encode()
-    marker = ("SBX_INSTANCE=%s" % setting("SBX_STATE_DIR")).encode()
-    pids = set()
+def processes():
+    """(pid, argv as a list of bytes) of every process now running."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -339,9 +335,16 @@ def responder_pids(name):
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0] == binary and marker in _environ_of(entry):
-            pids.add(int(entry))
-    return pids
+        yield int(entry), argv
+
+
+def responder_pids(name):
+    """The pids of the worker processes of responder `name` (sbx-meta...)
+    of this stack (SBX_INSTANCE in their environment), as a set."""
+    binary = os.path.join(setting("SBX_BUILD_DIR"), "fcgi", name).encode()
+    marker = ("SBX_INSTANCE=%s" % setting("SBX_STATE_DIR")).encode()
+    return {pid for pid, argv in processes()
+            if argv and argv[0] == binary and marker in _environ_of(pid)}
 
 
 # --------------------------------------------------------------- timing
