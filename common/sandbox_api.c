@@ -672,7 +672,12 @@ sbx_template_api_get(struct sbx_req *req)
 		sbx_reply_err(req, err, "reading a template");
 		return;
 	}
-	reply_template(req, 200, t, 1);
+	/*
+	 * The body is the text as the admin wrote it, NoEcho defaults and
+	 * all (a YAML body cannot be redacted reliably), so only admins get
+	 * it; everyone sees the parameters, redacted.
+	 */
+	reply_template(req, 200, t, req->principal->is_admin);
 }
 
 const struct sbx_field

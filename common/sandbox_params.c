@@ -8,9 +8,11 @@
  * "Parameters" object {"Name": {"Default"?, "NoEcho"?, "AllowedValues"?,
  * "MaxLength"?, "Description"?}}, so an admin may paste either.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/json.h"
 #include "common/sandbox.h"
@@ -18,6 +20,7 @@
 
 /* One declared parameter, pointing into the parsed declaration. */
 struct decl {
+	const cJSON *obj;		/* the declaration itself */
 	const char *name;
 	const cJSON *def;		/* string/number/bool or NULL */
 	int no_echo;
@@ -47,16 +50,58 @@ param_name_valid(const char *s)
 	return 1;
 }
 
-static const cJSON *
-member(const cJSON *o, const char *ours, const char *cfn)
+/*
+ * The spelling rules, in one place: a member of a declaration is known by
+ * its name compared without case and without underscores, so "no_echo",
+ * "NoEcho" and "noEcho" are one member, as are "default" and "Default".
+ * Reading a declaration, redacting it for display and converting
+ * CloudFormation's Parameters all go through member() and truthy(): a
+ * spelling one of them missed would be a NoEcho default shown in clear.
+ */
+static int
+spelled(const char *name, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, ours);
-
-	if (v == NULL && cfn != NULL)
-		v = cJSON_GetObjectItemCaseSensitive(o, cfn);
-	return v;
+	for (;;) {
+		while (*name == '_')
+			name++;
+		while (*key == '_')
+			key++;
+		if (*name == '\0' || *key == '\0')
+			return *name == *key;
+		if (tolower((unsigned char)*name) != tolower((unsigned char)*key))
+			return 0;
+		name++;
+		key++;
+	}
 }
 
+/* The first member of o spelled key; *count (optional) gets how many. */
+static const cJSON *
+member_n(const cJSON *o, const char *key, int *count)
+{
+	const cJSON *c, *first = NULL;
+	int n = 0;
+
+	if (cJSON_IsObject(o))
+		cJSON_ArrayForEach(c, o) {
+			if (c->string != NULL && spelled(c->string, key)) {
+				if (first == NULL)
+					first = c;
+				n++;
+			}
+		}
+	if (count != NULL)
+		*count = n;
+	return first;
+}
+
+static const cJSON *
+member(const cJSON *o, const char *key)
+{
+	return member_n(o, key, NULL);
+}
+
+/* true, or a string saying true in any case (CloudFormation's "true"). */
 static int
 truthy(const cJSON *v)
 {
@@ -65,10 +110,15 @@ truthy(const cJSON *v)
 	if (cJSON_IsBool(v))
 		return cJSON_IsTrue(v);
 	if (cJSON_IsString(v))
-		return strcmp(v->valuestring, "true") == 0 ||
-		    strcmp(v->valuestring, "True") == 0;
+		return strcasecmp(v->valuestring, "true") == 0;
 	return 0;
 }
+
+/* The members a declaration may have, each under any of its spellings. */
+static const char *const decl_keys[] = {
+	"name", "type", "description", "default", "no_echo", "allowed_values",
+	"allowed_pattern", "max_length", "required",
+};
 
 /*
  * Reads one declaration from its object. name is the entry's name (the
@@ -79,6 +129,9 @@ decl_read(const char *name, const cJSON *o, struct decl *d, char *detail,
     size_t detail_len)
 {
 	const cJSON *v;
+
+	size_t k;
+	int count;
 
 	memset(d, 0, sizeof(*d));
 	if (!cJSON_IsObject(o)) {
@@ -91,16 +144,26 @@ decl_read(const char *name, const cJSON *o, struct decl *d, char *detail,
 		    "a declared parameter needs an alphanumeric name");
 		return SBX_EINVAL;
 	}
+	/* Two spellings of one member: which one holds is anyone's guess. */
+	for (k = 0; k < sizeof(decl_keys) / sizeof(decl_keys[0]); k++) {
+		(void)member_n(o, decl_keys[k], &count);
+		if (count > 1) {
+			snprintf(detail, detail_len, "parameter %s: %s is "
+			    "given more than once", name, decl_keys[k]);
+			return SBX_EINVAL;
+		}
+	}
+	d->obj = o;
 	d->name = name;
-	d->def = member(o, "default", "Default");
+	d->def = member(o, "default");
 	if (d->def != NULL && !cJSON_IsString(d->def) &&
 	    !cJSON_IsNumber(d->def) && !cJSON_IsBool(d->def)) {
 		snprintf(detail, detail_len,
 		    "parameter %s: default must be a string", name);
 		return SBX_EINVAL;
 	}
-	d->no_echo = truthy(member(o, "no_echo", "NoEcho"));
-	d->allowed = member(o, "allowed_values", "AllowedValues");
+	d->no_echo = truthy(member(o, "no_echo"));
+	d->allowed = member(o, "allowed_values");
 	if (d->allowed != NULL) {
 		const cJSON *a;
 
@@ -119,7 +182,7 @@ decl_read(const char *name, const cJSON *o, struct decl *d, char *detail,
 			}
 		}
 	}
-	v = member(o, "max_length", "MaxLength");
+	v = member(o, "max_length");
 	if (v != NULL) {
 		if (cJSON_IsNumber(v))
 			d->max_length = (long)v->valuedouble;
@@ -128,7 +191,7 @@ decl_read(const char *name, const cJSON *o, struct decl *d, char *detail,
 		if (d->max_length < 0 || d->max_length > 4096)
 			d->max_length = 0;
 	}
-	v = member(o, "required", NULL);
+	v = member(o, "required");
 	if (v != NULL)
 		d->required = truthy(v);
 	else
@@ -175,8 +238,7 @@ decls_parse(const char *text, cJSON **root, struct decl **out, size_t *n,
 		size_t j;
 
 		if (cJSON_IsArray(r)) {
-			const cJSON *nm = cJSON_IsObject(e) ?
-			    cJSON_GetObjectItemCaseSensitive(e, "name") : NULL;
+			const cJSON *nm = member(e, "name");
 
 			name = cJSON_IsString(nm) ? nm->valuestring : NULL;
 		} else {
@@ -432,6 +494,82 @@ out:
 	free(d);
 	cJSON_Delete(root);
 	return out;
+}
+
+cJSON *
+sbx_template_params_public(const char *declared_json)
+{
+	cJSON *root = NULL, *c, *next, *stars;
+	struct decl *d = NULL;
+	size_t n = 0, i;
+	char detail[160];
+
+	if (decls_parse(declared_json, &root, &d, &n, detail,
+	    sizeof(detail)) != SBX_OK || root == NULL) {
+		/* Broken or empty: show nothing rather than guess. */
+		cJSON_Delete(root);
+		free(d);
+		return cJSON_CreateArray();
+	}
+	for (i = 0; i < n; i++) {
+		if (!d[i].no_echo)
+			continue;
+		/* Every spelling, though a valid declaration has one. */
+		for (c = d[i].obj->child; c != NULL; c = next) {
+			next = c->next;
+			if (c->string == NULL || !spelled(c->string, "default"))
+				continue;
+			if ((stars = cJSON_CreateString("****")) == NULL) {
+				cJSON_Delete(root);
+				free(d);
+				return NULL;
+			}
+			/* The key moves to the new item (no copy to fail). */
+			stars->string = c->string;
+			c->string = NULL;
+			cJSON_ReplaceItemViaPointer((cJSON *)d[i].obj, c, stars);
+		}
+	}
+	free(d);
+	return root;
+}
+
+cJSON *
+sbx_template_params_from_cfn(const cJSON *cfn_params)
+{
+	cJSON *a = cJSON_CreateArray(), *o;
+	const cJSON *p, *v;
+
+	if (a == NULL || !cJSON_IsObject(cfn_params))
+		return a;
+	cJSON_ArrayForEach(p, cfn_params) {
+		if ((o = cJSON_CreateObject()) == NULL) {
+			cJSON_Delete(a);
+			return NULL;
+		}
+		cJSON_AddItemToArray(a, o);
+		cJSON_AddStringToObject(o, "name", p->string);
+		if (cJSON_IsString(v = member(p, "type")))
+			cJSON_AddStringToObject(o, "type", v->valuestring);
+		if (cJSON_IsString(v = member(p, "description")))
+			cJSON_AddStringToObject(o, "description",
+			    v->valuestring);
+		if ((v = member(p, "default")) != NULL)
+			cJSON_AddItemToObject(o, "default",
+			    cJSON_Duplicate(v, 1));
+		cJSON_AddBoolToObject(o, "no_echo", truthy(member(p,
+		    "no_echo")));
+		if ((v = member(p, "allowed_values")) != NULL)
+			cJSON_AddItemToObject(o, "allowed_values",
+			    cJSON_Duplicate(v, 1));
+		if ((v = member(p, "allowed_pattern")) != NULL)
+			cJSON_AddItemToObject(o, "allowed_pattern",
+			    cJSON_Duplicate(v, 1));
+		if ((v = member(p, "max_length")) != NULL)
+			cJSON_AddItemToObject(o, "max_length",
+			    cJSON_Duplicate(v, 1));
+	}
+	return a;
 }
 
 /* The sandbox rule, by design (template.h): one check serves both. */

@@ -202,26 +202,6 @@ out:
 
 /* ------------------------------------------------------------ JSON */
 
-/* The declared parameters for showing: a NoEcho default is not shown. */
-static cJSON *
-params_public(const char *text)
-{
-	cJSON *a = text != NULL ? cJSON_Parse(text) : NULL;
-	cJSON *e;
-
-	if (a == NULL || !cJSON_IsArray(a)) {
-		cJSON_Delete(a);
-		return cJSON_CreateArray();
-	}
-	cJSON_ArrayForEach(e, a) {
-		const cJSON *ne = cJSON_GetObjectItemCaseSensitive(e, "no_echo");
-
-		if (cJSON_IsTrue(ne))
-			cJSON_DeleteItemFromObjectCaseSensitive(e, "default");
-	}
-	return a;
-}
-
 cJSON *
 sbx_template_to_json(const struct sbx_template *t, int with_body)
 {
@@ -238,7 +218,8 @@ sbx_template_to_json(const struct sbx_template *t, int with_body)
 	cJSON_AddStringToObject(o, "name", t->name);
 	cJSON_AddNumberToObject(o, "version", (double)t->version);
 	sbx_json_add_str_or_null(o, "description", t->description);
-	cJSON_AddItemToObject(o, "parameters", params_public(t->parameters));
+	cJSON_AddItemToObject(o, "parameters",
+	    sbx_template_params_public(t->parameters));
 	cJSON_AddNumberToObject(o, "default_ttl_minutes",
 	    (double)b.default_minutes);
 	cJSON_AddNumberToObject(o, "max_ttl_minutes", (double)b.max_minutes);
@@ -265,52 +246,6 @@ capability_known(const char *c)
 	return strcmp(c, "CAPABILITY_IAM") == 0 ||
 	    strcmp(c, "CAPABILITY_NAMED_IAM") == 0 ||
 	    strcmp(c, "CAPABILITY_AUTO_EXPAND") == 0;
-}
-
-/*
- * Our declaration array from a CloudFormation "Parameters" object, so that
- * an admin need not write the parameters twice.
- */
-static cJSON *
-params_from_cfn(const cJSON *cfn_params)
-{
-	cJSON *a = cJSON_CreateArray();
-	const cJSON *p;
-
-	if (a == NULL || !cJSON_IsObject(cfn_params))
-		return a;
-	cJSON_ArrayForEach(p, cfn_params) {
-		cJSON *d = cJSON_CreateObject();
-		const cJSON *v;
-
-		if (d == NULL)
-			break;
-		cJSON_AddStringToObject(d, "name", p->string);
-		v = cJSON_GetObjectItemCaseSensitive(p, "Type");
-		if (cJSON_IsString(v))
-			cJSON_AddStringToObject(d, "type", v->valuestring);
-		v = cJSON_GetObjectItemCaseSensitive(p, "Description");
-		if (cJSON_IsString(v))
-			cJSON_AddStringToObject(d, "description",
-			    v->valuestring);
-		v = cJSON_GetObjectItemCaseSensitive(p, "Default");
-		if (v != NULL && (cJSON_IsString(v) || cJSON_IsNumber(v)))
-			cJSON_AddItemToObject(d, "default",
-			    cJSON_Duplicate(v, 1));
-		v = cJSON_GetObjectItemCaseSensitive(p, "NoEcho");
-		cJSON_AddBoolToObject(d, "no_echo", cJSON_IsTrue(v) ||
-		    (cJSON_IsString(v) && strcmp(v->valuestring, "true") == 0));
-		v = cJSON_GetObjectItemCaseSensitive(p, "AllowedValues");
-		if (cJSON_IsArray(v))
-			cJSON_AddItemToObject(d, "allowed_values",
-			    cJSON_Duplicate(v, 1));
-		v = cJSON_GetObjectItemCaseSensitive(p, "MaxLength");
-		if (v != NULL && (cJSON_IsString(v) || cJSON_IsNumber(v)))
-			cJSON_AddItemToObject(d, "max_length",
-			    cJSON_Duplicate(v, 1));
-		cJSON_AddItemToArray(a, d);
-	}
-	return a;
 }
 
 struct put_args {
@@ -476,7 +411,7 @@ sbx_template_put(const char *name, const cJSON *req, const char *actor,
 	if (params != NULL) {
 		declared = cJSON_Duplicate(params, 1);
 	} else {
-		declared = params_from_cfn(doc != NULL ?
+		declared = sbx_template_params_from_cfn(doc != NULL ?
 		    cJSON_GetObjectItemCaseSensitive(doc, "Parameters") : NULL);
 	}
 	if (declared == NULL) {

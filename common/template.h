@@ -85,6 +85,22 @@ void sbx_template_params_free(cJSON *params);
 cJSON *sbx_template_params_masked(const char *declared_json,
     const cJSON *params);
 
+/*
+ * The declared parameters for display: the stored array (or object) with
+ * the default of every NoEcho parameter replaced by "****", under any
+ * spelling of "default" and whichever spelling of "NoEcho" said so (the
+ * same reader as sbx_template_params_check). Broken text gives []. Caller
+ * cJSON_Delete()s; NULL on ENOMEM.
+ */
+cJSON *sbx_template_params_public(const char *declared_json);
+
+/*
+ * Our declaration array from a CloudFormation "Parameters" object, read
+ * with the same spelling rules (so "NoEcho": "True" stays NoEcho). Caller
+ * cJSON_Delete()s; NULL on ENOMEM.
+ */
+cJSON *sbx_template_params_from_cfn(const cJSON *cfn_params);
+
 /* The enabled template by name (highest version), or the default with name NULL. */
 enum sbx_err sbx_template_get(const char *name, struct sbx_template **out);
 /* One exact version, enabled or not (a sandbox's recorded version). */
@@ -113,9 +129,10 @@ enum sbx_err sbx_template_disable(const char *name);
 
 /*
  * The API object: name, version, description, parameters (the declared
- * array; a NoEcho parameter's default is not shown), default_ttl_minutes
+ * array; a NoEcho parameter's default shows as "****"), default_ttl_minutes
  * and max_ttl_minutes (effective: the template's, bounded by the global
- * settings), capabilities, default, created_at. with_body adds "body".
+ * settings), capabilities, default, created_at. with_body adds "body":
+ * the text as written, NoEcho defaults included, so only for admins.
  * Caller cJSON_Delete()s.
  */
 cJSON *sbx_template_to_json(const struct sbx_template *t, int with_body);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -383,6 +384,111 @@ test_params_masked_and_valid(void **state)
 	cJSON_Delete(d);
 }
 
+/*
+ * Every spelling of NoEcho and of its default that the reader honours is
+ * redacted for display; the same reader decides what the check uses.
+ */
+static void
+test_params_public(void **state)
+{
+	static const char *const noecho_spellings[] = {
+		"\"no_echo\":true", "\"NoEcho\":true", "\"no_echo\":\"true\"",
+		"\"NoEcho\":\"true\"", "\"NoEcho\":\"True\"",
+		"\"noEcho\":\"TRUE\"", "\"NO_ECHO\":true",
+	};
+	static const char *const default_spellings[] = {
+		"default", "Default", "DEFAULT",
+	};
+	char declared[256], want[32], *text;
+	cJSON *pub, *given, *eff = NULL;
+	char bad[64], detail[160];
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(noecho_spellings) / sizeof(noecho_spellings[0]);
+	    i++)
+		for (j = 0; j < 3; j++) {
+			snprintf(declared, sizeof(declared),
+			    "[{\"name\":\"Pw\",%s,\"%s\":\"s3cret\"},"
+			    "{\"name\":\"Size\",\"Default\":\"small\"}]",
+			    noecho_spellings[i], default_spellings[j]);
+			pub = sbx_template_params_public(declared);
+			text = cJSON_PrintUnformatted(pub);
+			assert_non_null(text);
+			if (strstr(text, "s3cret") != NULL)
+				fail_msg("shown in clear: %s", declared);
+			/* Under the key it had: the same member, redacted. */
+			snprintf(want, sizeof(want), "\"%s\":\"****\"",
+			    default_spellings[j]);
+			if (strstr(text, want) == NULL)
+				fail_msg("%s not in %s", want, text);
+			assert_non_null(strstr(text, "small"));
+			free(text);
+			cJSON_Delete(pub);
+			/* The check reads the same default. */
+			given = cJSON_Parse("{}");
+			assert_int_equal(sbx_template_params_check(declared,
+			    given, &eff, bad, sizeof(bad), detail,
+			    sizeof(detail)), SBX_OK);
+			assert_string_equal(cJSON_GetObjectItem(eff,
+			    "Pw")->valuestring, "s3cret");
+			sbx_template_params_free(eff);
+			eff = NULL;
+			cJSON_Delete(given);
+		}
+	/* Not NoEcho: the default is shown; "false" is not true. */
+	pub = sbx_template_params_public("[{\"name\":\"A\",\"NoEcho\":"
+	    "\"false\",\"Default\":\"plain\"}]");
+	text = cJSON_PrintUnformatted(pub);
+	assert_non_null(strstr(text, "plain"));
+	free(text);
+	cJSON_Delete(pub);
+	/* Broken text shows nothing. */
+	pub = sbx_template_params_public("{not json");
+	assert_true(cJSON_IsArray(pub));
+	assert_int_equal(cJSON_GetArraySize(pub), 0);
+	cJSON_Delete(pub);
+	/* Two spellings of one member are refused when declared. */
+	given = cJSON_Parse("[{\"name\":\"A\",\"default\":\"x\","
+	    "\"Default\":\"y\"}]");
+	assert_int_equal(sbx_template_params_valid(given, detail,
+	    sizeof(detail)), SBX_EINVAL);
+	assert_non_null(strstr(detail, "more than once"));
+	cJSON_Delete(given);
+}
+
+/* CloudFormation's Parameters converted with the same spelling rules. */
+static void
+test_params_from_cfn(void **state)
+{
+	cJSON *cfn = cJSON_Parse("{\"Pw\":{\"Type\":\"String\","
+	    "\"NoEcho\":\"True\",\"Default\":\"s3cret\"},"
+	    "\"Size\":{\"Type\":\"String\",\"Default\":\"small\","
+	    "\"AllowedValues\":[\"small\",\"large\"],\"MaxLength\":5}}");
+	cJSON *a, *pw, *size;
+	char *text;
+
+	(void)state;
+	a = sbx_template_params_from_cfn(cfn);
+	assert_int_equal(cJSON_GetArraySize(a), 2);
+	pw = cJSON_GetArrayItem(a, 0);
+	size = cJSON_GetArrayItem(a, 1);
+	assert_string_equal(cJSON_GetObjectItem(pw, "name")->valuestring, "Pw");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(pw, "no_echo")));
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(size, "no_echo")));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(size,
+	    "allowed_values")), 2);
+	text = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	a = sbx_template_params_public(text);
+	free(text);
+	text = cJSON_PrintUnformatted(a);
+	assert_null(strstr(text, "s3cret"));
+	free(text);
+	cJSON_Delete(a);
+	cJSON_Delete(cfn);
+}
+
 static void
 test_to_json(void **state)
 {
@@ -470,6 +576,8 @@ main(void)
 		cmocka_unit_test(test_status_names_and_lifecycle),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_params_masked_and_valid),
+		cmocka_unit_test(test_params_public),
+		cmocka_unit_test(test_params_from_cfn),
 		cmocka_unit_test(test_to_json),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_uuid),
