@@ -140,7 +140,15 @@ def test_client_inside_the_allow_list_gets_them():
 
 def test_figures_match_the_database():
     with reaper_stopped():
+        started = time.monotonic()
         v = scrape()
+        last = t.psql("SELECT floor(extract(epoch FROM now() - finished_at))::bigint"
+                      " FROM reaper_runs WHERE ok ORDER BY started_at DESC LIMIT 1")
+        # psql is slow to start on a busy machine: the age grew meanwhile.
+        slack = time.monotonic() - started + 1
+        assert last, "the stack's reaper never completed a run"
+        age = v["sbx_reaper_last_run_age_seconds"]
+        assert int(last[0][0]) - slack <= age <= int(last[0][0]) + 1, (age, last, slack)
         for st in LIVE:
             n = db_int("SELECT count(*) FROM sandboxes WHERE status = :'st'", st=st)
             assert v[("sbx_sandboxes", st)] == n, (st, v[("sbx_sandboxes", st)], n)
@@ -148,11 +156,6 @@ def test_figures_match_the_database():
             "SELECT count(*) FROM sandboxes WHERE stuck AND status <> 'TERMINATED'")
         assert v["sbx_webhook_outbox_depth"] == db_int(
             "SELECT count(*) FROM sandbox_events WHERE delivery_state = 'pending'")
-        last = t.psql("SELECT floor(extract(epoch FROM now() - finished_at))::bigint"
-                      " FROM reaper_runs WHERE ok ORDER BY started_at DESC LIMIT 1")
-        assert last, "the stack's reaper never completed a run"
-        assert abs(v["sbx_reaper_last_run_age_seconds"] - int(last[0][0])) <= 2, \
-            (v["sbx_reaper_last_run_age_seconds"], last)
 
 
 def test_overdue_sandbox_shows_with_the_reaper_stopped():
@@ -221,7 +224,7 @@ def test_reaper_summary_carries_the_same_figures_in_emf():
         value = sm.get(m["Name"])
         assert isinstance(value, (int, float)), (m["Name"], value)
         if m["Name"].endswith("_age_seconds"):
-            assert abs(value - v[m["Name"]]) <= 3, (m["Name"], value, v[m["Name"]])
+            assert abs(value - v[m["Name"]]) <= 5, (m["Name"], value, v[m["Name"]])
         else:
             assert value == v[m["Name"]], (m["Name"], value, v[m["Name"]])
     assert sm["sbx_reaper_last_run_terminated"] == sm["counts"]["terminated"]
