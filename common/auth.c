@@ -13,12 +13,13 @@
 #include "common/log.h"
 #include "common/oidc.h"
 #include "common/session.h"
+#include "common/tokens.h"
 
 #define MOD "auth"
 
 /* Query parameters that would carry a credential; never accepted. */
 static const char *const query_token_names[] = {
-	"access_token", "id_token", "token",
+	"access_token", "id_token", "token", "api_token",
 };
 
 const char *
@@ -173,6 +174,40 @@ out:
 	return err;
 }
 
+/*
+ * A personal API token (tokens.h), told apart by its prefix. Only ever
+ * taken from the Authorization header: a cookie holding one goes to the
+ * session check and fails there.
+ */
+static enum sbx_err
+auth_api_token(struct sbx_req *req, const char *token)
+{
+	struct sbx_user u = { 0 };
+	char id[40];
+	enum sbx_err err;
+
+	switch ((err = sbx_tokens_check(token, &u, id))) {
+	case SBX_OK:
+		break;
+	case SBX_EAUTH:
+		return fail(req, err, "API token unknown, revoked or expired, "
+		    "or its account disabled");
+	default:
+		return fail(req, err, "cannot check the API token");
+	}
+	err = sbx_auth_principal_new(&u, NULL, 0, &req->principal);
+	sbx_user_fini(&u);
+	if (err == SBX_OK &&
+	    (req->principal->api_token_id = strdup(id)) == NULL)
+		err = SBX_ENOMEM;
+	if (err != SBX_OK) {
+		sbx_principal_free(req->principal);
+		req->principal = NULL;
+		return fail(req, err, "out of memory");
+	}
+	return SBX_OK;
+}
+
 static int
 method_is_unsafe(const char *m)
 {
@@ -220,6 +255,8 @@ sbx_auth_authenticate(struct sbx_req *req)
 		 */
 		if (looks_like_session(token))
 			return auth_session(req, token, 0, &claims);
+		if (sbx_tokens_has_prefix(token))
+			return auth_api_token(req, token);
 		return auth_id_token(req, token);
 	}
 

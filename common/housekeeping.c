@@ -17,6 +17,10 @@
 
 #define IDEM_OLD " created_at < now() - " SBX_HOUSEKEEPING_IDEM_KEEP
 
+#define API_TOKENS_OLD \
+	" (expires_at < now() - " SBX_HOUSEKEEPING_API_TOKEN_KEEP \
+	" OR revoked_at < now() - " SBX_HOUSEKEEPING_API_TOKEN_KEEP ")"
+
 /*
  * DELETE has no LIMIT in PostgreSQL: the batch is the primary keys a
  * subquery picks, which PostgreSQL and DSQL both take.
@@ -39,6 +43,12 @@ static const struct {
 	    " LIMIT $1::int)",
 	    "hk_idem_count",
 	    "SELECT count(*) AS n FROM idempotency_keys WHERE" IDEM_OLD },
+	[SBX_HK_API_TOKENS] = { "API tokens",
+	    "hk_api_tokens_delete",
+	    "DELETE FROM api_tokens WHERE id IN (SELECT id FROM api_tokens"
+	    " WHERE" API_TOKENS_OLD " LIMIT $1::int)",
+	    "hk_api_tokens_count",
+	    "SELECT count(*) AS n FROM api_tokens WHERE" API_TOKENS_OLD },
 };
 
 const char *

@@ -636,6 +636,7 @@ sbx_principal_free(struct sbx_principal *p)
 	free(p->name);
 	free(p->picture);
 	free_wiped(p->session_id);
+	free(p->api_token_id);
 	free(p);
 }
 
@@ -666,6 +667,9 @@ sbx_req_fini(struct sbx_req *req)
 		free(req->envp);
 	}
 	free(req->resp.headers);
+	/* An answer may carry a secret (a new session or API token). */
+	if (req->resp.body != NULL)
+		explicit_bzero(req->resp.body, req->resp.body_len);
 	free(req->resp.body);
 	memset(req, 0, sizeof(*req));
 }
@@ -1113,6 +1117,12 @@ authenticate_or_reply(const struct sbx_app *app, struct sbx_req *req)
 		sbx_reply_problem(req, 403, "this needs an administrator");
 		return 0;
 	}
+	if ((req->route->flags & SBX_ROUTE_PERSON) &&
+	    req->principal->api_token_id != NULL) {
+		sbx_reply_problem(req, 403, "this needs a signed-in person, "
+		    "not an API token");
+		return 0;
+	}
 	return 1;
 }
 
@@ -1178,7 +1188,7 @@ dispatch(const struct sbx_app *app, struct sbx_req *req)
 		    cap);
 		return;
 	}
-	if ((r->flags & (SBX_ROUTE_AUTH | SBX_ROUTE_ADMIN)) &&
+	if ((r->flags & (SBX_ROUTE_AUTH | SBX_ROUTE_ADMIN | SBX_ROUTE_PERSON)) &&
 	    !authenticate_or_reply(app, req))
 		return;
 	if (req->query_params.n == 0 && req->query[0] != '\0') {
@@ -1526,7 +1536,7 @@ serve_fcgi(const struct sbx_app *app)
 
 /*
  * The route table as JSON lines on stdout ({"method", "path", "auth",
- * "admin", "json"}), for tests that must cover every route (the
+ * "admin", "json", "person"}), for tests that must cover every route (the
  * authorisation matrix, the OpenAPI document) and for operators. It needs
  * no settings, so it runs anywhere the binary does.
  */
@@ -1539,11 +1549,14 @@ print_routes(const struct sbx_app *app)
 	for (i = 0; i < app->nroutes; i++) {
 		f = app->routes[i].flags;
 		printf("{\"method\": \"%s\", \"path\": \"%s\", "
-		    "\"auth\": %s, \"admin\": %s, \"json\": %s}\n",
+		    "\"auth\": %s, \"admin\": %s, \"json\": %s, "
+		    "\"person\": %s}\n",
 		    app->routes[i].method, app->routes[i].pattern,
-		    (f & (SBX_ROUTE_AUTH | SBX_ROUTE_ADMIN)) ? "true" : "false",
+		    (f & (SBX_ROUTE_AUTH | SBX_ROUTE_ADMIN | SBX_ROUTE_PERSON)) ?
+		    "true" : "false",
 		    (f & SBX_ROUTE_ADMIN) ? "true" : "false",
-		    (f & SBX_ROUTE_JSON) ? "true" : "false");
+		    (f & SBX_ROUTE_JSON) ? "true" : "false",
+		    (f & SBX_ROUTE_PERSON) ? "true" : "false");
 	}
 	return fflush(stdout) == 0 ? 0 : 1;
 }

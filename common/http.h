@@ -30,7 +30,12 @@ enum sbx_route_flag {
 	SBX_ROUTE_AUTH = 1u << 0,	/* needs a signed-in user */
 	SBX_ROUTE_ADMIN = 1u << 1,	/* needs an admin (implies AUTH) */
 	SBX_ROUTE_JSON = 1u << 2,	/* body must be a JSON object */
-	SBX_ROUTE_HTML = 1u << 3	/* not an API answer (e.g. redirects) */
+	SBX_ROUTE_HTML = 1u << 3,	/* not an API answer (e.g. redirects) */
+	/*
+	 * Needs a person: refused (403) to a request authenticated by an
+	 * API token, e.g. making API tokens (implies AUTH).
+	 */
+	SBX_ROUTE_PERSON = 1u << 4
 };
 
 struct sbx_route {
@@ -60,6 +65,7 @@ struct sbx_principal {
 	char *name;
 	char *picture;
 	char *session_id;	/* jti of the session token, NULL for ID tokens */
+	char *api_token_id;	/* id of the API token, NULL for the others */
 	int is_admin;
 	int via_cookie;		/* authenticated by the session cookie */
 };

@@ -813,6 +813,7 @@ out:
 static const enum sbx_reaper_count hk_count[SBX_HK__MAX] = {
 	[SBX_HK_SESSIONS] = SBX_RC_SESSIONS_DELETED,
 	[SBX_HK_IDEMPOTENCY_KEYS] = SBX_RC_IDEM_KEYS_DELETED,
+	[SBX_HK_API_TOKENS] = SBX_RC_API_TOKENS_DELETED,
 };
 
 /* What a failed housekeeping statement means for the run. */

@@ -23,8 +23,9 @@
  *   6. orphan stacks (our STACK_NAME_PREFIX, tagged sbx:sandbox-id, with
  *      no live row) are reported, and deleted with delete_orphans;
  *   7. housekeeping: sessions that ended (expired or were revoked) over a
- *      day ago and idempotency keys over 24 hours old are deleted, a batch
- *      per transaction (housekeeping.h); --limit does not bound it;
+ *      day ago, idempotency keys over 24 hours old and API tokens that
+ *      ended over 30 days ago are deleted, a batch per transaction
+ *      (housekeeping.h); --limit does not bound it;
  *   8. the run is recorded in reaper_runs with its counts and duration.
  *
  * Concurrency: a row is acted on only after a conditional UPDATE on its
@@ -72,6 +73,7 @@ enum sbx_reaper_count {
 	SBX_RC_ORPHANS_DELETED,
 	SBX_RC_SESSIONS_DELETED,	/* housekeeping (dry run: would be) */
 	SBX_RC_IDEM_KEYS_DELETED,	/* housekeeping (dry run: would be) */
+	SBX_RC_API_TOKENS_DELETED,	/* housekeeping (dry run: would be) */
 	SBX_RC_SKIPPED,		/* claim lost, or the row kept conflicting */
 	SBX_RC_ERRORS,		/* a row failed for another reason (logged) */
 	SBX_RC__MAX

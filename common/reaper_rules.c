@@ -33,6 +33,7 @@ static const char *const count_names[SBX_RC__MAX] = {
 	[SBX_RC_ORPHANS_DELETED] = "orphans_deleted",
 	[SBX_RC_SESSIONS_DELETED] = "sessions_deleted",
 	[SBX_RC_IDEM_KEYS_DELETED] = "idempotency_keys_deleted",
+	[SBX_RC_API_TOKENS_DELETED] = "api_tokens_deleted",
 	[SBX_RC_SKIPPED] = "skipped",
 	[SBX_RC_ERRORS] = "errors",
 };

@@ -8,6 +8,7 @@
 #include "common/db.h"
 #include "common/log.h"
 #include "common/users.h"
+#include "common/users_db.h"
 
 #define MOD "users"
 
@@ -76,14 +77,13 @@ is_true(const char *v)
 	return v != NULL && strcmp(v, "t") == 0;
 }
 
-/* Copies row 0's user columns into out. */
-static enum sbx_err
-user_from_row(const PGresult *res, struct sbx_user *out)
+enum sbx_err
+sbx_users_from_row(const PGresult *res, int row, struct sbx_user *out)
 {
-	const char *id = sbx_db_get(res, 0, "id"),
-	    *email = sbx_db_get(res, 0, "email"),
-	    *name = sbx_db_get(res, 0, "name"),
-	    *picture = sbx_db_get(res, 0, "picture");
+	const char *id = sbx_db_get(res, row, "id"),
+	    *email = sbx_db_get(res, row, "email"),
+	    *name = sbx_db_get(res, row, "name"),
+	    *picture = sbx_db_get(res, row, "picture");
 
 	memset(out, 0, sizeof(*out));
 	if (id == NULL || email == NULL)
@@ -95,7 +95,7 @@ user_from_row(const PGresult *res, struct sbx_user *out)
 		sbx_user_fini(out);
 		return SBX_ENOMEM;
 	}
-	out->disabled = is_true(sbx_db_get(res, 0, "disabled"));
+	out->disabled = is_true(sbx_db_get(res, row, "disabled"));
 	return SBX_OK;
 }
 
@@ -114,7 +114,7 @@ upsert(PGconn *conn, const struct sbx_oidc_identity *id, struct sbx_user *out)
 		err = SBX_EINTERNAL;
 		goto out;
 	}
-	if ((err = user_from_row(res, out)) != SBX_OK)
+	if ((err = sbx_users_from_row(res, 0, out)) != SBX_OK)
 		goto out;
 	if (out->disabled) {
 		sbx_user_fini(out);
@@ -183,7 +183,7 @@ sbx_users_for_identity(const struct sbx_oidc_identity *id,
 	    &res)) != SBX_OK)
 		return err;
 	if (PQntuples(res) == 1) {
-		err = user_from_row(res, out);
+		err = sbx_users_from_row(res, 0, out);
 		PQclear(res);
 		if (err == SBX_OK && out->disabled) {
 			sbx_user_fini(out);
@@ -218,7 +218,7 @@ sbx_sessions_check(const char *jti, const char *user_id, struct sbx_user *out)
 	    is_true(sbx_db_get(res, 0, "revoked")) ||
 	    is_true(sbx_db_get(res, 0, "expired")))
 		goto out;
-	if ((err = user_from_row(res, out)) != SBX_OK)
+	if ((err = sbx_users_from_row(res, 0, out)) != SBX_OK)
 		goto out;
 	if (out->disabled) {
 		sbx_user_fini(out);

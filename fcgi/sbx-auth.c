@@ -1,10 +1,12 @@
 /*
  * sbx-auth: sign-in with the OpenID provider, logout, the current user,
- * and disabling users (common/signin.h has the routes' contracts).
+ * disabling users (common/signin.h has the routes' contracts), and
+ * personal API tokens (common/tokens_api.h).
  */
 #include "common/auth.h"
 #include "common/http.h"
 #include "common/signin.h"
+#include "common/tokens_api.h"
 
 static const struct sbx_route routes[] = {
 	{ "GET", "/auth/login", sbx_signin_login, 0, NULL, 0 },
@@ -15,6 +17,12 @@ static const struct sbx_route routes[] = {
 	    SBX_ROUTE_ADMIN, NULL, 0 },
 	{ "POST", "/api/users/{email}/enable", sbx_signin_user_enable,
 	    SBX_ROUTE_ADMIN, NULL, 0 },
+	{ "POST", "/api/tokens", sbx_tokens_api_create,
+	    SBX_ROUTE_AUTH | SBX_ROUTE_PERSON | SBX_ROUTE_JSON,
+	    sbx_tokens_api_create_fields, SBX_TOKENS_API_CREATE_NFIELDS },
+	{ "GET", "/api/tokens", sbx_tokens_api_list, SBX_ROUTE_AUTH, NULL, 0 },
+	{ "DELETE", "/api/tokens/{id}", sbx_tokens_api_revoke, SBX_ROUTE_AUTH,
+	    NULL, 0 },
 };
 
 static const struct sbx_app app = {
