@@ -153,7 +153,34 @@ sbx_fakes_start() {
         else
             sbx_warn "tests/fakes/fake_cfn.py is missing: sandboxes cannot be created"
         fi
+        sbx_fake_aws_start fake-ec2 fake_ec2.py "$FAKE_EC2_PORT" "$FAKE_EC2_URL" \
+            "local EC2" --cfn-url "$FAKE_CFN_URL"
+        sbx_fake_aws_start fake-pricing fake_pricing.py "$FAKE_PRICING_PORT" \
+            "$FAKE_PRICING_URL" "local Price List"
     fi
+}
+
+# Starts one more local AWS service beside the local CloudFormation (the
+# cost estimates read EC2 and the Price List), with the same credentials:
+#   sbx_fake_aws_start COMPONENT SCRIPT PORT URL WHAT [ARGS...]
+# Without the script, costs stay unknown (null) and nothing else changes.
+sbx_fake_aws_start() {
+    local name=$1 script=$2 port=$3 url=$4 what=$5 dst="$SBX_STATE_DIR/fakes"
+    local -a as_user
+    shift 5
+    mapfile -t as_user < <(sbx_setpriv)
+    if [ ! -f "$dst/$script" ]; then
+        sbx_warn "tests/fakes/$script is missing: sandbox costs stay unknown"
+        return 0
+    fi
+    sbx_port_busy "$port" && sbx_die "port $port ($what) is in use"
+    sbx_say "starting the $what on $url"
+    sbx_spawn "$name" "${SBX_SERVICE_ENV[@]}" -- "${as_user[@]}" \
+        /usr/bin/python3 "$dst/$script" --port "$port" \
+        --access-key-id "$AWS_ACCESS_KEY_ID" \
+        --secret-access-key "$AWS_SECRET_ACCESS_KEY" --region "$AWS_REGION" "$@"
+    sbx_wait_for 30 sbx_port_busy "$port" \
+        || sbx_die "the $what did not listen; see $SBX_LOG_DIR/$name.log"
 }
 
 # Runs cron/sbx-reaper --once every REAPER_INTERVAL_SECONDS, when built.

@@ -92,6 +92,8 @@ sbx_settings_init() {
     sbx_set PG_PORT 55432
     sbx_set FAKE_IDP_PORT 9011
     sbx_set FAKE_CFN_PORT 9012
+    sbx_set FAKE_EC2_PORT 9013
+    sbx_set FAKE_PRICING_PORT 9014
 
     # nginx: the worker user, the address it binds (loopback locally; the
     # container image binds all) and the per-client rate limits.
@@ -156,13 +158,19 @@ sbx_settings_init() {
         SBX_USE_FAKE_CFN=0
         sbx_set FAKE_CFN_URL ""
         local k
-        for k in AWS_ENDPOINT_URL_CLOUDFORMATION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
+        for k in AWS_ENDPOINT_URL_CLOUDFORMATION AWS_ENDPOINT_URL_EC2 AWS_ENDPOINT_URL_PRICING \
+            AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
             if sbx_given "$k"; then sbx_record "$k"; fi
         done
     else
         SBX_USE_FAKE_CFN=1
         sbx_set FAKE_CFN_URL "http://127.0.0.1:$FAKE_CFN_PORT"
         sbx_set AWS_ENDPOINT_URL_CLOUDFORMATION "$FAKE_CFN_URL"
+        # The local EC2 and Price List beside it (the cost estimates).
+        sbx_set FAKE_EC2_URL "http://127.0.0.1:$FAKE_EC2_PORT"
+        sbx_set AWS_ENDPOINT_URL_EC2 "$FAKE_EC2_URL"
+        sbx_set FAKE_PRICING_URL "http://127.0.0.1:$FAKE_PRICING_PORT"
+        sbx_set AWS_ENDPOINT_URL_PRICING "$FAKE_PRICING_URL"
         sbx_set AWS_ACCESS_KEY_ID "AKIA$(sbx_secret fake_access_key_id 8 | tr a-f A-F)"
         sbx_set AWS_SECRET_ACCESS_KEY "$(sbx_secret fake_secret_access_key 20)"
     fi

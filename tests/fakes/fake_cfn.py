@@ -25,7 +25,6 @@ Python: /usr/bin/python3, stdlib plus Debian's python3-botocore.
 import argparse
 import datetime
 import hashlib
-import hmac
 import json
 import os
 import re
@@ -36,10 +35,7 @@ import urllib.parse
 import uuid
 from xml.sax.saxutils import escape
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest, HTTPHeaders
-from botocore.credentials import Credentials
-
+import fakeaws
 import fakehttp
 
 XMLNS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
@@ -49,7 +45,7 @@ MAX_TAGS = 50
 STACK_NAME_RE = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]*$")
 TOKEN_RE = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
 ACTIONS = ("CreateStack", "DescribeStacks", "DeleteStack",
-           "DescribeStackEvents", "ListStacks")
+           "DescribeStackEvents", "ListStacks", "DescribeStackResources")
 STATUSES = (
     "CREATE_IN_PROGRESS", "CREATE_FAILED", "CREATE_COMPLETE",
     "ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED", "ROLLBACK_COMPLETE",
@@ -60,12 +56,9 @@ STATUSES = (
     "UPDATE_ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS", "IMPORT_IN_PROGRESS",
     "IMPORT_COMPLETE", "IMPORT_ROLLBACK_IN_PROGRESS", "IMPORT_ROLLBACK_FAILED",
     "IMPORT_ROLLBACK_COMPLETE")
+THROTTLE_CODES = ("Throttling", "ThrottlingException", "RequestLimitExceeded")
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM",
                 "CAPABILITY_AUTO_EXPAND")
-SIG_MISMATCH = ("The request signature we calculated does not match the "
-                "signature you provided. Check your AWS Secret Access Key and "
-                "signing method. Consult the service documentation for "
-                "details.")
 
 
 class ApiError(Exception):
@@ -127,7 +120,7 @@ def parse_template(body):
     read: enough for parameters, NoEcho, outputs and capabilities."""
     text = body.strip()
     info = {"description": None, "parameters": [], "resources": [],
-            "outputs": [], "transform": False}
+            "outputs": [], "transform": False, "resource_props": {}}
     if text.startswith("{"):
         try:
             doc = json.loads(text)
@@ -154,6 +147,11 @@ def parse_template(body):
                 (name, (r or {}).get("Type", "AWS::CloudFormation::"
                                      "WaitConditionHandle")
                  if isinstance(r, dict) else "Unknown"))
+            props = r.get("Properties") if isinstance(r, dict) else None
+            info["resource_props"][name] = {
+                k: v for k, v in (props or {}).items()
+                if isinstance(v, (str, int, float)) or
+                (isinstance(v, dict) and list(v) == ["Ref"])}
         for name, o in (doc.get("Outputs") or {}).items():
             info["outputs"].append(
                 (name, o.get("Description") if isinstance(o, dict) else None))
@@ -196,13 +194,42 @@ def parse_template(body):
             "noecho": props.get("NoEcho", "false").lower() == "true",
             "type": props.get("Type", "String")}))
     for name, _, lines in _yaml_children(top["Resources"][1]):
-        props = {k: v for k, v, _ in _yaml_children(lines)}
-        info["resources"].append((name, props.get("Type", "Unknown")))
+        props = {k: (v, sub) for k, v, sub in _yaml_children(lines)}
+        info["resources"].append((name, props.get("Type",
+                                                  ("Unknown",))[0]))
+        scalars = {}
+        for k, v, _ in _yaml_children(props.get("Properties", ("", []))[1]):
+            if v.startswith("!Ref "):
+                scalars[k] = {"Ref": v[5:].strip()}
+            elif v and v[0] not in "!{[|>":
+                scalars[k] = v
+        info["resource_props"][name] = scalars
     for name, _, lines in _yaml_children(top.get("Outputs", ["", []])[1]):
         props = {k: v for k, v, _ in _yaml_children(lines)}
         info["outputs"].append((name, props.get("Description")))
     info["transform"] = "Transform" in top
     return info
+
+
+def physical_id(stack, logical, rtype):
+    """The physical id of a stack's resource, stable for the stack, in the
+    shape AWS gives that type (i-..., vol-..., a bucket name...). The
+    first AWS::EC2::Instance gets the id the InstanceId output shows."""
+    h = hashlib.sha256((stack["id"] + "/" + logical).encode()).hexdigest()
+    if rtype == "AWS::EC2::Instance":
+        first = next((lid for lid, rt in stack["resources"] or
+                      [["Instance", rtype]] if rt == rtype), None)
+        if first == logical:
+            return output_value("InstanceId", stack["id"],
+                                STATE.args.region)
+        return "i-" + h[:17]
+    if rtype == "AWS::EC2::Volume":
+        return "vol-" + h[:17]
+    if rtype == "AWS::EC2::SecurityGroup":
+        return "sg-" + h[:17]
+    if rtype == "AWS::S3::Bucket":
+        return ("%s-%s-%s" % (stack["name"], logical, h[:12])).lower()[:63]
+    return "%s-%s-%s" % (stack["name"], logical, h[:12].upper())
 
 
 def output_value(key, stack_id, region):
@@ -239,14 +266,12 @@ class State:
         self.load()
 
     def reset(self):
-        self.config = {
+        self.config = fakeaws.fault_defaults("Throttling")
+        self.config.update({
             "create_delay": self.args.create_delay,
             "delete_delay": self.args.delete_delay,
-            "throttle_next": 0, "throttle_code": "Throttling",
-            "fail_next": 0, "slow_ms": 0, "down": False,
-            "fail_create": [], "fail_delete": [], "only_actions": None,
-            "max_stacks": 2000, "max_skew_seconds": 900,
-        }
+            "fail_create": [], "fail_delete": [], "max_stacks": 2000,
+        })
         self.calls = {"actions": {}, "actions_ok": {}, "stacks": {},
                       "stacks_ok": {}, "rejected": {}, "recent": []}
 
@@ -337,8 +362,7 @@ class State:
         t1 = now + d
         if not fail:
             ev1 = [self._event(stack, t1, lid, rt, "CREATE_COMPLETE", None,
-                               output_value(lid + "Id", stack["id"],
-                                            self.args.region))
+                               physical_id(stack, lid, rt))
                    for lid, rt in res]
             ev1.append(self._stack_event(stack, t1, "CREATE_COMPLETE", None))
             tl.append(self._entry(t1, "CREATE_COMPLETE", None, ev1))
@@ -412,6 +436,7 @@ class State:
                   role_arn=None, timeout=None, disable_rollback=False):
         info = info or {"description": None, "parameters": [],
                         "resources": [], "outputs": []}
+        props = info.get("resource_props") or {}
         sid = "arn:aws:cloudformation:%s:%s:stack/%s/%s" % (
             self.args.region, ACCOUNT, name, uuid.uuid4())
         declared = dict(info["parameters"])
@@ -437,6 +462,7 @@ class State:
             "disable_rollback": disable_rollback, "role_arn": role_arn,
             "timeout": timeout,
             "resources": [list(r) for r in info["resources"]],
+            "resource_props": {k: dict(v) for k, v in props.items()},
             "outputs": [[k, output_value(k, sid, self.args.region), d]
                         for k, d in outputs],
             "counts": {}, "timeline": [],
@@ -473,150 +499,19 @@ STATE = None
 
 
 # ---------------------------------------------------------------- SigV4
-class _SignedHeadersSigV4(SigV4Auth):
-    """botocore's SigV4 with the header set the client chose to sign (the
-    request as received, not as botocore would have built it)."""
-
-    def __init__(self, credentials, region, raw_headers, signed):
-        super().__init__(credentials, "cloudformation", region)
-        self._raw_headers = raw_headers
-        self._signed = signed
-
-    def headers_to_sign(self, request):
-        hm = HTTPHeaders()
-        for name, value in self._raw_headers:
-            if name.lower() in self._signed:
-                hm[name.lower()] = value
-        return hm
-
-
-def _redact_canonical(canonical):
-    return re.sub(r"(?im)^(x-amz-security-token:).*$", r"\1<redacted>",
-                  canonical)
-
-
 def verify_sigv4(method, path, raw_headers, body, now):
     """Raises ApiError unless the request carries a valid SigV4
-    Authorization header for service cloudformation in our region."""
-    headers = {}
-    for k, v in raw_headers:
-        headers.setdefault(k.lower(), v)
-    auth = headers.get("authorization")
-    if not auth:
-        raise ApiError(403, "MissingAuthenticationToken",
-                       "Request is missing Authentication Token")
-    algo, _, rest = auth.strip().partition(" ")
-    if algo != "AWS4-HMAC-SHA256":
-        raise ApiError(400, "IncompleteSignature",
-                       "Unsupported AWS 'algorithm': '%s'" % algo[:40])
-    fields = {}
-    for part in rest.split(","):
-        k, sep, v = part.strip().partition("=")
-        if sep:
-            fields[k.strip()] = v.strip()
-    for need in ("Credential", "SignedHeaders", "Signature"):
-        if need not in fields:
-            raise ApiError(400, "IncompleteSignature",
-                           "Authorization header requires '%s' parameter. "
-                           "Authorization=AWS4-HMAC-SHA256 ..." % need)
-    scope = fields["Credential"].split("/")
-    if len(scope) != 5:
-        raise ApiError(400, "IncompleteSignature",
-                       "Credential is malformed: expected "
-                       "KEY/DATE/REGION/SERVICE/aws4_request")
-    akid, sdate, sregion, sservice, term = scope
+    Authorization header for service cloudformation in our region
+    (fakeaws.verify_sigv4 holds the checks)."""
     with STATE.lock:
-        cred = STATE.creds.get(akid)
-    if cred is None:
-        raise ApiError(403, "InvalidClientTokenId",
-                       "The security token included in the request is "
-                       "invalid.")
-    amzdate = headers.get("x-amz-date")
-    if not amzdate:
-        raise ApiError(400, "IncompleteSignature",
-                       "Authorization header requires existence of either a "
-                       "'X-Amz-Date' or a 'Date' header.")
+        creds = dict(STATE.creds)
+        skew = STATE.config["max_skew_seconds"]
     try:
-        t = datetime.datetime.strptime(amzdate, "%Y%m%dT%H%M%SZ").replace(
-            tzinfo=datetime.timezone.utc).timestamp()
-    except ValueError:
-        raise ApiError(400, "IncompleteSignature",
-                       "Invalid X-Amz-Date: %s" % amzdate[:40])
-    signed = [h for h in fields["SignedHeaders"].split(";") if h]
-    if signed != sorted(set(signed)) or any(h != h.lower() for h in signed):
-        raise ApiError(403, "SignatureDoesNotMatch",
-                       SIG_MISMATCH + " (SignedHeaders must be lowercase, "
-                       "sorted and unique.)")
-    if "host" not in signed:
-        raise ApiError(400, "IncompleteSignature",
-                       "'Host' or ':authority' must be a 'SignedHeader' in "
-                       "the AWS Authorization.")
-    if "x-amz-date" not in signed:
-        raise ApiError(400, "IncompleteSignature",
-                       "'X-Amz-Date' must be a 'SignedHeader' in the AWS "
-                       "Authorization.")
-    for h in signed:
-        if h not in headers:
-            raise ApiError(403, "SignatureDoesNotMatch",
-                           SIG_MISMATCH + " (signed header %s is missing)" % h)
-    if sdate != amzdate[:8]:
-        raise ApiError(403, "SignatureDoesNotMatch",
-                       "Date in Credential scope does not match YYYYMMDD "
-                       "from ISO-8601 version of date from HTTP: '%s' != "
-                       "'%s', from '%s'." % (sdate, amzdate[:8], amzdate))
-    if sregion != STATE.args.region:
-        raise ApiError(403, "SignatureDoesNotMatch",
-                       "Credential should be scoped to a valid region. ")
-    if sservice != "cloudformation":
-        raise ApiError(403, "SignatureDoesNotMatch",
-                       "Credential should be scoped to correct service: "
-                       "'cloudformation'. ")
-    if term != "aws4_request":
-        raise ApiError(403, "SignatureDoesNotMatch",
-                       "Credential should be scoped with a valid terminator: "
-                       "'aws4_request', not '%s'. " % term[:20])
-    skew = float(STATE.config["max_skew_seconds"])
-    if abs(now - t) > skew:
-        fmt = "%Y%m%dT%H%M%SZ"
-        raise ApiError(403, "SignatureDoesNotMatch",
-                       "Signature expired: %s is now earlier than %s (%s - "
-                       "%d min.)" % (amzdate, time.strftime(
-                           fmt, time.gmtime(now - skew)), time.strftime(
-                           fmt, time.gmtime(now)), int(skew // 60))
-                       if t < now else
-                       "Signature not yet current: %s is still later than "
-                       "%s (%s + %d min.)" % (amzdate, time.strftime(
-                           fmt, time.gmtime(now + skew)), time.strftime(
-                           fmt, time.gmtime(now)), int(skew // 60)))
-    if "x-amz-content-sha256" in headers and \
-            headers["x-amz-content-sha256"] != hashlib.sha256(body).hexdigest():
-        raise ApiError(400, "XAmzContentSHA256Mismatch",
-                       "The provided 'x-amz-content-sha256' header does not "
-                       "match what was computed.")
-    token = headers.get("x-amz-security-token")
-    if cred["token"] is not None and token != cred["token"]:
-        raise ApiError(403, "InvalidClientTokenId",
-                       "The security token included in the request is "
-                       "invalid.")
-
-    signer = _SignedHeadersSigV4(
-        Credentials(akid, cred["secret"], token), STATE.args.region,
-        raw_headers, set(signed))
-    request = AWSRequest(method=method, url="http://%s%s" % (
-        headers.get("host", "localhost"), path), data=body)
-    request.context["timestamp"] = amzdate
-    canonical = signer.canonical_request(request)
-    string_to_sign = signer.string_to_sign(request, canonical)
-    expected = signer.signature(string_to_sign, request)
-    if not hmac.compare_digest(expected, fields["Signature"]):
-        canonical = _redact_canonical(canonical)
-        sys.stderr.write("fake_cfn: signature mismatch; canonical request "
-                         "was:\n%s\nstring to sign:\n%s\n" % (
-                             canonical, string_to_sign))
-        raise ApiError(403, "SignatureDoesNotMatch", SIG_MISMATCH + (
-            "\n\nThe Canonical String for this request should have been\n"
-            "'%s'\n\nThe String-to-Sign should have been\n'%s'\n" % (
-                canonical, string_to_sign)))
+        fakeaws.verify_sigv4(method, path, raw_headers, body, now,
+                             "cloudformation", STATE.args.region, creds,
+                             skew, "fake_cfn")
+    except fakeaws.SigV4Error as e:
+        raise ApiError(e.status, e.code, e.message)
 
 
 # ---------------------------------------------------------------- XML
@@ -975,9 +870,87 @@ def act_list(params, now, request_id):
         return members("StackSummaries", items)
 
 
+def stack_resources(stack, now):
+    """The stack's resources as they are at now: [{logical_id,
+    physical_id (None until created), type, status, reason, timestamp,
+    properties}] in template order. Properties are the template's scalar
+    ones with Ref resolved (a parameter's value, another resource's
+    physical id, AWS::Region, AWS::StackName)."""
+    latest = {}
+    for entry in stack["timeline"]:
+        if entry["t"] > now:
+            break
+        for e in entry["events"]:
+            if e["type"] == "AWS::CloudFormation::Stack":
+                continue
+            prev = latest.get(e["logical"], {})
+            latest[e["logical"]] = dict(
+                e, physical=e["physical"] or prev.get("physical"))
+    res = [(lid, rt) for lid, rt in STATE._resources(stack)
+           if lid in latest]
+    physical = {lid: latest[lid]["physical"] for lid, _ in res}
+    params = {p[0]: p[1] for p in stack["parameters"]}
+    pseudo = {"AWS::Region": STATE.args.region,
+              "AWS::StackName": stack["name"], "AWS::StackId": stack["id"],
+              "AWS::AccountId": ACCOUNT}
+    out = []
+    for lid, rt in res:
+        props = {}
+        for k, v in (stack.get("resource_props") or {}).get(lid, {}).items():
+            if isinstance(v, dict):
+                ref = v["Ref"]
+                v = params.get(ref, physical.get(ref, pseudo.get(ref)))
+            if v is not None:
+                props[k] = str(v)
+        e = latest[lid]
+        out.append({"logical_id": lid, "physical_id": e["physical"],
+                    "type": rt, "status": e["status"],
+                    "reason": e["reason"], "timestamp": iso(e["t"]),
+                    "properties": props})
+    return out
+
+
+def act_resources(params, now, request_id):
+    name = params.get("StackName")
+    phys = params.get("PhysicalResourceId")
+    logical = params.get("LogicalResourceId")
+    if not name and not phys:
+        raise validation("Either StackName or PhysicalResourceId must be "
+                         "specified.")
+    if name and phys:
+        raise validation("Specify either StackName or PhysicalResourceId, "
+                         "not both.")
+    with STATE.lock:
+        if name:
+            s = STATE.find(name, now)
+            if s is None:
+                raise validation("Stack with id %s does not exist" % name)
+        else:
+            s = next((st for st in reversed(STATE.stacks)
+                      if any(r["physical_id"] == phys
+                             for r in stack_resources(st, now))), None)
+            if s is None:
+                raise validation("Stack for %s does not exist" % phys)
+        items = []
+        for r in stack_resources(s, now):
+            if logical and r["logical_id"] != logical:
+                continue
+            items.append(
+                el("StackId", s["id"]) + el("StackName", s["name"]) +
+                el("LogicalResourceId", r["logical_id"]) +
+                el("PhysicalResourceId", r["physical_id"]) +
+                el("ResourceType", r["type"]) +
+                el("Timestamp", r["timestamp"]) +
+                el("ResourceStatus", r["status"]) +
+                el("ResourceStatusReason", r["reason"]) +
+                "<DriftInformation>%s</DriftInformation>" % el(
+                    "StackResourceDriftStatus", "NOT_CHECKED"))
+        return members("StackResources", items)
+
+
 DISPATCH = {"CreateStack": act_create, "DescribeStacks": act_describe,
             "DeleteStack": act_delete, "DescribeStackEvents": act_events,
-            "ListStacks": act_list}
+            "ListStacks": act_list, "DescribeStackResources": act_resources}
 
 
 # ---------------------------------------------------------------- HTTP
@@ -1034,11 +1007,7 @@ class Handler(fakehttp.Handler):
         stack_name = None
         with STATE.lock:
             stack_name = STATE.stack_name_of(params.get("StackName"))
-            cfg = STATE.config
-            only = cfg["only_actions"]
-            faulty = only is None or action in only
-            down = cfg["down"] if faulty else False
-            slow = cfg["slow_ms"] if faulty else 0
+            down, slow = fakeaws.faults_for(STATE.config, action)
         what = "%s %s" % (action or "-", stack_name or "-")
 
         def answer(status, xml, code=""):
@@ -1088,19 +1057,16 @@ class Handler(fakehttp.Handler):
                                  "Could not find operation %s for version "
                                  "%s" % (action[:60], version[:20])))
         with STATE.lock:
-            injected = None
-            if faulty and STATE.config["throttle_next"] > 0:
-                STATE.config["throttle_next"] -= 1
-                injected = ("throttled", ApiError(
-                    400, STATE.config["throttle_code"], "Rate exceeded"))
-            elif faulty and STATE.config["fail_next"] > 0:
-                STATE.config["fail_next"] -= 1
-                injected = ("failed", ApiError(
-                    500, "InternalFailure",
-                    "The request processing has failed because of an "
-                    "unknown error, exception or failure.", "Receiver"))
-        if injected:
-            return fail(injected[1], injected[0])
+            injected = fakeaws.take_injected(STATE.config, action)
+            throttle_code = STATE.config["throttle_code"]
+        if injected == "throttled":
+            return fail(ApiError(400, throttle_code, "Rate exceeded"),
+                        injected)
+        if injected == "failed":
+            return fail(ApiError(500, "InternalFailure",
+                                 "The request processing has failed because "
+                                 "of an unknown error, exception or "
+                                 "failure.", "Receiver"), injected)
         try:
             result = DISPATCH[action](params, now, request_id)
         except ApiError as e:
@@ -1122,6 +1088,7 @@ class Handler(fakehttp.Handler):
     #        max_stacks, max_skew_seconds} -> the whole config
     #   GET  /_fake/config
     #   GET  /_fake/stacks[?name=N]        {"stacks": [...]}, oldest first
+    #   GET  /_fake/resources[?physical_id=P&type=T]  {"resources": [...]}
     #   POST /_fake/stacks                 {name, tags, parameters, status,
     #        status_reason, outputs, age_seconds} -> the stack
     #   GET  /_fake/calls                  counts (see State.record)
@@ -1153,6 +1120,8 @@ class Handler(fakehttp.Handler):
                     return 200, {"stacks": [
                         stack_json(s, now) for s in STATE.stacks
                         if "name" not in q or s["name"] == q["name"]]}
+                if name == "resources":
+                    return 200, {"resources": resources_json(now, q)}
                 return 404, {"error": "unknown control endpoint"}
             if self.command != "POST":
                 return 404, {"error": "unknown control endpoint"}
@@ -1197,44 +1166,40 @@ def stack_json(s, now):
     }
 
 
+def resources_json(now, q):
+    """Every stack's resources (what fake_ec2 reads), each with its
+    stack's id, name and status; ?physical_id= and ?type= filter."""
+    out = []
+    for s in STATE.stacks:
+        status = STATE.status(s, now)
+        for r in stack_resources(s, now):
+            if "physical_id" in q and r["physical_id"] != q["physical_id"]:
+                continue
+            if "type" in q and r["type"] != q["type"]:
+                continue
+            out.append(dict(r, stack_id=s["id"], stack_name=s["name"],
+                            stack_status=status))
+    return out
+
+
 def set_config(req):
     cfg = STATE.config
     for k, v in req.items():
-        if k in ("create_delay", "delete_delay", "slow_ms",
-                 "max_skew_seconds"):
+        if fakeaws.set_fault(cfg, k, v, ACTIONS, THROTTLE_CODES):
+            continue
+        if k in ("create_delay", "delete_delay"):
             if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
                 raise ValueError("%s must be a number >= 0" % k)
             cfg[k] = v
-        elif k in ("throttle_next", "fail_next", "max_stacks"):
+        elif k == "max_stacks":
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ValueError("%s must be an integer >= 0" % k)
             cfg[k] = v
-        elif k == "throttle_code":
-            if v not in ("Throttling", "ThrottlingException",
-                         "RequestLimitExceeded"):
-                raise ValueError("throttle_code: Throttling, "
-                                 "ThrottlingException or RequestLimitExceeded")
-            cfg[k] = v
-        elif k == "down":
-            if v in (False, None):
-                cfg[k] = False
-            elif v is True or v in ("503", 503):
-                cfg[k] = "503"
-            elif v == "close":
-                cfg[k] = "close"
-            else:
-                raise ValueError("down: true, \"503\", \"close\" or false")
         elif k in ("fail_create", "fail_delete"):
             if not isinstance(v, list) or not all(isinstance(x, str)
                                                   for x in v):
                 raise ValueError("%s must be a list of stack names" % k)
             cfg[k] = list(v)
-        elif k == "only_actions":
-            if v is not None and (not isinstance(v, list) or
-                                  any(a not in ACTIONS for a in v)):
-                raise ValueError("only_actions: null or a list of %s" %
-                                 ", ".join(ACTIONS))
-            cfg[k] = v
         else:
             raise ValueError("unknown setting %r" % k)
     return dict(cfg)

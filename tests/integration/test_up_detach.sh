@@ -41,7 +41,8 @@ up() {
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
         SBX_STATE_DIR="$state" SBX_BUILD_DIR="$build" SBX_SKIP_BUILD=1 \
         SBX_NO_VAR_LINK=1 HTTPS_PORT="$https" HTTP_PORT="$http" PG_PORT="$pg" \
-        FAKE_IDP_PORT="$idp" FAKE_CFN_PORT="$cfn" SBX_WORKERS=1 \
+        FAKE_IDP_PORT="$idp" FAKE_CFN_PORT="$cfn" FAKE_EC2_PORT="$ec2" \
+        FAKE_PRICING_PORT="$pricing" SBX_WORKERS=1 \
         ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
         ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
         bash "$src/scripts/up" "$@"
@@ -72,6 +73,8 @@ http=$(free_port); taken+="$http "
 pg=$(free_port); taken+="$pg "
 idp=$(free_port); taken+="$idp "
 cfn=$(free_port); taken+="$cfn "
+ec2=$(free_port); taken+="$ec2 "
+pricing=$(free_port); taken+="$pricing "
 
 var_before=$(readlink "$src/var" 2>/dev/null || true)
 
