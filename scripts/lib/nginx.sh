@@ -12,7 +12,7 @@
 # NGINX_WORKER_PROCESSES, NGINX_LISTEN_ADDRESS, HTTP_PORT,
 # HTTPS_PORT, RATE_LIMIT_API[_BURST], RATE_LIMIT_AUTH[_BURST],
 # NGINX_KEEPALIVE_TIMEOUT, NGINX_REAL_IP_FROM, METRICS_ALLOW_FROM,
-# SBX_LOG_DIR, SBX_RUN_DIR, SBX_TLS_CERT, SBX_TLS_KEY.
+# SBX_LOG_DIR, SBX_RUN_DIR, SBX_TLS_CERT, SBX_TLS_KEY, AVATAR_HOSTS.
 sbx_nginx_render() {
     local tmpl_dir=$1 conf_dir=$2 prefix=$3
     local user=${NGINX_USER:-www-data}
@@ -34,12 +34,16 @@ sbx_nginx_render() {
         [RATE_LIMIT_AUTH]=${RATE_LIMIT_AUTH:-5r/s}
         [RATE_LIMIT_AUTH_BURST]=${RATE_LIMIT_AUTH_BURST:-20}
         [NGINX_KEEPALIVE_TIMEOUT]=${NGINX_KEEPALIVE_TIMEOUT:-75s}
+        [WWW_DIR]=$tmpl_dir/www
     )
     if ! [[ ${v[NGINX_KEEPALIVE_TIMEOUT]} =~ ^[0-9]+(ms|s|m)?$ ]]; then
         printf 'nginx: NGINX_KEEPALIVE_TIMEOUT must be an nginx time such as 75s: %s\n' \
             "${v[NGINX_KEEPALIVE_TIMEOUT]}" >&2
         return 1
     fi
+    # The page's assets are served under /v/<ASSET_VERSION>/ for a year:
+    # the version is a digest of their content, so a change is a new URL.
+    v[ASSET_VERSION]=$(sbx_nginx_asset_version "$tmpl_dir/www/assets") || return 1
     # Redirects name the port only when it is not the default one.
     if [ "$HTTPS_PORT" = 443 ]; then v[HTTPS_PORT_SUFFIX]=""; else v[HTTPS_PORT_SUFFIX]=":$HTTPS_PORT"; fi
 
@@ -60,6 +64,7 @@ sbx_nginx_render() {
     mkdir -p "$conf_dir"
     sbx_nginx_realip "$conf_dir/realip.conf" || return 1
     sbx_nginx_metrics_allow "$conf_dir/metrics-allow.conf" || return 1
+    sbx_nginx_avatar "$conf_dir/avatar.conf" || return 1
     for f in "$tmpl_dir"/*.conf.in; do
         out="$conf_dir/$(basename "$f" .in)"
         sed -e "$script" "$f" > "$out.tmp"
@@ -115,6 +120,36 @@ sbx_nginx_realip() {
     if [ -s "$out.tmp" ]; then
         printf 'real_ip_header X-Forwarded-For;\nreal_ip_recursive on;\n' >> "$out.tmp"
     fi
+    mv "$out.tmp" "$out"
+}
+
+# The first 16 hex digits of a SHA-256 over the assets' names and contents.
+sbx_nginx_asset_version() {
+    local dir=$1
+    [ -d "$dir" ] || { printf 'nginx: no page assets in %s\n' "$dir" >&2; return 1; }
+    (cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) \
+        | sha256sum | cut -c1-16
+}
+
+# Writes $sbx_avatar_hosts, the hosts the page may load pictures from
+# (AVATAR_HOSTS: comma-separated CSP host sources, default Google's): the
+# page's Content-Security-Policy names them in img-src, and index.html gets
+# them (sub_filter) so that the page shows initials instead of a picture
+# the policy would block.
+sbx_nginx_avatar() {
+    local out=$1 host hosts=""
+    local -a list
+    IFS=, read -r -a list <<< "${AVATAR_HOSTS-https://*.googleusercontent.com}"
+    for host in "${list[@]}"; do
+        host=${host//[[:space:]]/}
+        [ -n "$host" ] || continue
+        if ! [[ $host =~ ^https://(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$ ]]; then
+            printf 'nginx: AVATAR_HOSTS: not an https host source (https://host or https://*.domain): %s\n' "$host" >&2
+            return 1
+        fi
+        hosts+="${hosts:+ }$host"
+    done
+    printf 'map $host $sbx_avatar_hosts {\n    default "%s";\n}\n' "$hosts" > "$out.tmp"
     mv "$out.tmp" "$out"
 }
 

@@ -109,6 +109,8 @@ sbx_settings_init() {
     # allowed to GET /metrics.
     sbx_set NGINX_KEEPALIVE_TIMEOUT 75s
     sbx_set METRICS_ALLOW_FROM ""
+    # Hosts the page may load profile pictures from (its img-src).
+    sbx_set AVATAR_HOSTS "https://*.googleusercontent.com"
 
     sbx_set BASE_URL "https://localhost:$HTTPS_PORT"
 

@@ -30,7 +30,8 @@ def test_unknown_api_route_from_the_responder():
 
 
 def test_unknown_path_from_nginx():
-    for path in ("/no-such-page", "/", "/index.html", "/static/app.js"):
+    # "/" is the page (test_page_static.py); nothing else outside /api is.
+    for path in ("/no-such-page", "/index.html", "/static/app.js"):
         r = t.get(path)
         p = t.assert_problem(r, 404)
         assert "<html" not in r.text.lower(), r
