@@ -423,6 +423,66 @@ sbx_signin_me(struct sbx_req *req)
 
 /* ------------------------------------------------------------ users */
 
+/* One user of the list; NULL on ENOMEM. */
+static cJSON *
+user_info_json(const struct sbx_user_info *u)
+{
+	cJSON *o = cJSON_CreateObject();
+	char when[40];
+
+	if (o == NULL ||
+	    cJSON_AddStringToObject(o, "email", u->email) == NULL)
+		goto fail;
+	sbx_json_add_str_or_null(o, "name", u->name);
+	if (!cJSON_HasObjectItem(o, "name") ||
+	    cJSON_AddStringToObject(o, "role", sbx_auth_role(u->email)) ==
+	    NULL ||
+	    cJSON_AddBoolToObject(o, "disabled", u->disabled) == NULL)
+		goto fail;
+	if (u->last_login_at != 0) {
+		sbx_time_format(u->last_login_at, when, sizeof(when));
+		if (cJSON_AddStringToObject(o, "last_login_at", when) == NULL)
+			goto fail;
+	} else if (cJSON_AddNullToObject(o, "last_login_at") == NULL) {
+		goto fail;
+	}
+	if (cJSON_AddNumberToObject(o, "live_sandboxes",
+	    (double)u->live_sandboxes) == NULL)
+		goto fail;
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+void
+sbx_signin_users_list(struct sbx_req *req)
+{
+	struct sbx_user_info_list list = { NULL, 0 };
+	cJSON *body = NULL, *u;
+	enum sbx_err err;
+	size_t i;
+
+	if ((err = sbx_users_list(SBX_USERS_LIST_MAX, &list)) != SBX_OK) {
+		sbx_reply_err(req, err, "cannot list the users");
+		return;
+	}
+	if ((body = cJSON_CreateArray()) == NULL)
+		goto nomem;
+	for (i = 0; i < list.n; i++) {
+		if ((u = user_info_json(&list.items[i])) == NULL)
+			goto nomem;
+		cJSON_AddItemToArray(body, u);
+	}
+	sbx_user_info_list_fini(&list);
+	sbx_reply_json(req, 200, body);
+	return;
+nomem:
+	cJSON_Delete(body);
+	sbx_user_info_list_fini(&list);
+	sbx_reply_err(req, SBX_ENOMEM, "out of memory");
+}
+
 /* The {email} path parameter, lower-cased into buf; 0 when not an address. */
 static int
 path_email(const struct sbx_req *req, char *buf, size_t len)

@@ -13,6 +13,8 @@
  *        403 not allowed or disabled, 503 IdP unreachable. Never 500.
  *   POST /auth/logout                    (signed in) 204, revoked
  *   GET  /auth/me                        (signed in) the user
+ *   GET  /api/users                      (admin) every user: email, name,
+ *        role, disabled, last_login_at, live_sandboxes; by email
  *   POST /api/users/{email}/disable      (admin) also revokes sessions
  *   POST /api/users/{email}/enable       (admin)
  */
@@ -28,6 +30,7 @@ void sbx_signin_login(struct sbx_req *req);
 void sbx_signin_callback(struct sbx_req *req);
 void sbx_signin_logout(struct sbx_req *req);
 void sbx_signin_me(struct sbx_req *req);
+void sbx_signin_users_list(struct sbx_req *req);
 void sbx_signin_user_disable(struct sbx_req *req);
 void sbx_signin_user_enable(struct sbx_req *req);
 

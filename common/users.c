@@ -315,3 +315,76 @@ out:
 		*revoked = total;
 	return err;
 }
+
+/* ------------------------------------------------------------ the list */
+
+static const char sql_users_list[] =
+    "SELECT email, name, disabled_at IS NOT NULL AS disabled, "
+    "floor(extract(epoch FROM last_login_at))::bigint AS last_login_at, "
+    "live_sandboxes FROM users ORDER BY email, created_at LIMIT $1";
+
+void
+sbx_user_info_list_fini(struct sbx_user_info_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++) {
+		free(l->items[i].email);
+		free(l->items[i].name);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
+}
+
+enum sbx_err
+sbx_users_list(size_t limit, struct sbx_user_info_list *out)
+{
+	char lim[24];
+	const char *params[1] = { lim };
+	PGresult *res = NULL;
+	enum sbx_err err;
+	size_t i, n;
+
+	out->items = NULL;
+	out->n = 0;
+	if (limit < 1 || limit > SBX_USERS_LIST_MAX)
+		limit = SBX_USERS_LIST_MAX;
+	snprintf(lim, sizeof(lim), "%zu", limit);
+	if ((err = sbx_db_exec("users_list", sql_users_list, 1, params,
+	    &res)) != SBX_OK)
+		return err;
+	n = (size_t)PQntuples(res);
+	if (n > 0 && (out->items = calloc(n, sizeof(*out->items))) == NULL) {
+		err = SBX_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct sbx_user_info *u = &out->items[i];
+		const char *email = sbx_db_get(res, (int)i, "email"),
+		    *name = sbx_db_get(res, (int)i, "name"),
+		    *login = sbx_db_get(res, (int)i, "last_login_at"),
+		    *live = sbx_db_get(res, (int)i, "live_sandboxes");
+
+		out->n = i + 1;
+		if (email == NULL) {
+			err = SBX_EINTERNAL;
+			goto out;
+		}
+		if ((u->email = strdup(email)) == NULL ||
+		    (name != NULL && (u->name = strdup(name)) == NULL)) {
+			err = SBX_ENOMEM;
+			goto out;
+		}
+		u->disabled = is_true(sbx_db_get(res, (int)i, "disabled"));
+		u->last_login_at = login != NULL ? strtoll(login, NULL, 10) : 0;
+		u->live_sandboxes = live != NULL ? strtol(live, NULL, 10) : 0;
+	}
+out:
+	PQclear(res);
+	if (err != SBX_OK)
+		sbx_user_info_list_fini(out);
+	return err;
+}

@@ -13,6 +13,8 @@
 #ifndef SBX_USERS_H
 #define SBX_USERS_H
 
+#include <stddef.h>
+
 #include "common/err.h"
 #include "common/oidc.h"
 
@@ -61,5 +63,29 @@ enum sbx_err sbx_sessions_revoke(const char *jti);
  */
 enum sbx_err sbx_users_set_disabled(const char *email, int disabled,
     long *revoked);
+
+/* A user as the administrators' list shows it. */
+struct sbx_user_info {
+	char *email;
+	char *name;			/* NULL when the IdP gave none */
+	int disabled;
+	long long last_login_at;	/* seconds since the epoch; 0: never */
+	long live_sandboxes;
+};
+
+struct sbx_user_info_list {
+	struct sbx_user_info *items;
+	size_t n;
+};
+
+/* Rows sbx_users_list answers at most. */
+#define SBX_USERS_LIST_MAX 1000
+
+/*
+ * Every user, by email, at most limit (1..SBX_USERS_LIST_MAX) of them.
+ * out is the caller's, freed with sbx_user_info_list_fini (also on error).
+ */
+enum sbx_err sbx_users_list(size_t limit, struct sbx_user_info_list *out);
+void sbx_user_info_list_fini(struct sbx_user_info_list *l);
 
 #endif

@@ -13,6 +13,8 @@ static const struct sbx_route routes[] = {
 	{ "GET", "/auth/callback", sbx_signin_callback, 0, NULL, 0 },
 	{ "POST", "/auth/logout", sbx_signin_logout, SBX_ROUTE_AUTH, NULL, 0 },
 	{ "GET", "/auth/me", sbx_signin_me, SBX_ROUTE_AUTH, NULL, 0 },
+	{ "GET", "/api/users", sbx_signin_users_list, SBX_ROUTE_ADMIN, NULL,
+	    0 },
 	{ "POST", "/api/users/{email}/disable", sbx_signin_user_disable,
 	    SBX_ROUTE_ADMIN, NULL, 0 },
 	{ "POST", "/api/users/{email}/enable", sbx_signin_user_enable,
