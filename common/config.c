@@ -54,6 +54,8 @@ static int check_arn(const char *);
 static int check_stack_prefix(const char *);
 static int check_not_placeholder(const char *);
 static int check_cw_namespace(const char *);
+static int check_pg_role(const char *);
+static int check_iam_role_arns(const char *);
 
 #define OFF(member) offsetof(struct sbx_config, member)
 
@@ -90,6 +92,15 @@ static const struct setting settings[] = {
 	    1, 100, SBX_NEED_DB, 0, NULL, NULL, NULL },
 	{ "DB_TX_BACKOFF_MS", NULL, S_INT, OFF(db_tx_backoff_ms), "20",
 	    0, 60000, SBX_NEED_DB, 0, NULL, NULL, NULL },
+	/* sbx-migrate --dialect dsql: they end up in SQL as an identifier
+	 * and literals, so their checks leave nothing to quote. */
+	{ "DSQL_APP_ROLE", NULL, S_STRING, OFF(dsql_app_role), "sbx_app",
+	    1, 63, SBX_NEED_DB, 0, NULL, check_pg_role,
+	    "a role name of a-z, 0-9 and _, starting with a letter, not admin" },
+	{ "DSQL_APP_ROLE_IAM_ARNS", NULL, S_LIST, OFF(dsql_app_role_iam_arns),
+	    NULL, 1, 8192, SBX_NEED_DB, 0, NULL, check_iam_role_arns,
+	    "a comma-separated list of IAM role ARNs "
+	    "(arn:aws:iam::123456789012:role/name)" },
 
 	/* web sign-in and sessions */
 	{ "BASE_URL", NULL, S_URL, OFF(base_url), NULL, 1, 2048,
@@ -491,6 +502,64 @@ check_not_placeholder(const char *v)
 refuse:
 	explicit_bzero(lower, sizeof(lower));
 	return 0;
+}
+
+/* A plain lower-case identifier, so that it needs no quoting in SQL. */
+static int
+check_pg_role(const char *v)
+{
+	const char *p;
+
+	if (!(v[0] >= 'a' && v[0] <= 'z') || strcmp(v, "admin") == 0 ||
+	    strncmp(v, "pg_", 3) == 0)
+		return 0;
+	for (p = v; *p != '\0'; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !is_digit(*p) && *p != '_')
+			return 0;
+	return 1;
+}
+
+/*
+ * arn:<partition>:iam::<12 digits>:role/<path and name>, with IAM's own
+ * characters for names (letters, digits, + = , . @ _ - and the path's /):
+ * no quote, so that it can stand in a SQL literal as is.
+ */
+static int
+iam_role_arn_bad(const char *item, size_t len, const void *arg)
+{
+	const char *p = item, *end = item + len, *q;
+	size_t i;
+
+	(void)arg;
+	if (len < 4 || strncmp(p, "arn:", 4) != 0)
+		return 1;
+	p += 4;
+	q = memchr(p, ':', (size_t)(end - p));
+	if (q == NULL || q - p < 3 || strncmp(p, "aws", 3) != 0)
+		return 1;
+	for (; p < q; p++)
+		if (!(*p >= 'a' && *p <= 'z') && *p != '-')
+			return 1;
+	p = q + 1;
+	if ((size_t)(end - p) < 5 || strncmp(p, "iam::", 5) != 0)
+		return 1;
+	p += 5;
+	for (i = 0; i < 12; i++, p++)
+		if (p >= end || !is_digit(*p))
+			return 1;
+	if ((size_t)(end - p) < 7 || strncmp(p, ":role/", 6) != 0)
+		return 1;
+	for (p += 6; p < end; p++)
+		if (!is_alpha(*p) && !is_digit(*p) &&
+		    strchr("+=,.@_-/", *p) == NULL)
+			return 1;
+	return end[-1] == '/';
+}
+
+static int
+check_iam_role_arns(const char *v)
+{
+	return list_each(v, iam_role_arn_bad, NULL) == 0;
 }
 
 /* CloudWatch's namespace rules; "AWS/" is reserved for AWS's own. */

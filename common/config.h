@@ -39,6 +39,9 @@ struct sbx_config {
 	long db_connect_timeout_seconds;
 	long db_tx_max_attempts;
 	long db_tx_backoff_ms;
+	/* sbx-migrate --dialect dsql: the application's database role */
+	char *dsql_app_role;
+	char *dsql_app_role_iam_arns;	/* comma-separated IAM role ARNs */
 
 	/* web sign-in and sessions */
 	char *base_url;

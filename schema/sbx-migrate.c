@@ -14,6 +14,16 @@
  * INDEX ASYNC" (the only form DSQL accepts), and the index job it starts
  * is waited for, so that a failed build (e.g. duplicates under a unique
  * index) fails the migration instead of going unnoticed.
+ *
+ * With --dialect dsql, every run (even one with nothing to apply) then
+ * makes sure of the application's database role (DSQL_APP_ROLE): it is
+ * created WITH LOGIN if missing, mapped with AWS IAM GRANT to each IAM
+ * role of DSQL_APP_ROLE_IAM_ARNS not mapped yet (the service's and the
+ * reaper's task roles, which hold dsql:DbConnect only), and given USAGE
+ * on the schema and SELECT, INSERT, UPDATE, DELETE on all its tables.
+ * The table grants are re-applied each time because DSQL refuses ALTER
+ * DEFAULT PRIVILEGES: a table a later migration adds is covered by the
+ * run that adds it. Only this task connects as admin.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -67,6 +77,11 @@ static const char sql_applied[] = "SELECT version FROM schema_migrations";
 static const char sql_record[] =
     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2) "
     "ON CONFLICT (version) DO NOTHING";
+static const char sql_role_exists[] =
+    "SELECT 1 FROM pg_roles WHERE rolname = $1";
+static const char sql_role_mapped[] =
+    "SELECT 1 FROM sys.iam_pg_role_mappings WHERE pg_role_name = $1 "
+    "AND arn = $2";
 static const char sql_wait_call[] = "CALL sys.wait_for_job($1)";
 static const char sql_wait_select[] = "SELECT sys.wait_for_job($1) AS ok";
 
@@ -563,6 +578,122 @@ mig_wait_job(PGconn *conn, const PGresult *res)
 	return rc;
 }
 
+/* ------------------------------------------------------------ grants */
+
+/*
+ * Runs (or, dry, prints) one grant statement. check, when given, is a
+ * query with params that returns a row when the statement is not needed
+ * (a dry run prints the statement with a comment saying when it runs).
+ */
+static int
+mig_grant_stmt(PGconn *conn, int dry, const char *sql, const char *check,
+    const char *when, int nparams, const char *const *params)
+{
+	PGresult *res = NULL;
+	char errbuf[512];
+	enum sbx_err rc;
+
+	if (dry) {
+		printf("%s;%s%s\n", sql, when != NULL ? "  -- " : "",
+		    when != NULL ? when : "");
+		return 0;
+	}
+	if (check != NULL) {
+		rc = sbx_db_query(conn, NULL, check, nparams, params, &res);
+		if (rc != SBX_OK) {
+			fprintf(stderr, "sbx-migrate: grants: checking before "
+			    "\"%s\" failed: %s\n", sql,
+			    mig_pq_error(conn, errbuf, sizeof errbuf));
+			return -1;
+		}
+		if (PQntuples(res) > 0) {
+			PQclear(res);
+			return 0;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	rc = sbx_db_query(conn, NULL, sql, 0, NULL, &res);
+	PQclear(res);
+	if (rc != SBX_OK) {
+		fprintf(stderr, "sbx-migrate: grants: \"%s\" failed: %s\n",
+		    sql, mig_pq_error(conn, errbuf, sizeof errbuf));
+		return -1;
+	}
+	printf("%s\n", sql);
+	return 0;
+}
+
+/*
+ * The application role's grants (the comment at the top). The role name
+ * and the ARNs were checked by the settings (common/config.c): a plain
+ * identifier and quote-free literals, so they are written into the
+ * statements as they are (GRANT and AWS IAM GRANT take no parameters).
+ */
+static int
+mig_grants(PGconn *conn, int dry)
+{
+	const struct sbx_config *cfg = sbx_config();
+	const char *role = cfg->dsql_app_role;
+	const char *arns = cfg->dsql_app_role_iam_arns;
+	char *sql = NULL, *list = NULL, *arn, *save = NULL;
+	int ret = -1, mapped = 0;
+
+	if (dry)
+		printf("-- the application role %s (DSQL_APP_ROLE), "
+		    "re-applied on every run\n", role);
+	if (asprintf(&sql, "CREATE ROLE %s WITH LOGIN", role) < 0) {
+		sql = NULL;
+		goto oom;
+	}
+	if (mig_grant_stmt(conn, dry, sql, sql_role_exists,
+	    "unless the role exists", 1, (const char *const[]){ role }) != 0)
+		goto out;
+	list = strdup(arns != NULL ? arns : "");
+	if (list == NULL)
+		goto oom;
+	for (arn = strtok_r(list, ", \t", &save); arn != NULL;
+	    arn = strtok_r(NULL, ", \t", &save)) {
+		const char *p[2] = { role, arn };
+
+		free(sql);
+		if (asprintf(&sql, "AWS IAM GRANT %s TO '%s'", role, arn) < 0) {
+			sql = NULL;
+			goto oom;
+		}
+		if (mig_grant_stmt(conn, dry, sql, sql_role_mapped,
+		    "unless already mapped", 2, p) != 0)
+			goto out;
+		mapped++;
+	}
+	if (mapped == 0)
+		fprintf(stderr, "sbx-migrate: DSQL_APP_ROLE_IAM_ARNS is empty: "
+		    "no IAM role can connect as %s\n", role);
+	free(sql);
+	if (asprintf(&sql, "GRANT USAGE ON SCHEMA public TO %s", role) < 0) {
+		sql = NULL;
+		goto oom;
+	}
+	if (mig_grant_stmt(conn, dry, sql, NULL, NULL, 0, NULL) != 0)
+		goto out;
+	free(sql);
+	if (asprintf(&sql, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL "
+	    "TABLES IN SCHEMA public TO %s", role) < 0) {
+		sql = NULL;
+		goto oom;
+	}
+	if (mig_grant_stmt(conn, dry, sql, NULL, NULL, 0, NULL) != 0)
+		goto out;
+	ret = 0;
+	goto out;
+oom:
+	fprintf(stderr, "sbx-migrate: out of memory\n");
+out:
+	free(sql);
+	free(list);
+	return ret;
+}
+
 static void
 usage(FILE *fp)
 {
@@ -575,13 +706,15 @@ usage(FILE *fp)
 	    "transaction, and records each version applied.\n"
 	    "\n"
 	    "  --dialect D  postgres (default) or dsql (CREATE INDEX becomes\n"
-	    "               CREATE INDEX ASYNC, and its job is waited for)\n"
+	    "               CREATE INDEX ASYNC, and its job is waited for;\n"
+	    "               then the application role's grants, every run)\n"
 	    "  --dry-run    print the statements it would run; change nothing\n"
 	    "  --dir DIR    the migrations (default $SBX_SCHEMA_DIR, else\n"
 	    "               %s)\n"
 	    "  --help       this text\n"
 	    "\n"
-	    "Settings: DATABASE_URL, DB_AUTH, DB_CONNECT_TIMEOUT_SECONDS\n"
+	    "Settings: DATABASE_URL, DB_AUTH, DB_CONNECT_TIMEOUT_SECONDS,\n"
+	    "DSQL_APP_ROLE, DSQL_APP_ROLE_IAM_ARNS\n"
 	    "(the environment, or the file SBX_ENV_FILE names).\n"
 	    "Exit status: 0 done (or nothing to do), 1 failure.\n",
 	    SBX_SCHEMA_DIR);
@@ -775,6 +908,8 @@ main(int argc, char **argv)
 	}
 	if (pending == 0)
 		printf("nothing to apply\n");
+	if (dialect == MIG_DSQL && mig_grants(conn, dry) != 0)
+		goto out;
 	ret = 0;
 out:
 	PQclear(res);
