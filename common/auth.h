@@ -28,9 +28,13 @@
 #include "common/http.h"
 #include "common/users.h"
 
-/* The settings a responder with protected routes needs. */
+/*
+ * The settings a responder with protected routes needs. Not the sign-in
+ * group: only sbx-auth, which runs the code exchange, loads the client
+ * secret (least knowledge: a flaw in another responder cannot leak it).
+ */
 #define SBX_AUTH_CONFIG_NEEDS \
-	(SBX_NEED_DB | SBX_NEED_SESSION | SBX_NEED_OIDC | SBX_NEED_SIGNIN)
+	(SBX_NEED_DB | SBX_NEED_SESSION | SBX_NEED_OIDC)
 
 /*
  * The hook for struct sbx_app.authenticate: sets req->principal and

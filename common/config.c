@@ -125,10 +125,10 @@ static const struct setting settings[] = {
 	    OFF(oidc_jwks_min_refresh_seconds), "60", 0, 86400, SBX_NEED_OIDC,
 	    0, NULL, NULL, NULL },
 	{ "ALLOWED_EMAIL_DOMAINS", NULL, S_LIST, OFF(allowed_email_domains),
-	    NULL, 1, 8192, SBX_NEED_SIGNIN, F_REQUIRED, NULL, check_domains,
+	    NULL, 1, 8192, SBX_NEED_OIDC, F_REQUIRED, NULL, check_domains,
 	    "a comma-separated list of domains, or *" },
 	{ "ADMIN_EMAILS", NULL, S_LIST, OFF(admin_emails), NULL, 1, 8192,
-	    SBX_NEED_SIGNIN, 0, NULL, check_emails,
+	    SBX_NEED_OIDC, 0, NULL, check_emails,
 	    "a comma-separated list of email addresses" },
 
 	/* AWS */

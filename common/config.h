@@ -17,8 +17,8 @@
 enum sbx_config_need {
 	SBX_NEED_DB = 1u << 0,		/* DATABASE_URL, DB_AUTH, ... */
 	SBX_NEED_SESSION = 1u << 1,	/* SESSION_SECRET_KEY, ... */
-	SBX_NEED_OIDC = 1u << 2,	/* GOOGLE_CLIENT_ID, OIDC_ISSUER, ... */
-	SBX_NEED_SIGNIN = 1u << 3,	/* BASE_URL, client secret, allowlist */
+	SBX_NEED_OIDC = 1u << 2,	/* client id, issuer, who may sign in */
+	SBX_NEED_SIGNIN = 1u << 3,	/* BASE_URL, client secret: sbx-auth */
 	SBX_NEED_AWS = 1u << 4,		/* AWS_REGION, endpoints, CFN_ROLE_ARN */
 	SBX_NEED_SANDBOX = 1u << 5,	/* TTLs, quota, stack prefix */
 	SBX_NEED_REAPER = 1u << 6,	/* intervals, backoff, attempts */

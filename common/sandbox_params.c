@@ -9,6 +9,7 @@
  * "MaxLength"?, "Description"?}}, so an admin may paste either.
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,59 @@ truthy(const cJSON *v)
 	return 0;
 }
 
+/*
+ * Numbers in a declaration come from an admin's JSON, where 1e300 is a
+ * number: every one is range-checked before it is cast, since a double
+ * outside the target type makes the cast undefined behaviour.
+ */
+#define EXACT_MAX 9007199254740992.0	/* 2^53: every whole double below */
+
+/* A whole number in [lo, hi] (both within EXACT_MAX) as *out. */
+static int
+whole_in(const cJSON *v, double lo, double hi, long long *out)
+{
+	double d;
+
+	if (!cJSON_IsNumber(v))
+		return 0;
+	d = v->valuedouble;
+	if (!isfinite(d) || d < lo || d > hi || floor(d) != d)
+		return 0;
+	*out = (long long)d;
+	return 1;
+}
+
+/* max_length as a number or a string of digits: 0 (none) to 4096. */
+static int
+max_length_read(const cJSON *v, long *out)
+{
+	long long n = 0;
+	const char *p;
+
+	if (cJSON_IsNumber(v)) {
+		if (!whole_in(v, 0, 4096, &n))
+			return 0;
+	} else if (cJSON_IsString(v) && v->valuestring[0] != '\0') {
+		/* Digits only, stopping at the bound: no overflow either. */
+		for (p = v->valuestring; *p != '\0'; p++)
+			if (*p < '0' || *p > '9' ||
+			    (n = n * 10 + (*p - '0')) > 4096)
+				return 0;
+	} else {
+		return 0;
+	}
+	*out = (long)n;
+	return 1;
+}
+
+/* A default or allowed value: a string, a finite number or a bool. */
+static int
+scalar_ok(const cJSON *v)
+{
+	return cJSON_IsString(v) || cJSON_IsBool(v) ||
+	    (cJSON_IsNumber(v) && isfinite(v->valuedouble));
+}
+
 /* The members a declaration may have, each under any of its spellings. */
 static const char *const decl_keys[] = {
 	"name", "type", "description", "default", "no_echo", "allowed_values",
@@ -156,8 +210,7 @@ decl_read(const char *name, const cJSON *o, struct decl *d, char *detail,
 	d->obj = o;
 	d->name = name;
 	d->def = member(o, "default");
-	if (d->def != NULL && !cJSON_IsString(d->def) &&
-	    !cJSON_IsNumber(d->def) && !cJSON_IsBool(d->def)) {
+	if (d->def != NULL && !scalar_ok(d->def)) {
 		snprintf(detail, detail_len,
 		    "parameter %s: default must be a string", name);
 		return SBX_EINVAL;
@@ -174,7 +227,8 @@ decl_read(const char *name, const cJSON *o, struct decl *d, char *detail,
 			return SBX_EINVAL;
 		}
 		cJSON_ArrayForEach(a, d->allowed) {
-			if (!cJSON_IsString(a) && !cJSON_IsNumber(a)) {
+			if (!cJSON_IsString(a) && !(cJSON_IsNumber(a) &&
+			    scalar_ok(a))) {
 				snprintf(detail, detail_len,
 				    "parameter %s: allowed_values must hold "
 				    "strings", name);
@@ -183,13 +237,10 @@ decl_read(const char *name, const cJSON *o, struct decl *d, char *detail,
 		}
 	}
 	v = member(o, "max_length");
-	if (v != NULL) {
-		if (cJSON_IsNumber(v))
-			d->max_length = (long)v->valuedouble;
-		else if (cJSON_IsString(v))
-			d->max_length = strtol(v->valuestring, NULL, 10);
-		if (d->max_length < 0 || d->max_length > 4096)
-			d->max_length = 0;
+	if (v != NULL && !max_length_read(v, &d->max_length)) {
+		snprintf(detail, detail_len, "parameter %s: max_length must "
+		    "be a whole number from 0 to 4096", name);
+		return SBX_EINVAL;
 	}
 	v = member(o, "required");
 	if (v != NULL)
@@ -323,10 +374,14 @@ scalar_text(const cJSON *v, char *buf, size_t len)
 		return 1;
 	}
 	if (cJSON_IsNumber(v)) {
-		if (v->valuedouble == (double)(long long)v->valuedouble)
-			snprintf(buf, len, "%lld", (long long)v->valuedouble);
-		else
+		long long n;
+
+		if (whole_in(v, -EXACT_MAX, EXACT_MAX, &n))
+			snprintf(buf, len, "%lld", n);
+		else if (isfinite(v->valuedouble))
 			snprintf(buf, len, "%.17g", v->valuedouble);
+		else
+			return 0;
 		return 1;
 	}
 	return 0;

@@ -31,7 +31,7 @@ static const struct sbx_app app = {
 	.name = "sbx-auth",
 	.routes = routes,
 	.nroutes = sizeof(routes) / sizeof(routes[0]),
-	.config_needs = SBX_AUTH_CONFIG_NEEDS,
+	.config_needs = SBX_AUTH_CONFIG_NEEDS | SBX_NEED_SIGNIN,
 	.authenticate = sbx_auth_authenticate,
 	.start = NULL,
 };

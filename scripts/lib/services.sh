@@ -50,13 +50,20 @@ sbx_build_failed() {
 }
 
 # The environment every process of the service gets: the settings of
-# up.env and little else.
+# up.env and little else. The OAuth client secret is left out of it and
+# only in SBX_SIGNIN_ENV, for sbx-auth (the code exchange) and the local
+# IdP: no other process has it to leak.
 sbx_service_env() {
     SBX_SERVICE_ENV=(PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TZ=UTC)
+    SBX_SIGNIN_ENV=()
     local line
     while IFS= read -r line; do
-        SBX_SERVICE_ENV+=("$line")
+        case $line in
+            GOOGLE_CLIENT_SECRET=*) SBX_SIGNIN_ENV+=("$line") ;;
+            *) SBX_SERVICE_ENV+=("$line") ;;
+        esac
     done < <(sbx_env_words)
+    SBX_SIGNIN_ENV=("${SBX_SERVICE_ENV[@]}" "${SBX_SIGNIN_ENV[@]}")
 }
 
 # Applies the schema with sbx-migrate (as root: it reads schema/ from the
@@ -84,6 +91,7 @@ sbx_migrate() {
 # worker blocked in accept never reaches.
 sbx_responders_start() {
     local name bin sock ngroup started=0
+    local -a env
     ngroup=$(id -gn "$NGINX_USER") || sbx_die "no user $NGINX_USER (NGINX_USER)"
     for name in "${SBX_RESPONDERS[@]}"; do
         bin="$SBX_BUILD_DIR/fcgi/$name"
@@ -93,7 +101,9 @@ sbx_responders_start() {
             sbx_warn "fcgi/$name is not built: its routes answer 502"
             continue
         fi
-        sbx_spawn "$name" "${SBX_SERVICE_ENV[@]}" -- \
+        env=("${SBX_SERVICE_ENV[@]}")
+        [ "$name" != sbx-auth ] || env=("${SBX_SIGNIN_ENV[@]}")
+        sbx_spawn "$name" "${env[@]}" -- \
             /usr/bin/spawn-fcgi -n -s "$sock" -M 0660 \
             -u "$SBX_RUN_USER" -U "$SBX_RUN_USER" -G "$ngroup" -- \
             /usr/bin/multiwatch -f "$SBX_WORKERS" -s TERM -- "$bin"
@@ -130,7 +140,7 @@ sbx_fakes_start() {
             sbx_say "starting the local IdP on $FAKE_IDP_URL"
             # The fake reads its client secret from the environment (it
             # has up.env's settings), not from its command line (ps).
-            sbx_spawn fake-idp "${SBX_SERVICE_ENV[@]}" -- "${as_user[@]}" \
+            sbx_spawn fake-idp "${SBX_SIGNIN_ENV[@]}" -- "${as_user[@]}" \
                 /usr/bin/python3 "$dst/fake_idp.py" --port "$FAKE_IDP_PORT" \
                 --client-id "$GOOGLE_CLIENT_ID" --client-secret-env GOOGLE_CLIENT_SECRET \
                 --key-dir "$data" --redirect-uri "$BASE_URL/auth/callback"

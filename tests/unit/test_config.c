@@ -351,7 +351,7 @@ test_required(void **state)
 		{ SBX_NEED_DB, "DATABASE_URL", "is required" },
 		{ SBX_NEED_SIGNIN, "BASE_URL", "is required" },
 		{ SBX_NEED_SIGNIN, "GOOGLE_CLIENT_SECRET", "is required" },
-		{ SBX_NEED_SIGNIN, "ALLOWED_EMAIL_DOMAINS", "is required" },
+		{ SBX_NEED_OIDC, "ALLOWED_EMAIL_DOMAINS", "is required" },
 		{ SBX_NEED_OIDC, "GOOGLE_CLIENT_ID", "is required" },
 		{ SBX_NEED_SESSION, "SESSION_SECRET_KEY", "is required" },
 		{ SBX_NEED_AWS, "AWS_REGION", "AWS_DEFAULT_REGION" },
@@ -410,6 +410,24 @@ test_secrets_only_where_needed(void **state)
 	assert_null(cfg.google_client_secret);
 	assert_null(cfg.notify_webhook_secret);
 	assert_non_null(cfg.database_url);
+	sbx_config_fini(&cfg);
+
+	/*
+	 * What the responders other than sbx-auth load (authentication,
+	 * sandboxes, jobs): everything to check a caller, never the OAuth
+	 * client secret, which only the code exchange in sbx-auth uses.
+	 */
+	env_full();
+	assert_int_equal(parse(&cfg, SBX_NEED_DB | SBX_NEED_SESSION |
+	    SBX_NEED_OIDC | SBX_NEED_AWS | SBX_NEED_SANDBOX | SBX_NEED_REAPER,
+	    err, sizeof(err)), SBX_OK);
+	assert_null(cfg.google_client_secret);
+	assert_non_null(cfg.allowed_email_domains);
+	assert_non_null(cfg.admin_emails);
+	sbx_config_fini(&cfg);
+	env_set("GOOGLE_CLIENT_SECRET", NULL);
+	assert_int_equal(parse(&cfg, SBX_NEED_DB | SBX_NEED_SESSION |
+	    SBX_NEED_OIDC, err, sizeof(err)), SBX_OK);
 	sbx_config_fini(&cfg);
 }
 

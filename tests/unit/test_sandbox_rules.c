@@ -457,6 +457,63 @@ test_params_public(void **state)
 	cJSON_Delete(given);
 }
 
+/*
+ * Numbers in declarations are range-checked before any cast: 1e300 as a
+ * max_length is refused, and as a default or allowed value it is printed
+ * without a cast (under UBSan with float-cast-overflow, the old cast
+ * aborted the test).
+ */
+static void
+test_params_huge_numbers(void **state)
+{
+	static const char *const refused[] = {
+		"[{\"name\":\"N\",\"max_length\":1e300}]",
+		"[{\"name\":\"N\",\"max_length\":-1e300}]",
+		"[{\"name\":\"N\",\"MaxLength\":4097}]",
+		"[{\"name\":\"N\",\"max_length\":1.5}]",
+		"[{\"name\":\"N\",\"max_length\":\"99999999999999999999\"}]",
+		"[{\"name\":\"N\",\"max_length\":\"12x\"}]",
+		"[{\"name\":\"N\",\"max_length\":\"-1\"}]",
+		"[{\"name\":\"N\",\"max_length\":true}]",
+	};
+	char detail[160], bad[64];
+	cJSON *d, *given, *eff = NULL;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		d = cJSON_Parse(refused[i]);
+		assert_non_null(d);
+		if (sbx_template_params_valid(d, detail, sizeof(detail)) !=
+		    SBX_EINVAL)
+			fail_msg("accepted: %s", refused[i]);
+		assert_non_null(strstr(detail, "max_length"));
+		cJSON_Delete(d);
+	}
+	d = cJSON_Parse("[{\"name\":\"N\",\"max_length\":\"4096\"}]");
+	assert_int_equal(sbx_template_params_valid(d, detail, sizeof(detail)),
+	    SBX_OK);
+	cJSON_Delete(d);
+
+	given = cJSON_Parse("{}");
+	assert_int_equal(check("[{\"name\":\"N\",\"default\":1e300,"
+	    "\"allowed_values\":[-1e300,1e300]},{\"name\":\"M\","
+	    "\"default\":-9.3e18},{\"name\":\"K\",\"default\":42}]",
+	    "{}", bad, sizeof(bad), &eff), SBX_OK);
+	assert_string_equal(cJSON_GetObjectItem(eff, "N")->valuestring,
+	    "1.0000000000000001e+300");
+	assert_string_equal(cJSON_GetObjectItem(eff, "M")->valuestring,
+	    "-9.3e+18");
+	assert_string_equal(cJSON_GetObjectItem(eff, "K")->valuestring, "42");
+	sbx_template_params_free(eff);
+	eff = NULL;
+	assert_int_equal(check("[{\"name\":\"N\",\"allowed_values\":[1e300]}]",
+	    "{\"N\":\"1.0000000000000001e+300\"}", bad, sizeof(bad), &eff),
+	    SBX_OK);
+	sbx_template_params_free(eff);
+	cJSON_Delete(given);
+}
+
 /* CloudFormation's Parameters converted with the same spelling rules. */
 static void
 test_params_from_cfn(void **state)
@@ -578,6 +635,7 @@ main(void)
 		cmocka_unit_test(test_params_masked_and_valid),
 		cmocka_unit_test(test_params_public),
 		cmocka_unit_test(test_params_from_cfn),
+		cmocka_unit_test(test_params_huge_numbers),
 		cmocka_unit_test(test_to_json),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_uuid),
