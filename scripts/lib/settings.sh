@@ -103,6 +103,8 @@ sbx_settings_init() {
     sbx_set RATE_LIMIT_API_BURST 100
     sbx_set RATE_LIMIT_AUTH 5r/s
     sbx_set RATE_LIMIT_AUTH_BURST 20
+    sbx_set RATE_LIMIT_READYZ 5r/s
+    sbx_set RATE_LIMIT_READYZ_BURST 10
     # The load balancer's networks, whose X-Forwarded-For nginx trusts.
     sbx_set NGINX_REAL_IP_FROM ""
     # Above a load balancer's idle timeout; networks besides loopback
