@@ -16,12 +16,20 @@ resource "aws_lb" "this" {
   drop_invalid_header_fields = true
   enable_deletion_protection = var.alb_deletion_protection
 
-  # nginx waits 60 s for a responder (fastcgi_read_timeout).
-  idle_timeout = 65
+  # Above nginx's 60 s wait for a responder (fastcgi_read_timeout), and
+  # below nginx's keep-alive, which main.tf sets 15 s above this from the
+  # same variable (a balancer that reuses a connection nginx has closed
+  # answers 502).
+  idle_timeout = var.alb_idle_timeout
 }
 
+# name_prefix (at most 6 characters) and create_before_destroy: a change
+# that replaces the target group (port, protocol) makes the new one and
+# moves the listener and the service to it before the old one goes;
+# with a fixed name, the new group could not be created while the old
+# one exists.
 resource "aws_lb_target_group" "service" {
-  name             = "${var.name}-svc"
+  name_prefix      = "${substr(var.name, 0, 5)}-"
   vpc_id           = var.vpc_id
   target_type      = "ip" # Fargate tasks (awsvpc)
   protocol         = "HTTPS"
@@ -44,6 +52,10 @@ resource "aws_lb_target_group" "service" {
     timeout             = 5
     healthy_threshold   = 2
     unhealthy_threshold = 3
+  }
+
+  lifecycle {
+    create_before_destroy = true
   }
 }
 

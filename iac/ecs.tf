@@ -4,13 +4,23 @@
 #            8443 with a self-signed certificate, and each responder as
 #            SBX_WORKERS processes under spawn-fcgi + multiwatch; tini is
 #            PID 1. Run as an ECS service behind the load balancer.
-#   reaper   sbx-reaper --once, run by EventBridge Scheduler (scheduler.tf).
+#   reaper   sbx-reaper --loop: a run every reaper_interval_minutes, as an
+#            ECS service of one task (below).
 #   migrate  sbx-migrate --dialect dsql, run by the operator after each
 #            apply that brings a new image (output migrate_command).
 #
-# The container runs as root: spawn-fcgi drops the responders to the
-# image's sbx user and nginx's workers run as www-data; the container
-# writes its state under /run/sbx, so the root file system stays writable.
+# Every container runs as the image's unprivileged user (10001, "sbx"):
+# nginx on 8443, spawn-fcgi, multiwatch and the responders, the reaper
+# and the migration. The service writes its state under /run/sbx.
+#
+# Why the reaper is a service and not a scheduled task: a task started
+# every minute pulls the image through the NAT each time (1,440 pulls a
+# day), can still be starting when the next one is due, and a failed
+# start is simply lost (no retry, no dead-letter queue). One long-running
+# task pulls the image once, runs every interval without a cold start,
+# and is restarted by ECS when it dies; several reapers at once are safe
+# (rows are claimed with conditional UPDATEs), so a deployment may
+# overlap the old task with the new one.
 
 resource "aws_ecs_cluster" "this" {
   name = var.name
@@ -54,6 +64,7 @@ resource "aws_ecs_task_definition" "service" {
       name      = "service"
       image     = var.image
       essential = true
+      user      = local.container_user
 
       portMappings = [
         {
@@ -66,8 +77,9 @@ resource "aws_ecs_task_definition" "service" {
       secrets     = local.secrets_service
 
       # container-start ends the container when nginx or a responder's
-      # supervisor exits; ECS then replaces the task. TERM lets nginx
-      # finish its requests.
+      # supervisor exits; ECS then replaces the task. On TERM it asks
+      # nginx to finish the requests in flight, then stops the
+      # responders, within 25 s (SBX_STOP_TIMEOUT_SECONDS).
       stopTimeout = 30
 
       logConfiguration = {
@@ -147,13 +159,16 @@ resource "aws_ecs_task_definition" "reaper" {
       name      = "reaper"
       image     = var.image
       essential = true
+      user      = local.container_user
 
-      # One run, then exit: 0 when the run completed, 1 when an operator
-      # must look (the task's exit code and the log say which).
-      command = ["/opt/sbx/bin/sbx-reaper", "--once"]
+      # A run every interval; each prints its one-line JSON summary, with
+      # the figures the alarms watch in CloudWatch EMF (monitoring.tf).
+      # TERM ends the loop after the row at hand.
+      command = ["/opt/sbx/bin/sbx-reaper", "--loop", tostring(var.reaper_interval_minutes * 60)]
 
       environment = local.environment_reaper
       secrets     = local.secrets_reaper
+      stopTimeout = 30
 
       logConfiguration = {
         logDriver = "awslogs"
@@ -161,6 +176,39 @@ resource "aws_ecs_task_definition" "reaper" {
       }
     },
   ])
+}
+
+resource "aws_ecs_service" "reaper" {
+  name            = "${var.name}-reaper"
+  cluster         = aws_ecs_cluster.this.id
+  task_definition = aws_ecs_task_definition.reaper.arn
+  desired_count   = var.reaper_enabled ? 1 : 0
+  launch_type     = "FARGATE"
+
+  # The new reaper starts before the old one stops: never a gap, and two
+  # at once are safe.
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = var.service_subnet_ids
+    security_groups  = [aws_security_group.jobs.id]
+    assign_public_ip = var.assign_public_ip
+  }
+
+  enable_ecs_managed_tags = true
+  propagate_tags          = "SERVICE"
+
+  depends_on = [
+    aws_iam_role_policy.execution_secrets,
+    aws_iam_role_policy_attachment.execution_managed,
+    aws_secretsmanager_secret_version.notify_webhook_secret,
+  ]
 }
 
 # ---------------------------------------------------------------- migrate
@@ -184,9 +232,12 @@ resource "aws_ecs_task_definition" "migrate" {
       name      = "migrate"
       image     = var.image
       essential = true
+      user      = local.container_user
 
       # Applies schema/NNN_*.sql (SBX_SCHEMA_DIR, set in the image) that
-      # are not yet recorded; idempotent, so running it again is safe.
+      # are not yet recorded, then makes sure of the application role
+      # sbx_app, its IAM mapping to the app task role and its grants;
+      # idempotent, so running it again is safe.
       command = ["/opt/sbx/bin/sbx-migrate", "--dialect", "dsql"]
 
       environment = local.environment_migrate

@@ -3,11 +3,12 @@
 #   execution  ECS agent: pull the image, write logs, read the three secrets
 #   app        service and reaper tasks: CloudFormation on the sandboxes'
 #              stacks only, and only with the CloudFormation role
-#              (iam:PassRole on it); connect to DSQL as admin
+#              (iam:PassRole on it); connect to DSQL with dsql:DbConnect
+#              only, as the database role sbx_app that the migration maps
+#              to this role (AWS IAM GRANT) and grants table rights to
 #   migrate    migration task: connect to DSQL as admin, nothing else
 #   cfn        CloudFormation itself, for the stacks (CFN_ROLE_ARN): what
 #              the default template needs (one EC2 instance, AMI from SSM)
-#   scheduler  EventBridge Scheduler: run the reaper task definition
 #
 # So the service holds no right on the resources inside the templates: a
 # stolen task credential can create and delete sandbox stacks, not
@@ -156,9 +157,11 @@ data "aws_iam_policy_document" "app" {
     resources = local.ami_parameter_arns
   }
 
+  # Not DbConnectAdmin: the tasks connect as sbx_app, whose rights are
+  # the migration's grants (SELECT, INSERT, UPDATE, DELETE), no DDL.
   statement {
-    sid       = "ConnectToTheDatabase"
-    actions   = ["dsql:DbConnectAdmin"]
+    sid       = "ConnectToTheDatabaseAsTheAppRole"
+    actions   = ["dsql:DbConnect"]
     resources = [aws_dsql_cluster.this.arn]
   }
 }
@@ -191,6 +194,8 @@ resource "aws_iam_role_policy" "migrate" {
 
 # ------------------------------------------------------ CloudFormation role
 
+# Only CloudFormation acting for this account may assume it (a
+# confused-deputy guard: the role's ARN is no secret).
 data "aws_iam_policy_document" "cfn_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -198,6 +203,12 @@ data "aws_iam_policy_document" "cfn_assume" {
     principals {
       type        = "Service"
       identifiers = ["cloudformation.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
     }
   }
 }
@@ -249,7 +260,9 @@ data "aws_iam_policy_document" "cfn" {
   }
 
   # The template's Name/Environment tags and the stack's sbx:* tags,
-  # which CloudFormation propagates to the instance.
+  # which CloudFormation propagates to the instance: only as part of
+  # RunInstances (tag on create), so the role cannot retag an existing
+  # instance Environment=Sandbox and then terminate it.
   statement {
     sid     = "TagWhatItLaunches"
     actions = ["ec2:CreateTags"]
@@ -258,6 +271,12 @@ data "aws_iam_policy_document" "cfn" {
       "arn:${local.partition}:ec2:${var.region}:${local.account_id}:volume/*",
       "arn:${local.partition}:ec2:${var.region}:${local.account_id}:network-interface/*",
     ]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values   = ["RunInstances"]
+    }
   }
 
   # Only sandbox instances can be terminated (the service tags every
@@ -292,75 +311,4 @@ resource "aws_iam_role_policy_attachment" "cfn_extra" {
 
   role       = aws_iam_role.cfn.name
   policy_arn = each.value
-}
-
-# ------------------------------------------------------------- scheduler
-
-data "aws_iam_policy_document" "scheduler_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_iam_role" "scheduler" {
-  name               = "${var.name}-scheduler"
-  description        = "EventBridge Scheduler for ${var.name}: runs the reaper task"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
-}
-
-data "aws_iam_policy_document" "scheduler" {
-  # Any revision of the reaper's family, on this cluster only.
-  statement {
-    sid       = "RunTheReaper"
-    actions   = ["ecs:RunTask"]
-    resources = ["${aws_ecs_task_definition.reaper.arn_without_revision}:*"]
-
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = [aws_ecs_cluster.this.arn]
-    }
-  }
-
-  # RunTask with managed and propagated tags tags the new task.
-  statement {
-    sid       = "TagTheReaperTask"
-    actions   = ["ecs:TagResource"]
-    resources = ["arn:${local.partition}:ecs:${var.region}:${local.account_id}:task/${aws_ecs_cluster.this.name}/*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "ecs:CreateAction"
-      values   = ["RunTask"]
-    }
-  }
-
-  statement {
-    sid       = "PassTheReapersRoles"
-    actions   = ["iam:PassRole"]
-    resources = [aws_iam_role.execution.arn, aws_iam_role.app.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "iam:PassedToService"
-      values   = [local.ecs_tasks_principal]
-    }
-  }
-}
-
-resource "aws_iam_role_policy" "scheduler" {
-  name   = "run-reaper"
-  role   = aws_iam_role.scheduler.id
-  policy = data.aws_iam_policy_document.scheduler.json
 }

@@ -3,15 +3,18 @@
 #   internet --443--> ALB (ACM certificate; 80 redirects to 443)
 #            --HTTPS 8443--> ECS Fargate service: one image, nginx + the
 #                            FastCGI responders (scripts/container-start)
-#   EventBridge Scheduler --every minute--> ECS task: sbx-reaper --once
+#   ECS service "<name>-reaper", one task: sbx-reaper --loop 60
 #   operator --aws ecs run-task--> ECS task: sbx-migrate --dialect dsql
-#   every task --IAM token (dsql:DbConnectAdmin)--> Aurora DSQL
+#   service and reaper --IAM token (dsql:DbConnect)--> Aurora DSQL as the
+#                       role sbx_app; migration (dsql:DbConnectAdmin) as admin
 #   service and reaper --RoleARN--> CloudFormation, acting with its own
 #                                   service role on the sandboxes' stacks
+#   reaper's summary (EMF) and the ALB --> CloudWatch alarms --> SNS --> email
 #
 # Files by concern: network.tf (security groups), alb.tf (load balancer,
 # certificate, DNS), dsql.tf, secrets.tf, logs.tf, iam.tf, ecs.tf
-# (cluster, task definitions, service), scheduler.tf (the reaper).
+# (cluster, task definitions, the service and the reaper), monitoring.tf
+# (alarms, their topic, the dashboard).
 
 data "aws_caller_identity" "current" {}
 
@@ -28,18 +31,32 @@ locals {
   # HTTPS_PORT with a certificate made at container start.
   container_port = 8443
 
+  # The image's user (Dockerfile USER): every task runs as it.
+  container_user = "10001:10001"
+
   # libpq 15 has no sslrootcert=system: name Debian's CA bundle, which the
-  # image installs (ca-certificates). The user is admin, so the IAM token
-  # is a DbConnectAdmin one (common/aws.c).
-  dsql_endpoint = "${aws_dsql_cluster.this.identifier}.dsql.${var.region}.on.aws"
-  database_url  = "postgresql://admin@${local.dsql_endpoint}:5432/postgres?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt"
+  # image installs (ca-certificates). The IAM token's action follows the
+  # user (common/aws.c): the service and the reaper connect as the
+  # application role with DbConnect; only the migration, which creates
+  # that role and its grants, connects as admin with DbConnectAdmin.
+  dsql_endpoint      = "${aws_dsql_cluster.this.identifier}.dsql.${var.region}.on.aws"
+  dsql_app_role      = "sbx_app"
+  database_url_tail  = "@${local.dsql_endpoint}:5432/postgres?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt"
+  database_url       = "postgresql://${local.dsql_app_role}${local.database_url_tail}"
+  database_url_admin = "postgresql://admin${local.database_url_tail}"
+
+  # The reaper's EMF figures and the alarms on them (monitoring.tf), one
+  # namespace per deployment.
+  metrics_namespace = "Sbx/${var.name}"
 
   # Settings shared by every binary (README.md "Settings").
   env_common = {
-    AWS_REGION   = var.region
-    DATABASE_URL = local.database_url
-    DB_AUTH      = "dsql-iam"
-    LOG_LEVEL    = var.log_level
+    AWS_REGION                    = var.region
+    DATABASE_URL                  = local.database_url
+    DB_AUTH                       = "dsql-iam"
+    LOG_LEVEL                     = var.log_level
+    METRICS_NAMESPACE             = local.metrics_namespace
+    METRICS_OVERDUE_GRACE_SECONDS = var.metrics_overdue_grace_seconds
   }
 
   # Sandboxes and CloudFormation: sbx-sandboxes, sbx-jobs and sbx-reaper.
@@ -72,6 +89,9 @@ locals {
     RATE_LIMIT_AUTH        = var.rate_limit_auth
     RATE_LIMIT_AUTH_BURST  = var.rate_limit_auth_burst
     NGINX_REAL_IP_FROM     = data.aws_vpc.this.cidr_block
+    # Above the load balancer's idle timeout, from the same variable
+    # (alb.tf), so that the balancer never reuses a connection nginx closed.
+    NGINX_KEEPALIVE_TIMEOUT = "${var.alb_idle_timeout + 15}s"
   })
 
   # The reaper: sandboxes, CloudFormation, expiry warnings and webhooks.
@@ -80,12 +100,20 @@ locals {
     EXPIRY_WARNING_MINUTES = var.expiry_warning_minutes
   })
 
+  # The migration: as admin, and the task roles to map to the
+  # application role (sbx-migrate --dialect dsql).
+  env_migrate = merge(local.env_common, {
+    DATABASE_URL           = local.database_url_admin
+    DSQL_APP_ROLE          = local.dsql_app_role
+    DSQL_APP_ROLE_IAM_ARNS = join(",", [aws_iam_role.app.arn])
+  })
+
   # ECS wants [{name, value}] with string values. Empty and null values
   # are left out (the binaries treat KEY= as unset anyway); a map's keys
   # come out sorted, so the task definition does not churn.
   environment_service = [for k, v in local.env_service : { name = k, value = tostring(v) } if v != null && v != ""]
   environment_reaper  = [for k, v in local.env_reaper : { name = k, value = tostring(v) } if v != null && v != ""]
-  environment_migrate = [for k, v in local.env_common : { name = k, value = tostring(v) } if v != null && v != ""]
+  environment_migrate = [for k, v in local.env_migrate : { name = k, value = tostring(v) } if v != null && v != ""]
 
   # Secrets Manager -> environment variables, read by the ECS agent with
   # the execution role when a task starts.
@@ -97,9 +125,7 @@ locals {
     { name = "NOTIFY_WEBHOOK_SECRET", valueFrom = aws_secretsmanager_secret.notify_webhook_secret.arn },
   ]
 
-  reaper_schedule = var.reaper_interval_minutes == 1 ? "rate(1 minute)" : "rate(${var.reaper_interval_minutes} minutes)"
-
-  # The network the one-off and scheduled tasks run in, as the AWS CLI
+  # The network the one-off tasks run in, as the AWS CLI
   # spells it (output migrate_command).
   jobs_network_cli = format(
     "awsvpcConfiguration={subnets=[%s],securityGroups=[%s],assignPublicIp=%s}",

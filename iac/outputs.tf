@@ -38,7 +38,7 @@ output "migrate_command" {
 }
 
 output "reaper_run_command" {
-  description = "Runs one reaper task now, outside the schedule (e.g. after fixing a stuck sandbox's cause)."
+  description = "Runs one extra reaper pass now (sbx-reaper --once), beside the reaper service (e.g. after fixing a stuck sandbox's cause); two reapers at once are safe."
   value = join(" ", [
     "aws ecs run-task",
     "--region ${var.region}",
@@ -47,8 +47,24 @@ output "reaper_run_command" {
     "--launch-type FARGATE",
     "--started-by sbx-reaper-manual",
     "--network-configuration '${local.jobs_network_cli}'",
+    "--overrides '{\"containerOverrides\":[{\"name\":\"reaper\",\"command\":[\"/opt/sbx/bin/sbx-reaper\",\"--once\"]}]}'",
     "--query 'tasks[0].taskArn' --output text",
   ])
+}
+
+output "reaper_service_name" {
+  description = "ECS service running the reaper (one task, sbx-reaper --loop)."
+  value       = aws_ecs_service.reaper.name
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies (alarm_email is subscribed to it, once confirmed)."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "dashboard_url" {
+  description = "The CloudWatch dashboard of the deployment: the expiry promise, the reaper, the load balancer."
+  value       = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards/dashboard/${aws_cloudwatch_dashboard.this.dashboard_name}"
 }
 
 output "google_client_secret_put_command" {
@@ -77,12 +93,12 @@ output "dsql_cluster_identifier" {
 }
 
 output "dsql_endpoint" {
-  description = "Aurora DSQL endpoint (port 5432, database postgres, user admin, IAM token as password)."
+  description = "Aurora DSQL endpoint (port 5432, database postgres, IAM token as password; the tasks connect as sbx_app, the migration as admin)."
   value       = local.dsql_endpoint
 }
 
 output "database_url" {
-  description = "DATABASE_URL the tasks use (with DB_AUTH=dsql-iam; it holds no password)."
+  description = "DATABASE_URL the service and the reaper use (user sbx_app, with DB_AUTH=dsql-iam; it holds no password). The migration uses the same with the user admin."
   value       = local.database_url
 }
 
@@ -104,7 +120,7 @@ output "log_groups" {
   description = "CloudWatch log groups of the service, the reaper and the migration."
   value = {
     service = aws_cloudwatch_log_group.service.name
-    reaper  = aws_cloudwatch_log_group.reaper.name
+    reaper  = aws_cloudwatch_log_group.reaper.name # each run's summary: aws logs tail --follow
     migrate = aws_cloudwatch_log_group.migrate.name
   }
 }

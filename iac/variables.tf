@@ -328,19 +328,19 @@ variable "cfn_role_extra_policy_arns" {
 # ----------------------------------------------------------------- reaper
 
 variable "reaper_enabled" {
-  description = "Run the reaper on its schedule (turn off only for maintenance: expired sandboxes are not deleted meanwhile)."
+  description = "Run the reaper (a one-task ECS service running sbx-reaper --loop). Turn off only for maintenance: expired sandboxes are not deleted meanwhile, and the no-reaper-run alarm fires."
   type        = bool
   default     = true
 }
 
 variable "reaper_interval_minutes" {
-  description = "Minutes between reaper runs (EventBridge Scheduler); also sets REAPER_INTERVAL_SECONDS, which the jobs API reports."
+  description = "Minutes between the reaper's runs (sbx-reaper --loop <this * 60>); also sets REAPER_INTERVAL_SECONDS, which the jobs API reports. The no-run alarm fires after 5 minutes without a completed run, so keep it at 1 to 3."
   type        = number
   default     = 1
 
   validation {
-    condition     = var.reaper_interval_minutes >= 1 && var.reaper_interval_minutes <= 60 && floor(var.reaper_interval_minutes) == var.reaper_interval_minutes
-    error_message = "reaper_interval_minutes must be a whole number from 1 to 60."
+    condition     = var.reaper_interval_minutes >= 1 && var.reaper_interval_minutes <= 4 && floor(var.reaper_interval_minutes) == var.reaper_interval_minutes
+    error_message = "reaper_interval_minutes must be a whole number from 1 to 4 (the no-run alarm fires after 5 minutes)."
   }
 }
 
@@ -388,27 +388,73 @@ variable "notify_webhook_secret_version" {
 # ---------------------------------------------------- front and operations
 
 variable "rate_limit_api" {
-  description = "RATE_LIMIT_API: nginx's per-client rate on /api/ (e.g. 50r/s). Behind the load balancer nginx sees the load balancer's addresses as clients, so this is shared by everyone reaching a task through one load-balancer node: keep it generous."
+  description = "RATE_LIMIT_API: nginx's rate on /api/ per client address, in each service task (e.g. 50r/s). nginx takes the client's address from X-Forwarded-For set by the load balancer (NGINX_REAL_IP_FROM is the VPC's range), so this is per client, as in README.md; a client spread over N tasks gets up to N times this."
   type        = string
-  default     = "200r/s"
+  default     = "50r/s"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*r/[sm]$", var.rate_limit_api))
+    error_message = "rate_limit_api must be nginx's form, e.g. 50r/s or 600r/m."
+  }
 }
 
 variable "rate_limit_api_burst" {
-  description = "RATE_LIMIT_API_BURST."
+  description = "RATE_LIMIT_API_BURST: requests a client may send at once above rate_limit_api before nginx answers 429."
   type        = number
-  default     = 400
+  default     = 100
 }
 
 variable "rate_limit_auth" {
-  description = "RATE_LIMIT_AUTH: nginx's per-client rate on /auth/ (shared like rate_limit_api)."
+  description = "RATE_LIMIT_AUTH: nginx's rate on /auth/ per client address (sign-in costs calls to the IdP), in each service task."
   type        = string
-  default     = "20r/s"
+  default     = "5r/s"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*r/[sm]$", var.rate_limit_auth))
+    error_message = "rate_limit_auth must be nginx's form, e.g. 5r/s or 300r/m."
+  }
 }
 
 variable "rate_limit_auth_burst" {
   description = "RATE_LIMIT_AUTH_BURST."
   type        = number
-  default     = 80
+  default     = 20
+}
+
+variable "alb_idle_timeout" {
+  description = "Idle timeout (seconds) of the load balancer's connections. nginx's keep-alive (NGINX_KEEPALIVE_TIMEOUT) is set 15 s above it from this one value: were nginx to close an idle connection first, the load balancer could reuse it and answer 502. Keep it above 60, nginx's wait for a responder."
+  type        = number
+  default     = 65
+
+  validation {
+    condition     = var.alb_idle_timeout >= 61 && var.alb_idle_timeout <= 3600 && floor(var.alb_idle_timeout) == var.alb_idle_timeout
+    error_message = "alb_idle_timeout must be a whole number of seconds from 61 to 3600."
+  }
+}
+
+# ------------------------------------------------------------- monitoring
+
+variable "alarm_email" {
+  description = "Email address subscribed to the alarms' SNS topic (AWS sends a confirmation mail first: click its link, or no alarm reaches you). null: the topic has no subscriber; subscribe another endpoint to output alarm_topic_arn."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@,\\s]+@[^@,\\s]+\\.[^@,\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an email address."
+  }
+}
+
+variable "metrics_overdue_grace_seconds" {
+  description = "METRICS_OVERDUE_GRACE_SECONDS: how far past its expiry a live sandbox must be to count as overdue (sbx_sandboxes_overdue, which the overdue alarm watches)."
+  type        = number
+  default     = 300
+}
+
+variable "alb_5xx_threshold" {
+  description = "The 5xx alarm fires when the load balancer's and the targets' 5xx answers add up to more than this in 5 minutes, twice in a row."
+  type        = number
+  default     = 10
 }
 
 variable "log_level" {
