@@ -889,6 +889,15 @@ sbx_aws_creds_parse_ini(const char *text, size_t len, const char *profile,
 	if (akid != NULL && secret != NULL && akid[0] != '\0' &&
 	    secret[0] != '\0')
 		err = creds_set(out, akid, secret, token, 0);
+	/*
+	 * The same rule as the container's answer: a key id holding '/',
+	 * ',' or '=' would break out of SigV4's "Credential=<id>/<scope>"
+	 * (found by fuzz_aws_creds).
+	 */
+	if (err == SBX_OK && !valid_creds(out)) {
+		sbx_aws_creds_fini(out);
+		err = SBX_EPARSE;
+	}
 	OPENSSL_cleanse(copy, len + 1);
 	free(copy);
 	return err;

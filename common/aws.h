@@ -68,7 +68,9 @@ enum sbx_err sbx_aws_creds_from_file(struct sbx_aws_creds *out);
  * Pure parsers behind the providers. sbx_aws_creds_parse_ini reads the
  * [profile] section of a shared credentials file (aws_access_key_id,
  * aws_secret_access_key, aws_session_token; '#' and ';' comments):
- * SBX_ENOTFOUND when the profile or its keys are missing.
+ * SBX_ENOTFOUND when the profile or its keys are missing, SBX_EPARSE
+ * when they fail the rule the container's answer must pass too (a key id
+ * with no '/', ',', '=' or blank, a token with no line break).
  * sbx_aws_creds_parse_container reads the container endpoint's JSON
  * (AccessKeyId, SecretAccessKey, Token, Expiration as RFC 3339):
  * SBX_EPARSE when malformed or incomplete.

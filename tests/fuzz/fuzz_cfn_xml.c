@@ -15,9 +15,9 @@
  * error's code and message are NUL-terminated within their buffers and
  * are not cut inside a UTF-8 sequence.
  *
- * Built two ways, neither by `make check`: with clang and libFuzzer
- * (`make fuzz-cfn-libfuzzer`), or with replay_main.c as a plain driver
- * that replays the files named on its command line (`make fuzz-cfn`).
+ * Built two ways (Makefile.am, fuzzing): with libFuzzer by tests/fuzz/run,
+ * or with replay_main.c as a plain driver that replays the files named on
+ * its command line (`make fuzz-replay`).
  */
 #include <stdio.h>
 #include <stdlib.h>

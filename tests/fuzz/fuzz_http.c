@@ -7,9 +7,9 @@
  * never grows, a matched {param} never holds '/', and cookie names and
  * values hold no separator.
  *
- * Built two ways, neither by `make check`: with clang and libFuzzer
- * (`make fuzz-http-libfuzzer`), or with replay_main.c as a plain driver
- * that replays the files named on its command line (`make fuzz-http`).
+ * Built two ways (Makefile.am, fuzzing): with libFuzzer by tests/fuzz/run,
+ * or with replay_main.c as a plain driver that replays the files named on
+ * its command line (`make fuzz-replay`).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,9 +8,9 @@
  * string), nothing forged verifies under the fuzzer's key, refusals leave
  * no output behind, and accepted claims name a subject and an email.
  *
- * Built two ways, neither by `make check`: with clang and libFuzzer
- * (`make fuzz-tokens-libfuzzer`), or with replay_main.c as a plain driver
- * that replays the files named on its command line (`make fuzz-tokens`).
+ * Built two ways (Makefile.am, fuzzing): with libFuzzer by tests/fuzz/run,
+ * or with replay_main.c as a plain driver that replays the files named on
+ * its command line (`make fuzz-replay`).
  */
 #include <stdio.h>
 #include <stdlib.h>

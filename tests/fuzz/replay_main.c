@@ -1,6 +1,6 @@
 /*
  * The plain driver of every fuzz target, linked in when libFuzzer is not
- * (`make fuzz-http`, `make fuzz-tokens`, ...): it replays each file named
+ * (an ordinary build; `make fuzz-replay`): it replays each file named
  * on the command line (a corpus, a crash) through LLVMFuzzerTestOneInput,
  * so a corpus is checked with the sanitizers of an ordinary build. An
  * input longer than 1 MiB is cut there, as libFuzzer's -max_len would.

@@ -258,6 +258,34 @@ test_parse_ini(void **state)
 	sbx_aws_creds_fini(NULL);
 }
 
+/*
+ * Found by fuzz_aws_creds: the file's key id went into SigV4's
+ * "Credential=<id>/<scope>" unchecked, so a ',' or '/' in it changed the
+ * header's meaning. The file now obeys the container answer's rule.
+ */
+static void
+test_parse_ini_bad_key_id(void **state)
+{
+	static const char *const bad[] = {
+	    "[default]\naws_access_key_id=AKIA,%%\naws_secret_access_key=s\n",
+	    "[default]\naws_access_key_id=AK/IA\naws_secret_access_key=s\n",
+	    "[default]\naws_access_key_id=AK IA\naws_secret_access_key=s\n",
+	    "[default]\naws_access_key_id=AKIA=\naws_secret_access_key=s\n",
+	    "[default]\r\naws_access_key_id=AKIA\r\naws_secret_access_key=s\n"
+	    "aws_session_token=a\rb\n",
+	};
+	struct sbx_aws_creds c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(sbx_aws_creds_parse_ini(bad[i], strlen(bad[i]),
+		    "default", &c), SBX_EPARSE);
+		assert_null(c.access_key_id);
+		assert_null(c.secret_access_key);
+	}
+}
+
 static void
 test_parse_container(void **state)
 {
@@ -547,6 +575,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_ini),
+		cmocka_unit_test(test_parse_ini_bad_key_id),
 		cmocka_unit_test(test_parse_container),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_file),

@@ -1,0 +1,120 @@
+/*
+ * Fuzz target for query strings: sbx_http_parse_query on the whole
+ * input, the request's lookups (sbx_req_init_env with QUERY_STRING), and
+ * the checks the handlers apply to the values they read (?status=,
+ * ?limit=, ?cursor= of the sandbox list, ?next= of sign-in).
+ *
+ * Contracts, besides the sanitizers': a refused query leaves nothing
+ * behind and the request has no query parameters; names are non-empty;
+ * percent-encoding every parsed byte and parsing again gives the same
+ * pairs; the request's lookups agree with the parser; an accepted limit
+ * is 1 to 100 written in digits, an accepted status is one of the names,
+ * an accepted next is a same-site path.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/http.h"
+#include "common/sandbox.h"
+#include "common/sandbox_api.h"
+#include "common/session.h"
+#include "fuzz.h"
+#include "fuzz_params.h"
+
+static const char *const looked_up[] = {
+	"status", "limit", "cursor", "owner", "next", "code", "state",
+};
+
+/* Every byte as %XX: the strictest spelling of a pair. */
+static void
+encode(char *w, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		*w++ = '%';
+		*w++ = hex[(unsigned char)*s >> 4];
+		*w++ = hex[(unsigned char)*s & 15];
+	}
+	*w = '\0';
+}
+
+static char *
+rewrite(const struct sbx_params *p)
+{
+	size_t i, len = 1;
+	char *s, *w;
+
+	for (i = 0; i < p->n; i++)
+		len += 3 * (strlen(p->items[i].name) +
+		    strlen(p->items[i].value)) + 2;
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	w = s;
+	*w = '\0';
+	for (i = 0; i < p->n; i++) {
+		if (i > 0)
+			*w++ = '&';
+		encode(w, p->items[i].name);
+		w += strlen(w);
+		*w++ = '=';
+		encode(w, p->items[i].value);
+		w += strlen(w);
+	}
+	return s;
+}
+
+static void
+check_values(const struct sbx_param *q)
+{
+	enum sbx_sandbox_status st;
+	long limit = 0;
+
+	if (strcmp(q->name, "limit") == 0 &&
+	    sbx_sandbox_api_limit_parse(q->value, &limit)) {
+		CHECK(limit >= 1 && limit <= 100);
+		CHECK(strspn(q->value, "0123456789") == strlen(q->value));
+	}
+	if (strcmp(q->name, "status") == 0 &&
+	    sbx_sandbox_status_parse(q->value, &st) == SBX_OK)
+		CHECK(strcmp(sbx_sandbox_status_name(st), q->value) == 0);
+	if (strcmp(q->name, "cursor") == 0)
+		(void)sbx_sandbox_cursor_valid(q->value);
+	if (strcmp(q->name, "next") == 0 && sbx_session_next_ok(q->value)) {
+		CHECK(q->value[0] == '/' && q->value[1] != '/' &&
+		    q->value[1] != '\\');
+		CHECK(strpbrk(q->value, "\\ \t\r\n") == NULL);
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+	struct sbx_params p;
+	char *text;
+	enum sbx_err err;
+	size_t i;
+
+	if ((text = malloc(size + 1)) == NULL)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	err = sbx_http_parse_query(text, &p);
+	CHECK(err == SBX_OK || err == SBX_EPARSE || err == SBX_ENOMEM);
+	if (err != SBX_OK)
+		CHECK(p.n == 0 && p.items == NULL);
+	for (i = 0; err == SBX_OK && i < p.n; i++) {
+		CHECK(p.items[i].name[0] != '\0');
+		check_values(&p.items[i]);
+	}
+	if (err == SBX_OK)
+		fuzz_params_reparse(sbx_http_parse_query, rewrite(&p), &p);
+	fuzz_params_request("QUERY_STRING", text, &p, err,
+	    offsetof(struct sbx_req, query_params), sbx_req_query, looked_up,
+	    sizeof(looked_up) / sizeof(looked_up[0]));
+	sbx_params_fini(&p);
+	free(text);
+	return 0;
+}
