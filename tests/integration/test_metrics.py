@@ -234,4 +234,20 @@ def test_reaper_summary_carries_the_same_figures_in_emf():
     assert "_aws" not in dry and "sbx_sandboxes_overdue" not in dry, dry
 
 
+def test_database_down_is_503_not_zeros():
+    """A scrape that cannot read the figures must not say 0 overdue."""
+    before = t.responder_pids("sbx-meta")
+    t.pg_ctl("stop", "-m", "fast")
+    try:
+        for _ in range(4):  # enough to reach every worker
+            resp = t.get("/metrics")
+            p = t.assert_problem(resp, 503)
+            assert b"sbx_sandboxes_overdue" not in resp.body, p
+    finally:
+        t.pg_ctl("start")
+    assert t.wait_until(lambda: t.get("/metrics").status == 200, timeout=30, interval=0.5), \
+        "/metrics not 200 within 30 s of PostgreSQL starting again"
+    assert t.responder_pids("sbx-meta") == before, "sbx-meta workers were replaced"
+
+
 t.run()
