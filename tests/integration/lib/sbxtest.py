@@ -159,10 +159,13 @@ def connection(scheme="https", port=None, timeout=30, context=None):
 
 
 def request(method, path, body=None, headers=None, json_body=None,
-            scheme="https", port=None, conn=None, timeout=30):
+            scheme="https", port=None, conn=None, timeout=30, openapi=True):
     """Sends one request to the stack and returns a Response. json_body
     (any JSON value) is serialised with Content-Type application/json.
-    The Host header is localhost:PORT unless headers give one."""
+    The Host header is localhost:PORT unless headers give one. Every
+    HTTPS answer is checked against the OpenAPI document (sbxopenapi):
+    one it does not describe fails the test (openapi=False skips that,
+    for a test that checks the document's own coverage)."""
     headers = dict(headers or {})
     if json_body is not None:
         body = json.dumps(json_body).encode("utf-8")
@@ -178,10 +181,14 @@ def request(method, path, body=None, headers=None, json_body=None,
         conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
-        return Response(resp.status, resp.reason, resp.headers, data)
+        answer = Response(resp.status, resp.reason, resp.headers, data)
     finally:
         if own:
             conn.close()
+    if openapi and scheme == "https":
+        import sbxopenapi  # here: the fakes' self-tests import this module
+        sbxopenapi.check(method, path, answer)
+    return answer
 
 
 def get(path, **kw):
