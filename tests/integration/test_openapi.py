@@ -280,6 +280,27 @@ def test_docs_page_is_static_under_a_strict_csp():
     t.assert_problem(t.get("/api/docs/nothing.js"), 404)
 
 
+def test_docs_page_renders_every_operation_in_chromium():
+    """Debian's Chromium loads /api/docs under its CSP: no violation or
+    console error, and one section per operation of the document."""
+    import sbxbrowser
+    b = sbxbrowser.Browser("docs")
+    try:
+        b.open("/api/docs")
+        want = sum(1 for _ in _operations())
+        b.wait(lambda d: len(b.all("section.op")) == want, what="%d "
+               "operations rendered" % want)
+        ids = {e.get_attribute("id") for e in b.all("section.op")}
+        assert ids == {"op-" + op["operationId"] for _, _, op in
+                       _operations()}, ids
+        assert b.css("#schema-Sandbox").text == "Sandbox"
+        title = b.css("#title").text
+        assert title.startswith(_doc()["info"]["title"]), title
+        b.check_view("api-docs")
+    finally:
+        b.quit()
+
+
 # ------------------------------------------------- the answer check itself
 
 class _Resp:

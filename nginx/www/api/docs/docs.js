@@ -1,6 +1,7 @@
 // The API reference: fetches /api/openapi.json (the one description of
-// the API) and renders it with DOM calls only: no inline script or style,
-// no innerHTML, nothing from another origin (the page's CSP allows none).
+// the API) and renders it with DOM calls only (text is never parsed as
+// HTML): no inline script or style, nothing from another origin (the
+// page's CSP allows none).
 
 const METHODS = ["get", "put", "post", "patch", "delete"];
 
