@@ -1,6 +1,6 @@
 /*
  * sbx-reaper: keeps the promise that nothing outlives its expiry. A thin
- * main over common/reaper.h: reads the command line and the settings,
+ * main over common/domain/reaper.h: reads the command line and the settings,
  * runs once (or every --loop seconds), prints one JSON line per run on
  * stdout, and exits 0 when the run completed or 1 when an operator must
  * look. Linked without libfcgi.
@@ -12,11 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/json.h"
-#include "common/log.h"
-#include "common/metrics.h"
-#include "common/reaper.h"
+#include "common/core/config.h"
+#include "common/core/json.h"
+#include "common/core/log.h"
+#include "common/domain/metrics.h"
+#include "common/domain/reaper.h"
 
 #define PROG "sbx-reaper"
 

@@ -1,12 +1,12 @@
 /*
  * sbx-auth: sign-in with the OpenID provider, logout, the current user,
- * disabling users (common/signin.h has the routes' contracts), and
- * personal API tokens (common/tokens_api.h).
+ * disabling users (common/api/signin.h has the routes' contracts), and
+ * personal API tokens (common/api/tokens_api.h).
  */
-#include "common/auth.h"
-#include "common/http.h"
-#include "common/signin.h"
-#include "common/tokens_api.h"
+#include "common/api/auth.h"
+#include "common/api/http.h"
+#include "common/api/signin.h"
+#include "common/api/tokens_api.h"
 
 static const struct sbx_route routes[] = {
 	{ "GET", "/auth/login", sbx_signin_login, 0, NULL, 0 },

@@ -1,9 +1,9 @@
 /*
- * sbx-jobs: the reaper's schedule as the API shows it (common/jobs.h).
+ * sbx-jobs: the reaper's schedule as the API shows it (common/api/jobs.h).
  */
-#include "common/auth.h"
-#include "common/http.h"
-#include "common/jobs.h"
+#include "common/api/auth.h"
+#include "common/api/http.h"
+#include "common/api/jobs.h"
 
 static const struct sbx_route routes[] = {
 	{ "GET", "/api/jobs", sbx_jobs_api_list, SBX_ROUTE_AUTH, NULL, 0 },

@@ -9,11 +9,11 @@
  */
 #include <cjson/cJSON.h>
 
-#include "common/auth.h"
-#include "common/config.h"
-#include "common/http.h"
-#include "common/metrics.h"
-#include "common/ready.h"
+#include "common/api/auth.h"
+#include "common/core/config.h"
+#include "common/api/http.h"
+#include "common/domain/metrics.h"
+#include "common/io/ready.h"
 
 static void
 meta_welcome(struct sbx_req *req)

@@ -1,11 +1,11 @@
 /*
- * sbx-sandboxes: the sandboxes API and templates (common/sandbox_api.h has
- * the handlers' contracts; common/sandbox.h the rules behind them).
+ * sbx-sandboxes: the sandboxes API and templates (common/api/sandbox_api.h has
+ * the handlers' contracts; common/domain/sandbox.h the rules behind them).
  */
-#include "common/auth.h"
-#include "common/http.h"
-#include "common/jobs.h"
-#include "common/sandbox_api.h"
+#include "common/api/auth.h"
+#include "common/api/http.h"
+#include "common/api/jobs.h"
+#include "common/api/sandbox_api.h"
 
 #define AUTH SBX_ROUTE_AUTH
 #define ADMIN SBX_ROUTE_ADMIN
@@ -23,7 +23,7 @@ static const struct sbx_route routes[] = {
 	    NULL, 0 },
 	{ "GET", "/api/sandboxes/{name}/events", sbx_sandbox_api_events, AUTH,
 	    NULL, 0 },
-	/* Operators (issue 5; handlers in common/jobs.c). */
+	/* Operators (issue 5; handlers in common/api/jobs.c). */
 	{ "POST", "/api/sandboxes/{name}/retry", sbx_jobs_api_retry, ADMIN,
 	    NULL, 0 },
 	{ "POST", "/api/sandboxes/{name}/forget", sbx_jobs_api_forget,

@@ -36,7 +36,7 @@ locals {
 
   # libpq 15 has no sslrootcert=system: name Debian's CA bundle, which the
   # image installs (ca-certificates). The IAM token's action follows the
-  # user (common/aws.c): the service and the reaper connect as the
+  # user (common/io/aws.c): the service and the reaper connect as the
   # application role with DbConnect; only the migration, which creates
   # that role and its grants, connects as admin with DbConnectAdmin.
   dsql_endpoint      = "${aws_dsql_cluster.this.identifier}.dsql.${var.region}.on.aws"

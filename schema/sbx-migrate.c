@@ -33,9 +33,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/config.h"
-#include "common/db.h"
-#include "common/log.h"
+#include "common/core/config.h"
+#include "common/io/db.h"
+#include "common/core/log.h"
 
 #ifndef SBX_SCHEMA_DIR
 #define SBX_SCHEMA_DIR "schema"
@@ -626,7 +626,7 @@ mig_grant_stmt(PGconn *conn, int dry, const char *sql, const char *check,
 
 /*
  * The application role's grants (the comment at the top). The role name
- * and the ARNs were checked by the settings (common/config.c): a plain
+ * and the ARNs were checked by the settings (common/core/config.c): a plain
  * identifier and quote-free literals, so they are written into the
  * statements as they are (GRANT and AWS IAM GRANT take no parameters).
  */

@@ -12,7 +12,7 @@ SBX_ENV_KEYS=()
 
 # Settings of DESIGN.md section 6 that have no local default here: they are
 # written to up.env (and so reach the responders) only when the environment
-# gives them. The names in common/config.c's table are added at run time,
+# gives them. The names in common/core/config.c's table are added at run time,
 # so a setting added there later is passed through without an edit here.
 SBX_PASSTHROUGH_KEYS=(
     LOG_LEVEL MAX_BODY_BYTES HTTP_TIMEOUT_SECONDS HTTP_CONNECT_TIMEOUT_SECONDS
@@ -64,9 +64,9 @@ sbx_secret() {
     cat "$file"
 }
 
-# Setting names from common/config.c's table, when that file exists.
+# Setting names from common/core/config.c's table, when that file exists.
 sbx_config_c_keys() {
-    local f="$SBX_SRC_DIR/common/config.c"
+    local f="$SBX_SRC_DIR/common/core/config.c"
     [ -r "$f" ] || return 0
     grep -oE '"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+"' "$f" | tr -d '"' | sort -u
 }

@@ -5,10 +5,10 @@ The settings of the stack come from the env file SBX_TEST_ENV names (as for
 the integration tests, whose helpers in tests/integration/lib are reused
 here: sbxtest.psql passes the database password in the environment, never
 on a command line). Rows are written straight into the database, shaped as
-common/sandbox.c writes them (every NOT NULL column, stack_name = prefix +
+common/domain/sandbox.c writes them (every NOT NULL column, stack_name = prefix +
 name, users.live_sandboxes kept equal to the live rows), and the stacks of
 the reaper's rows straight into the local CloudFormation through its
-control API (POST /_fake/stacks), tagged as common/sandbox_cfn.c tags them.
+control API (POST /_fake/stacks), tagged as common/domain/sandbox_cfn.c tags them.
 
     bench.py seed-list EMAIL N       N ACTIVE sandboxes, not expiring soon,
                                      for the user EMAIL (signed in already)

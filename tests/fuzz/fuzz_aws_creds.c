@@ -1,5 +1,5 @@
 /*
- * Fuzz target for the AWS credential parsers (common/aws.c): the ECS
+ * Fuzz target for the AWS credential parsers (common/io/aws.c): the ECS
  * container endpoint's JSON (sbx_aws_creds_parse_container) and the
  * shared credentials file (sbx_aws_creds_parse_ini, for the profiles
  * "default" and "dev"). The first byte picks the parser; the rest is the
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/aws.h"
+#include "common/io/aws.h"
 #include "fuzz.h"
 
 static void

@@ -1,6 +1,6 @@
 /*
  * Fuzz target for the readers of CloudFormation's answers in
- * common/cfn.c (CreateStack, DescribeStacks, DescribeStackEvents,
+ * common/io/cfn.c (CreateStack, DescribeStacks, DescribeStackEvents,
  * ListStacks and ErrorResponse documents), which parse whatever the
  * endpoint sends. The first byte of an input picks the reader (its value
  * modulo 5; the seeds use 'A' create, 'B' describe, 'C' events, 'D' list,
@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/cfn.h"
+#include "common/io/cfn.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * Fuzz target for the Cookie header (common/http.c): the input is the
+ * Fuzz target for the Cookie header (common/api/http.c): the input is the
  * header's value, parsed alone by sbx_http_parse_cookies and as a
  * request's HTTP_COOKIE by sbx_req_init_env, where the session and CSRF
  * cookies are looked up.
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/http.h"
+#include "common/api/http.h"
 #include "fuzz.h"
 #include "fuzz_params.h"
 

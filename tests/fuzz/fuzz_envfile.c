@@ -1,5 +1,5 @@
 /*
- * Fuzz target for the SBX_ENV_FILE reader (common/config.c): the input
+ * Fuzz target for the SBX_ENV_FILE reader (common/core/config.c): the input
  * is the file's content, read by sbx_config_parse with every group of
  * settings asked for, so each line reaches the reader and each value the
  * validation of its setting.
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config.h"
+#include "common/core/config.h"
 #include "fuzz.h"
 
 static const char *const secrets[] = {

@@ -1,5 +1,5 @@
 /*
- * Fuzz target for the request parsers of common/http.c: the query string,
+ * Fuzz target for the request parsers of common/api/http.c: the query string,
  * the Cookie header, percent-decoding, route matching and Accept
  * negotiation. The first byte of an input picks the parser; the rest is
  * its text. Besides the sanitizers' checks, it asserts the parsers'
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/http.h"
+#include "common/api/http.h"
 #include "fuzz.h"
 
 static const char *const patterns[] = {

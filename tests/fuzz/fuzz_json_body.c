@@ -20,11 +20,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "common/config.h"
-#include "common/http.h"
-#include "common/jobs.h"
-#include "common/json.h"
-#include "common/sandbox_api.h"
+#include "common/core/config.h"
+#include "common/api/http.h"
+#include "common/api/jobs.h"
+#include "common/core/json.h"
+#include "common/api/sandbox_api.h"
 #include "fuzz.h"
 
 static void accepted(struct sbx_req *req);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/http.h"
+#include "common/api/http.h"
 #include "fuzz.h"
 
 typedef enum sbx_err (*fuzz_parse_fn)(const char *, struct sbx_params *);

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/http.h"
-#include "common/sandbox.h"
+#include "common/api/http.h"
+#include "common/domain/sandbox.h"
 #include "fuzz.h"
 
 static void handler(struct sbx_req *req);

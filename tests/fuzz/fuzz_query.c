@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/http.h"
-#include "common/sandbox.h"
-#include "common/sandbox_api.h"
-#include "common/session.h"
+#include "common/api/http.h"
+#include "common/domain/sandbox.h"
+#include "common/api/sandbox_api.h"
+#include "common/domain/session.h"
 #include "fuzz.h"
 #include "fuzz_params.h"
 

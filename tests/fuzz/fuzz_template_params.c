@@ -1,5 +1,5 @@
 /*
- * Fuzz target for template parameters (common/sandbox_params.c): an
+ * Fuzz target for template parameters (common/domain/sandbox_params.c): an
  * admin's declarations (our array shape or CloudFormation's "Parameters"
  * object) as sbx_template_params_valid sees them in a PUT, and a create's
  * values checked against stored declarations by sbx_template_params_check,
@@ -23,7 +23,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "common/template.h"
+#include "common/domain/template.h"
 #include "fuzz.h"
 
 /*

@@ -18,9 +18,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "common/b64url.h"
-#include "common/oidc.h"
-#include "common/session.h"
+#include "common/core/b64url.h"
+#include "common/io/oidc.h"
+#include "common/domain/session.h"
 #include "fuzz.h"
 
 /* A key the fuzzer cannot sign with: nothing it makes may verify. */

@@ -1,5 +1,5 @@
 /*
- * Fuzz target for the webhook payload (common/notify.c): an event and its
+ * Fuzz target for the webhook payload (common/domain/notify.c): an event and its
  * sandbox whose every text field is hostile (quotes, backslashes, control
  * characters, invalid UTF-8, broken JSON where a JSON object text is
  * stored), built into a body by sbx_notify_body, serialised as it is
@@ -25,9 +25,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "common/json.h"
-#include "common/notify.h"
-#include "common/sandbox.h"
+#include "common/core/json.h"
+#include "common/domain/notify.h"
+#include "common/domain/sandbox.h"
 #include "fuzz.h"
 
 static const char *const actions[] = {

@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
-#include "common/aws.h"
+#include "common/io/aws.h"
 
 static char tmpdir[64];
 

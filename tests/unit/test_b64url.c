@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "common/b64url.h"
+#include "common/core/b64url.h"
 
 static void
 test_vectors(void **state)

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "common/cfn.h"
+#include "common/io/cfn.h"
 
 #define NS "xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\""
 #define ARN "arn:aws:cloudformation:us-east-1:123456789012:stack/sbx-demo/" \

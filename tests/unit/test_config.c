@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "common/config.h"
+#include "common/core/config.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

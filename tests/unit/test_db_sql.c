@@ -16,7 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "common/db.c"
+#include "common/io/db.c"
 
 #define SBX_MIGRATE_NO_MAIN
 #include "schema/sbx-migrate.c"

@@ -16,9 +16,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "common/config.h"
-#include "common/http.h"
-#include "common/json.h"
+#include "common/core/config.h"
+#include "common/api/http.h"
+#include "common/core/json.h"
 
 /* The body cap the dispatch tests run with (SBX_MAX_BODY_BYTES). */
 #define TEST_CAP 64

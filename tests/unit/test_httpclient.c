@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
-#include "common/httpclient.h"
+#include "common/io/httpclient.h"
 
 static void
 test_url_allowed(void **state)

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "common/json.h"
+#include "common/core/json.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -15,8 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "common/json.h"
-#include "common/log.h"
+#include "common/core/json.h"
+#include "common/core/log.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

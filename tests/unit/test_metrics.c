@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "common/metrics.h"
+#include "common/domain/metrics.h"
 
 static const char *const names[] = {
 	"sbx_sandboxes_overdue",

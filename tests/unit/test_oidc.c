@@ -25,9 +25,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "common/b64url.h"
-#include "common/config.h"
-#include "common/oidc.h"
+#include "common/core/b64url.h"
+#include "common/core/config.h"
+#include "common/io/oidc.h"
 
 #define ISS "https://idp.example"
 #define CLIENT "client-1.apps.example"

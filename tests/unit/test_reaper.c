@@ -10,9 +10,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "common/json.h"
-#include "common/reaper.h"
-#include "common/sandbox.h"
+#include "common/core/json.h"
+#include "common/domain/reaper.h"
+#include "common/domain/sandbox.h"
 
 
 static void

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "common/json.h"
-#include "common/sandbox.h"
-#include "common/template.h"
+#include "common/core/json.h"
+#include "common/domain/sandbox.h"
+#include "common/domain/template.h"
 
 static void
 test_names(void **state)

@@ -15,8 +15,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "common/b64url.h"
-#include "common/session.h"
+#include "common/core/b64url.h"
+#include "common/domain/session.h"
 
 #define KEY "0123456789abcdef0123456789abcdef-test-key"
 #define KEYLEN (sizeof(KEY) - 1)

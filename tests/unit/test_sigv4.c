@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "common/aws.h"
+#include "common/io/aws.h"
 
 /* The test suite's credentials, region, service, time and host. */
 #define SUITE_AKID "AKIDEXAMPLE"

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the pure part of API tokens (common/tokens_form.c): the
+ * Unit tests for the pure part of API tokens (common/domain/tokens_form.c): the
  * form a token has, making one, its stored hash, and the name rule.
  */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "common/tokens.h"
+#include "common/domain/tokens.h"
 
 static void
 test_generate_has_the_form(void **state)

@@ -1,0 +1,205 @@
+/*
+ * The HTTP side of a responder: the FastCGI accept loop (or one request in
+ * CGI mode when started by hand), request parsing, the route table with
+ * path parameters, the order of checks every request goes through, and
+ * responses, including problem+json errors.
+ *
+ * Order of checks for each request (STYLE.md): route and method (404, 405
+ * with Allow), content type (415), body size (413), authentication (401,
+ * 403), the body's fields (400), then the handler. A handler therefore
+ * sees only a request that passed its route's declarations.
+ *
+ * A response is built in memory and written once the handler returns, so
+ * the status is known for the access log and a failing handler can still
+ * be answered with a clean 500 problem.
+ */
+#ifndef SBX_HTTP_H
+#define SBX_HTTP_H
+
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+#include "common/core/err.h"
+#include "common/core/json.h"
+
+struct sbx_req;
+
+typedef void (*sbx_handler_fn)(struct sbx_req *req);
+
+enum sbx_route_flag {
+	SBX_ROUTE_AUTH = 1u << 0,	/* needs a signed-in user */
+	SBX_ROUTE_ADMIN = 1u << 1,	/* needs an admin (implies AUTH) */
+	SBX_ROUTE_JSON = 1u << 2,	/* body must be a JSON object */
+	SBX_ROUTE_HTML = 1u << 3,	/* not an API answer (e.g. redirects) */
+	/*
+	 * Needs a person: refused (403) to a request authenticated by an
+	 * API token, e.g. making API tokens (implies AUTH).
+	 */
+	SBX_ROUTE_PERSON = 1u << 4
+};
+
+struct sbx_route {
+	const char *method;		/* "GET", "POST", ... */
+	const char *pattern;		/* "/api/sandboxes/{name}/events" */
+	sbx_handler_fn handler;
+	unsigned flags;			/* enum sbx_route_flag */
+	const struct sbx_field *fields;	/* body fields, with SBX_ROUTE_JSON */
+	size_t nfields;
+};
+
+/* A name/value pair: a query, cookie or path parameter. */
+struct sbx_param {
+	char *name;
+	char *value;
+};
+
+struct sbx_params {
+	struct sbx_param *items;
+	size_t n;
+};
+
+/* Who is calling; filled in by the application's authenticate hook. */
+struct sbx_principal {
+	char *user_id;
+	char *email;
+	char *name;
+	char *picture;
+	char *session_id;	/* jti of the session token, NULL for ID tokens */
+	char *api_token_id;	/* id of the API token, NULL for the others */
+	int is_admin;
+	int via_cookie;		/* authenticated by the session cookie */
+};
+
+struct sbx_resp {
+	int status;
+	char *headers;		/* "Name: value\r\n" lines */
+	size_t headers_len;
+	char *body;
+	size_t body_len;
+	int replied;		/* a handler or check has set the answer */
+};
+
+/* One request and its answer; freed after the answer is written. */
+struct sbx_req {
+	char *method;
+	char *path;		/* PATH_INFO, as received */
+	char *query;		/* QUERY_STRING, as received, never NULL */
+	char *content_type;	/* media type, lower case, no parameters */
+	char *request_id;	/* from X-Request-Id, else made */
+	char *body;		/* NUL-terminated copy; NULL when empty */
+	size_t body_len;
+	struct sbx_params query_params;	/* percent-decoded */
+	struct sbx_params cookies;
+	struct sbx_params path_params;	/* from the route's {names} */
+	const struct sbx_route *route;
+	cJSON *json;			/* the parsed body, SBX_ROUTE_JSON */
+	struct sbx_principal *principal;
+	char **envp;			/* the CGI/FastCGI parameters */
+	long long started_us;
+	struct sbx_resp resp;
+};
+
+/*
+ * What a responder binary is: its name, routes, the settings it needs and
+ * how it authenticates. authenticate() returns SBX_OK after setting
+ * req->principal; on any other code it has already replied (401, 403, 503).
+ */
+struct sbx_app {
+	const char *name;
+	const struct sbx_route *routes;
+	size_t nroutes;
+	unsigned config_needs;		/* enum sbx_config_need mask */
+	enum sbx_err (*authenticate)(struct sbx_req *req);
+	/* Optional, run once after the settings load (e.g. warm a cache). */
+	enum sbx_err (*start)(void);
+};
+
+/*
+ * Runs a responder: loads the settings, then serves FastCGI requests on
+ * fd 0 until it is told to stop, or one CGI request when fd 0 is not a
+ * listening socket. `--routes` prints the route table as JSON lines and
+ * exits. Returns the process exit code.
+ */
+int sbx_http_main(const struct sbx_app *app, int argc, char **argv);
+
+/*
+ * Serves one request already parsed into req (used by the loop, and by
+ * unit tests that build a request by hand with sbx_req_init_env).
+ */
+void sbx_http_dispatch(const struct sbx_app *app, struct sbx_req *req);
+
+/*
+ * Builds a request from CGI-style parameters ("NAME=value" strings, as
+ * FastCGI passes them) and a body (copied; may be NULL). The parameters
+ * are copied too. Release with sbx_req_fini.
+ */
+enum sbx_err sbx_req_init_env(struct sbx_req *req, char **envp,
+    const char *body, size_t body_len);
+void sbx_req_fini(struct sbx_req *req);
+
+/* Request accessors. Returned strings belong to req. */
+const char *sbx_req_header(const struct sbx_req *req, const char *name);
+const char *sbx_req_query(const struct sbx_req *req, const char *name);
+const char *sbx_req_cookie(const struct sbx_req *req, const char *name);
+const char *sbx_req_param(const struct sbx_req *req, const char *name);
+/* True when the Accept header prefers application/json. */
+int sbx_req_wants_json(const struct sbx_req *req);
+
+/*
+ * Pure parsers, exposed for unit tests and fuzzing. They fill params
+ * (release with sbx_params_fini). The query parser returns SBX_EPARSE on
+ * malformed input; the cookie parser skips a malformed pair and keeps the
+ * others (only SBX_ENOMEM fails it).
+ */
+enum sbx_err sbx_http_parse_query(const char *query, struct sbx_params *out);
+enum sbx_err sbx_http_parse_cookies(const char *header, struct sbx_params *out);
+/* Percent-decodes in place; returns SBX_EPARSE on a bad escape or NUL. */
+enum sbx_err sbx_http_unescape(char *s, int plus_is_space);
+void sbx_params_fini(struct sbx_params *params);
+const char *sbx_params_get(const struct sbx_params *params, const char *name);
+
+/*
+ * Matches path against pattern; on a match fills out with the {names}
+ * (decoded) and returns 1. Patterns match whole segments; "{x}" matches
+ * one non-empty segment.
+ */
+int sbx_http_match(const char *pattern, const char *path,
+    struct sbx_params *out);
+
+/* Responses. Each sets req->resp; the last call wins. */
+/* Adds a response header (name and value must not hold CR or LF). */
+void sbx_reply_header(struct sbx_req *req, const char *name, const char *value);
+/* Answers JSON; takes ownership of body and frees it. */
+void sbx_reply_json(struct sbx_req *req, int status, cJSON *body);
+/*
+ * Answers a body that is not JSON (e.g. the Prometheus text of
+ * GET /metrics) with the given Content-Type; takes ownership of body
+ * (heap, NUL-terminated), which may be NULL only on ENOMEM (then 500).
+ */
+void sbx_reply_text(struct sbx_req *req, int status, const char *type,
+    char *body);
+/* Answers with no body (204, 202 without content, redirects). */
+void sbx_reply_empty(struct sbx_req *req, int status);
+void sbx_reply_redirect(struct sbx_req *req, const char *location);
+/*
+ * Answers application/problem+json with type, title, status, detail and
+ * request_id; title comes from the status. detail is printf-formatted.
+ */
+void sbx_reply_problem(struct sbx_req *req, int status, const char *detail_fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+/* A 400 problem with a "field" member naming the offending input. */
+void sbx_reply_invalid(struct sbx_req *req, const char *field,
+    const char *detail_fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Maps an error code to its usual problem (404, 409, 503, 500...). */
+void sbx_reply_err(struct sbx_req *req, enum sbx_err err, const char *detail);
+
+/* Reason phrase for a status code ("Not Found"). */
+const char *sbx_http_reason(int status);
+
+/* Frees a principal and its strings; NULL is fine. */
+void sbx_principal_free(struct sbx_principal *p);
+
+/* Microseconds on the monotonic clock. */
+long long sbx_now_us(void);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * Internal to the sandbox modules of common/ (sandbox.c, sandbox_cfn.c,
+ * sandbox_create.c, template.c, housekeeping.c): the column list every
+ * statement about a sandbox row returns, the helpers that run statements
+ * and read such rows, and the one that writes events inside a
+ * transaction. Nothing outside those files includes this header (it
+ * brings in libpq).
+ */
+#ifndef SBX_SANDBOX_DB_H
+#define SBX_SANDBOX_DB_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "common/core/err.h"
+#include "common/domain/sandbox.h"
+
+/*
+ * The columns of a sandbox row as struct sbx_sandbox reads them: times as
+ * whole seconds since the epoch, stuck as 0/1. Usable after SELECT and
+ * after RETURNING.
+ */
+#define SBX_SANDBOX_COLS \
+	"id::text AS id, name, owner_id::text AS owner_id, owner_email," \
+	" template_name, template_version, status, status_reason," \
+	" stack_name, stack_id, parameters, stack_parameters, outputs," \
+	" floor(extract(epoch FROM created_at))::bigint AS created_at," \
+	" floor(extract(epoch FROM expiry_time))::bigint AS expiry_time," \
+	" floor(extract(epoch FROM max_expiry_time))::bigint AS max_expiry_time," \
+	" floor(extract(epoch FROM terminated_at))::bigint AS terminated_at," \
+	" floor(extract(epoch FROM updated_at))::bigint AS updated_at," \
+	" floor(extract(epoch FROM last_refresh_at))::bigint AS refreshed_at," \
+	" version, pending_action, attempts," \
+	" floor(extract(epoch FROM next_attempt_at))::bigint AS next_attempt_at," \
+	" CASE WHEN stuck THEN 1 ELSE 0 END AS stuck"
+
+/* A text column, and the char * member of a struct that gets a copy. */
+struct sbx_sandbox_db_text {
+	const char *col;
+	size_t off;			/* offsetof the member */
+};
+
+/*
+ * Copies the n text columns of row `row` into the members of the struct
+ * at base (NULL for SQL NULL; the caller frees them, also on failure).
+ * 0 when a copy could not be made.
+ */
+int sbx_sandbox_db_take(void *base, const struct sbx_sandbox_db_text *cols,
+    size_t n, const PGresult *res, int row);
+
+/* Column col of row `row` as an integer; 0 for SQL NULL. */
+long long sbx_sandbox_db_ll(const PGresult *res, int row, const char *col);
+
+/*
+ * One statement whose rows are not read: on conn inside the caller's
+ * transaction, or on its own (autocommit) when conn is NULL. *rows (may
+ * be NULL) gets how many rows it changed or returned. Codes as
+ * sbx_db_query's.
+ */
+enum sbx_err sbx_sandbox_db_run(PGconn *conn, const char *name,
+    const char *sql, int nparams, const char *const *params, long *rows);
+
+/*
+ * One statement that returns sandbox rows (SBX_SANDBOX_COLS), run as
+ * sbx_sandbox_db_run does; its first row goes to *out (caller frees; out
+ * may be NULL to only test). A row already in *out is freed first, so a
+ * transaction body that runs again can pass the same one. No row gives
+ * `none`: SBX_ENOTFOUND for a read, SBX_ECONFLICT for a conditional
+ * UPDATE (the row changed since it was read).
+ */
+enum sbx_err sbx_sandbox_db_row_query(PGconn *conn, const char *name,
+    const char *sql, int nparams, const char *const *params,
+    enum sbx_err none, struct sbx_sandbox **out);
+
+/* Row `row` of res as a new struct (caller frees); NULL on ENOMEM. */
+struct sbx_sandbox *sbx_sandbox_db_row(const PGresult *res, int row);
+
+/*
+ * The first row of res into *out (caller frees; out may be NULL to only
+ * test): SBX_ENOTFOUND when res has no row.
+ */
+enum sbx_err sbx_sandbox_db_one(const PGresult *res, struct sbx_sandbox **out);
+
+/* Appends one event inside the caller's transaction. */
+enum sbx_err sbx_sandbox_db_event(PGconn *conn, const char *sandbox_id,
+    const char *actor, const char *action, const char *from_status,
+    const char *to_status, const char *detail);
+
+/* Outputs as JSON object text (caller frees). */
+enum sbx_err sbx_sandbox_db_outputs_json(const char *const *keys,
+    const char *const *values, size_t n, char **out);
+
+#endif

@@ -1,0 +1,442 @@
+/*
+ * The pure rules of the sandbox domain: status names and the lifecycle,
+ * the mapping from CloudFormation's StackStatus, names, TTL bounds and
+ * expiry arithmetic, and the API's JSON shape of a sandbox. No I/O here,
+ * so tests/unit/test_sandbox_rules.c covers it all without a database.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/core/json.h"
+#include "common/domain/sandbox.h"
+
+static const char *const status_names[SBX_SANDBOX_STATUS__MAX] = {
+	[SBX_SANDBOX_PROVISIONING] = "PROVISIONING",
+	[SBX_SANDBOX_ACTIVE] = "ACTIVE",
+	[SBX_SANDBOX_FAILED] = "FAILED",
+	[SBX_SANDBOX_TERMINATING] = "TERMINATING",
+	[SBX_SANDBOX_TERMINATED] = "TERMINATED",
+};
+
+static const char *const action_names[SBX_SANDBOX_ACTION__MAX] = {
+	[SBX_SANDBOX_ACTION_NONE] = "none",
+	[SBX_SANDBOX_ACTION_CREATE] = "create",
+	[SBX_SANDBOX_ACTION_DELETE] = "delete",
+};
+
+const char *
+sbx_sandbox_status_name(enum sbx_sandbox_status st)
+{
+	if ((unsigned)st >= SBX_SANDBOX_STATUS__MAX)
+		return "UNKNOWN";
+	return status_names[st];
+}
+
+enum sbx_err
+sbx_sandbox_status_parse(const char *name, enum sbx_sandbox_status *out)
+{
+	size_t i;
+
+	if (name == NULL)
+		return SBX_EINVAL;
+	for (i = 0; i < SBX_SANDBOX_STATUS__MAX; i++) {
+		if (strcmp(name, status_names[i]) == 0) {
+			*out = (enum sbx_sandbox_status)i;
+			return SBX_OK;
+		}
+	}
+	return SBX_EINVAL;
+}
+
+const char *
+sbx_sandbox_action_name(enum sbx_sandbox_action a)
+{
+	if ((unsigned)a >= SBX_SANDBOX_ACTION__MAX)
+		return "none";
+	return action_names[a];
+}
+
+int
+sbx_sandbox_status_live(enum sbx_sandbox_status st)
+{
+	return st != SBX_SANDBOX_TERMINATED;
+}
+
+static int
+has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+enum sbx_err
+sbx_sandbox_status_from_cfn(const char *stack_status,
+    enum sbx_sandbox_status *out, int *retry_delete)
+{
+	int retry = 0;
+	enum sbx_sandbox_status st;
+
+	if (stack_status == NULL) {
+		st = SBX_SANDBOX_TERMINATED;
+	} else if (strcmp(stack_status, "CREATE_IN_PROGRESS") == 0 ||
+	    strcmp(stack_status, "REVIEW_IN_PROGRESS") == 0) {
+		st = SBX_SANDBOX_PROVISIONING;
+	} else if (strcmp(stack_status, "CREATE_COMPLETE") == 0) {
+		st = SBX_SANDBOX_ACTIVE;
+	} else if (strcmp(stack_status, "CREATE_FAILED") == 0 ||
+	    has_prefix(stack_status, "ROLLBACK_")) {
+		st = SBX_SANDBOX_FAILED;
+	} else if (strcmp(stack_status, "DELETE_IN_PROGRESS") == 0) {
+		st = SBX_SANDBOX_TERMINATING;
+	} else if (strcmp(stack_status, "DELETE_FAILED") == 0) {
+		st = SBX_SANDBOX_TERMINATING;
+		retry = 1;
+	} else if (strcmp(stack_status, "DELETE_COMPLETE") == 0) {
+		st = SBX_SANDBOX_TERMINATED;
+	} else {
+		return SBX_EINVAL;
+	}
+	*out = st;
+	if (retry_delete != NULL)
+		*retry_delete = retry;
+	return SBX_OK;
+}
+
+/*
+ * The lifecycle of DESIGN.md section 4, plus two repairs: PROVISIONING
+ * may go straight to TERMINATING (deleted or expired before the stack was
+ * complete) or to TERMINATED (the create never reached AWS and the
+ * sandbox expired, or CloudFormation says the stack is gone); FAILED may
+ * become ACTIVE only never. Every live status may be terminated.
+ */
+int
+sbx_sandbox_transition_valid(enum sbx_sandbox_status from,
+    enum sbx_sandbox_status to)
+{
+	switch (from) {
+	case SBX_SANDBOX_PROVISIONING:
+		return to == SBX_SANDBOX_ACTIVE || to == SBX_SANDBOX_FAILED ||
+		    to == SBX_SANDBOX_TERMINATING ||
+		    to == SBX_SANDBOX_TERMINATED;
+	case SBX_SANDBOX_ACTIVE:
+		return to == SBX_SANDBOX_TERMINATING ||
+		    to == SBX_SANDBOX_TERMINATED;
+	case SBX_SANDBOX_FAILED:
+		return to == SBX_SANDBOX_TERMINATING ||
+		    to == SBX_SANDBOX_TERMINATED;
+	case SBX_SANDBOX_TERMINATING:
+		return to == SBX_SANDBOX_TERMINATED;
+	case SBX_SANDBOX_TERMINATED:
+	case SBX_SANDBOX_STATUS__MAX:
+		break;
+	}
+	return 0;
+}
+
+int
+sbx_sandbox_name_valid(const char *name)
+{
+	size_t i, len;
+
+	if (name == NULL)
+		return 0;
+	len = strlen(name);
+	if (len < 3 || len > 63)
+		return 0;
+	if (name[0] < 'a' || name[0] > 'z')
+		return 0;
+	for (i = 1; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+void
+sbx_sandbox_ttl_bounds(long tmpl_default, long tmpl_max,
+    long global_default, long global_max, long max_lifetime,
+    struct sbx_ttl_bounds *out)
+{
+	long max = global_max;
+	long def = global_default;
+
+	if (tmpl_max > 0 && tmpl_max < max)
+		max = tmpl_max;
+	if (max_lifetime > 0 && max > max_lifetime)
+		max = max_lifetime;
+	if (tmpl_default > 0)
+		def = tmpl_default;
+	if (def > max)
+		def = max;
+	if (def < 1)
+		def = 1;
+	out->default_minutes = def;
+	out->max_minutes = max;
+	out->max_lifetime_minutes = max_lifetime;
+}
+
+enum sbx_err
+sbx_sandbox_ttl_check(const struct sbx_ttl_bounds *b, long long requested,
+    int given, long *ttl, char *detail, size_t detail_len)
+{
+	if (!given) {
+		*ttl = b->default_minutes;
+		return SBX_OK;
+	}
+	if (requested < 1 || requested > b->max_minutes) {
+		snprintf(detail, detail_len,
+		    "ttl_minutes must be an integer from 1 to %ld",
+		    b->max_minutes);
+		return SBX_EINVAL;
+	}
+	*ttl = (long)requested;
+	return SBX_OK;
+}
+
+long long
+sbx_sandbox_expiry(long long created_at, long ttl_minutes)
+{
+	return created_at + (long long)ttl_minutes * 60;
+}
+
+long long
+sbx_sandbox_max_expiry(long long created_at, long lifetime_minutes)
+{
+	return created_at + (long long)lifetime_minutes * 60;
+}
+
+/* A year in minutes: any extension beyond it is nonsense, not arithmetic. */
+#define EXTEND_MINUTES_CAP (366LL * 24 * 60)
+
+enum sbx_err
+sbx_sandbox_new_expiry(long long now, long long cur_expiry,
+    long long max_expiry, long long new_expiry, long long extend_minutes,
+    long long *out, char *detail, size_t detail_len)
+{
+	long long want;
+
+	if (new_expiry > 0) {
+		if (new_expiry <= now) {
+			snprintf(detail, detail_len,
+			    "expiry_time must be in the future");
+			return SBX_EINVAL;
+		}
+		want = new_expiry;
+	} else {
+		if (extend_minutes < 1 || extend_minutes > EXTEND_MINUTES_CAP) {
+			snprintf(detail, detail_len,
+			    "extend_minutes must be a positive integer");
+			return SBX_EINVAL;
+		}
+		want = cur_expiry + extend_minutes * 60;
+	}
+	if (want > max_expiry) {
+		char buf[40];
+
+		sbx_time_format(max_expiry, buf, sizeof(buf));
+		snprintf(detail, detail_len,
+		    "the expiry cannot be later than max_expiry_time %s", buf);
+		return SBX_ECONFLICT;
+	}
+	*out = want;
+	return SBX_OK;
+}
+
+static void
+add_time(cJSON *obj, const char *name, long long t)
+{
+	char buf[40];
+
+	if (t <= 0) {
+		cJSON_AddNullToObject(obj, name);
+		return;
+	}
+	sbx_time_format(t, buf, sizeof(buf));
+	cJSON_AddStringToObject(obj, name, buf);
+}
+
+/* A stored JSON object text as a member; null when absent or broken. */
+static void
+add_object_text(cJSON *obj, const char *name, const char *text)
+{
+	cJSON *v = NULL;
+
+	if (text != NULL)
+		v = cJSON_Parse(text);
+	if (v == NULL || !cJSON_IsObject(v)) {
+		cJSON_Delete(v);
+		cJSON_AddNullToObject(obj, name);
+		return;
+	}
+	cJSON_AddItemToObject(obj, name, v);
+}
+
+cJSON *
+sbx_sandbox_to_json(const struct sbx_sandbox *sb)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL)
+		return NULL;
+	sbx_json_add_str_or_null(o, "id", sb->id);
+	sbx_json_add_str_or_null(o, "name", sb->name);
+	sbx_json_add_str_or_null(o, "owner", sb->owner_email);
+	sbx_json_add_str_or_null(o, "template", sb->template_name);
+	if (sb->template_version > 0)
+		cJSON_AddNumberToObject(o, "template_version",
+		    (double)sb->template_version);
+	else
+		cJSON_AddNullToObject(o, "template_version");
+	cJSON_AddStringToObject(o, "status",
+	    sbx_sandbox_status_name(sb->status));
+	sbx_json_add_str_or_null(o, "status_reason", sb->status_reason);
+	sbx_json_add_str_or_null(o, "stack_id", sb->stack_id);
+	if (sb->parameters != NULL)
+		add_object_text(o, "parameters", sb->parameters);
+	else
+		cJSON_AddItemToObject(o, "parameters", cJSON_CreateObject());
+	add_object_text(o, "outputs", sb->outputs);
+	add_time(o, "created_at", sb->created_at);
+	add_time(o, "expiry_time", sb->expiry_time);
+	add_time(o, "max_expiry_time", sb->max_expiry_time);
+	add_time(o, "terminated_at", sb->terminated_at);
+	return o;
+}
+
+void
+sbx_sandbox_free(struct sbx_sandbox *sb)
+{
+	if (sb == NULL)
+		return;
+	free(sb->id);
+	free(sb->name);
+	free(sb->owner_id);
+	free(sb->owner_email);
+	free(sb->template_name);
+	free(sb->status_reason);
+	free(sb->stack_name);
+	free(sb->stack_id);
+	free(sb->parameters);
+	if (sb->stack_parameters != NULL) {
+		explicit_bzero(sb->stack_parameters,
+		    strlen(sb->stack_parameters));
+		free(sb->stack_parameters);
+	}
+	free(sb->outputs);
+	free(sb);
+}
+
+void
+sbx_sandbox_list_fini(struct sbx_sandbox_list *list)
+{
+	size_t i;
+
+	if (list == NULL)
+		return;
+	for (i = 0; i < list->n; i++)
+		sbx_sandbox_free(list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->n = 0;
+}
+
+static void
+event_fini(struct sbx_sandbox_event *ev)
+{
+	free(ev->id);
+	free(ev->sandbox_id);
+	free(ev->actor);
+	free(ev->action);
+	free(ev->from_status);
+	free(ev->to_status);
+	free(ev->detail);
+}
+
+void
+sbx_sandbox_event_list_fini(struct sbx_sandbox_event_list *list)
+{
+	size_t i;
+
+	if (list == NULL)
+		return;
+	for (i = 0; i < list->n; i++)
+		event_fini(&list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->n = 0;
+}
+
+cJSON *
+sbx_sandbox_event_to_json(const struct sbx_sandbox_event *ev)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL)
+		return NULL;
+	add_time(o, "time", ev->time);
+	sbx_json_add_str_or_null(o, "actor", ev->actor);
+	sbx_json_add_str_or_null(o, "action", ev->action);
+	sbx_json_add_str_or_null(o, "from_status", ev->from_status);
+	sbx_json_add_str_or_null(o, "to_status", ev->to_status);
+	sbx_json_add_str_or_null(o, "detail", ev->detail);
+	return o;
+}
+
+long
+sbx_sandbox_backoff_seconds(long base, long attempts)
+{
+	long s = base > 0 ? base : 1;
+	long i;
+
+	for (i = 1; i < attempts && s < SBX_SANDBOX_BACKOFF_CAP_SECONDS; i++)
+		s *= 2;
+	return s > SBX_SANDBOX_BACKOFF_CAP_SECONDS ?
+	    SBX_SANDBOX_BACKOFF_CAP_SECONDS : s;
+}
+
+int
+sbx_sandbox_uuid_valid(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || strlen(s) != 36)
+		return 0;
+	for (i = 0; i < 36; i++) {
+		char c = s[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return 0;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+enum sbx_err
+sbx_sandbox_uuid_new(char *buf, size_t len)
+{
+	unsigned char b[16];
+	size_t got = 0;
+
+	if (len < 37)
+		return SBX_EINVAL;
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+
+		if (n <= 0)
+			return SBX_EIO;
+		got += (size_t)n;
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	return SBX_OK;
+}

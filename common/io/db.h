@@ -1,0 +1,69 @@
+/*
+ * The database: one libpq connection per process, opened on first use,
+ * reused across requests, reopened after a failure and recycled once it is
+ * older than DB_MAX_CONN_AGE_SECONDS (Aurora DSQL drops connections at 60
+ * minutes). Statements are parameterised only; hot ones are prepared once
+ * per connection. Transactions run at REPEATABLE READ (DSQL's snapshot
+ * isolation) and are re-run whole on SQLSTATE 40001 with backoff and
+ * jitter, a bounded number of times.
+ *
+ * Only common/ includes this header: responders reach the database through
+ * the domain modules.
+ */
+#ifndef SBX_DB_H
+#define SBX_DB_H
+
+#include <libpq-fe.h>
+
+#include "common/core/err.h"
+
+/*
+ * A transaction body. It runs its statements on conn with sbx_db_query and
+ * returns SBX_OK to commit; any other code rolls back. It may run more
+ * than once (after a serialization conflict), so it must not keep effects
+ * outside the database from an earlier attempt.
+ */
+typedef enum sbx_err (*sbx_db_tx_fn)(PGconn *conn, void *arg);
+
+/*
+ * Runs fn in a REPEATABLE READ transaction, retrying on 40001 up to
+ * DB_TX_MAX_ATTEMPTS times. Returns fn's code, SBX_EUNAVAILABLE when the
+ * database cannot be reached, or SBX_ESERIALIZE when every attempt
+ * conflicted.
+ */
+enum sbx_err sbx_db_tx(sbx_db_tx_fn fn, void *arg);
+
+/*
+ * Runs one parameterised statement. With name non-NULL the statement is
+ * prepared once per connection under that name and executed by it. On
+ * SBX_OK *out holds a result of status PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK that the caller PQclear()s; on failure *out is NULL and
+ * the code says why: SBX_ECONFLICT (23505 unique violation), SBX_ESERIALIZE
+ * (40001), SBX_EUNAVAILABLE (connection lost), SBX_EDB (anything else).
+ */
+enum sbx_err sbx_db_query(PGconn *conn, const char *name, const char *sql,
+    int nparams, const char *const *params, PGresult **out);
+
+/* sbx_db_query outside a transaction (autocommit), on the process's connection. */
+enum sbx_err sbx_db_exec(const char *name, const char *sql, int nparams,
+    const char *const *params, PGresult **out);
+
+/*
+ * A column of a row by name; NULL when the value is SQL NULL or the column
+ * does not exist. The string belongs to res.
+ */
+const char *sbx_db_get(const PGresult *res, int row, const char *column);
+
+/* SELECT 1 on the connection: SBX_OK or SBX_EUNAVAILABLE. */
+enum sbx_err sbx_db_ping(void);
+
+/* Closes the process's connection (tests, shutdown). */
+void sbx_db_close(void);
+
+/*
+ * The connection opened for the caller's own use (sbx-migrate runs DDL
+ * outside sbx_db_tx). SBX_EUNAVAILABLE when it cannot connect.
+ */
+enum sbx_err sbx_db_conn(PGconn **out);
+
+#endif

@@ -1,0 +1,470 @@
+/*
+ * The outgoing HTTP client: one libcurl easy handle per request, with the
+ * same safety settings every time (timeouts, TLS verification, http and
+ * https only, no redirects, a cap on the answer's size).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "common/core/config.h"
+#include "common/io/httpclient.h"
+#include "common/core/log.h"
+
+/* Largest answer we keep; anything bigger is refused, not truncated. */
+#define HTTP_MAX_BODY (4L * 1024 * 1024)
+/* The header block is small for every service we talk to. */
+#define HTTP_MAX_HEADERS (64L * 1024)
+
+/* Used when the settings are not loaded (unit tests, tools). */
+#define HTTP_DEFAULT_CONNECT_SECONDS 5
+#define HTTP_DEFAULT_TIMEOUT_SECONDS 15
+
+/* The ECS task metadata address: link-local, reachable only from a task. */
+#define ECS_CREDENTIALS_HOST "169.254.170.2"
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+
+static void
+curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* A growing buffer with a hard cap; over flags that the cap was hit. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+	int over;
+};
+
+static int
+buf_append(struct buf *b, const char *p, size_t n)
+{
+	size_t want;
+	char *nd;
+
+	if (n > b->max - b->len) {
+		b->over = 1;
+		return -1;
+	}
+	want = b->len + n + 1;
+	if (want > b->cap) {
+		size_t ncap = b->cap ? b->cap : 1024;
+
+		while (ncap < want)
+			ncap *= 2;
+		if ((nd = realloc(b->data, ncap)) == NULL)
+			return -1;
+		b->data = nd;
+		b->cap = ncap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+static size_t
+write_body(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct buf *b = arg;
+	size_t n = size * nmemb;
+
+	/* Returning less than n makes curl stop with CURLE_WRITE_ERROR. */
+	if (buf_append(b, ptr, n) != 0)
+		return 0;
+	return n;
+}
+
+static size_t
+write_header(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct buf *b = arg;
+	size_t n = size * nmemb;
+
+	/*
+	 * A status line starts a new answer (after a 100 Continue, say):
+	 * keep only the header block of the last one.
+	 */
+	if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
+		b->len = 0;
+	if (buf_append(b, ptr, n) != 0)
+		return 0;
+	return n;
+}
+
+/* True when s holds a CR or LF: a header or URL injection. */
+static int
+has_ctl(const char *s)
+{
+	return strpbrk(s, "\r\n") != NULL;
+}
+
+static int
+host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char tmp[INET6_ADDRSTRLEN + 2];
+	size_t n;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	n = strlen(host);
+	if (n > 2 && host[0] == '[' && host[n - 1] == ']' &&
+	    n - 2 < sizeof(tmp)) {
+		memcpy(tmp, host + 1, n - 2);
+		tmp[n - 2] = '\0';
+		if (inet_pton(AF_INET6, tmp, &a6) == 1)
+			return IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return 0;
+}
+
+/*
+ * Splits url with curl's own parser (the one that will send the request),
+ * so that tricks like "http://127.0.0.1@evil.example/" are judged by the
+ * host curl would really contact.
+ */
+static int
+url_check(const char *url, int allow_ecs)
+{
+	CURLU *u = NULL;
+	char *scheme = NULL, *host = NULL;
+	int ok = 0;
+
+	if (url == NULL || has_ctl(url))
+		return 0;
+	(void)pthread_once(&curl_once, curl_init);
+	if ((u = curl_url()) == NULL)
+		goto out;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	if (host[0] == '\0')
+		goto out;
+	if (strcasecmp(scheme, "https") == 0)
+		ok = 1;
+	else if (strcasecmp(scheme, "http") == 0)
+		ok = host_is_loopback(host) ||
+		    (allow_ecs && strcmp(host, ECS_CREDENTIALS_HOST) == 0);
+out:
+	curl_free(host);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+int
+sbx_http_url_allowed(const char *url)
+{
+	return url_check(url, 0);
+}
+
+/*
+ * One easy handle per thread, kept for the life of the process and reset
+ * between requests: curl_easy_reset keeps the connection cache and the
+ * TLS sessions, so the reaper's and the responders' calls to the same
+ * host reuse a connection instead of paying a TLS handshake each time.
+ */
+static __thread CURL *thread_handle;
+
+static CURL *
+handle(void)
+{
+	if (thread_handle == NULL)
+		thread_handle = curl_easy_init();
+	return thread_handle;
+}
+
+static void
+timeouts(const struct sbx_http_request *req, long *connect_ms, long *total_ms)
+{
+	const struct sbx_config *cfg = sbx_config();
+	long c = HTTP_DEFAULT_CONNECT_SECONDS, t = HTTP_DEFAULT_TIMEOUT_SECONDS;
+
+	/* Zero values mean the settings were never loaded (unit tests). */
+	if (cfg != NULL) {
+		if (cfg->http_connect_timeout_seconds > 0)
+			c = cfg->http_connect_timeout_seconds;
+		if (cfg->http_timeout_seconds > 0)
+			t = cfg->http_timeout_seconds;
+	}
+	*connect_ms = c * 1000;
+	*total_ms = req->timeout_ms > 0 ? req->timeout_ms : t * 1000;
+	if (*connect_ms > *total_ms)
+		*connect_ms = *total_ms;
+}
+
+/*
+ * Frees a header list after wiping it: it may hold an Authorization or a
+ * session token.
+ */
+static void
+header_list_free(struct curl_slist *list)
+{
+	struct curl_slist *l;
+
+	for (l = list; l != NULL; l = l->next)
+		if (l->data != NULL)
+			explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(list);
+}
+
+/* Builds curl's header list into *out (header_list_free). */
+static enum sbx_err
+header_list(const struct sbx_http_request *req, struct curl_slist **out)
+{
+	struct curl_slist *list = NULL, *nl;
+	char *line = NULL;
+	size_t i;
+	enum sbx_err err = SBX_OK;
+
+	for (i = 0; i < req->nheaders; i++) {
+		const struct sbx_http_header *h = &req->headers[i];
+		size_t n;
+
+		if (h->name == NULL || h->name[0] == '\0' || h->value == NULL ||
+		    has_ctl(h->name) || has_ctl(h->value) ||
+		    strchr(h->name, ':') != NULL) {
+			err = SBX_EINVAL;
+			goto out;
+		}
+		n = strlen(h->name) + strlen(h->value) + 3;
+		if ((line = malloc(n)) == NULL) {
+			err = SBX_ENOMEM;
+			goto out;
+		}
+		/* curl sends "Name;" as a header with an empty value. */
+		if (h->value[0] == '\0')
+			snprintf(line, n, "%s;", h->name);
+		else
+			snprintf(line, n, "%s: %s", h->name, h->value);
+		nl = curl_slist_append(list, line);
+		/* The line may hold a secret (Authorization): wipe it. */
+		explicit_bzero(line, n);
+		free(line);
+		line = NULL;
+		if (nl == NULL) {
+			err = SBX_ENOMEM;
+			goto out;
+		}
+		list = nl;
+	}
+	/* A POST waits for no "100 Continue" round trip. */
+	if ((nl = curl_slist_append(list, "Expect:")) == NULL) {
+		err = SBX_ENOMEM;
+		goto out;
+	}
+	list = nl;
+	*out = list;
+	list = NULL;
+out:
+	header_list_free(list);
+	return err;
+}
+
+enum sbx_err
+sbx_http_send(const struct sbx_http_request *req,
+    struct sbx_http_response *resp)
+{
+	CURL *c = NULL;
+	struct curl_slist *hdrs = NULL;
+	struct buf body = { .max = HTTP_MAX_BODY };
+	struct buf head = { .max = HTTP_MAX_HEADERS };
+	char errbuf[CURL_ERROR_SIZE] = "";
+	long connect_ms, total_ms;
+	CURLcode rc;
+	enum sbx_err err;
+
+	memset(resp, 0, sizeof(*resp));
+	if (req == NULL || req->method == NULL ||
+	    !url_check(req->url, req->allow_ecs_endpoint))
+		return SBX_EINVAL;
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0 &&
+	    strcmp(req->method, "PUT") != 0 && strcmp(req->method, "DELETE") != 0)
+		return SBX_EINVAL;
+
+	(void)pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK)
+		return SBX_EINTERNAL;
+	if ((err = header_list(req, &hdrs)) != SBX_OK)
+		goto out;
+	if ((c = handle()) == NULL) {
+		err = SBX_ENOMEM;
+		goto out;
+	}
+	timeouts(req, &connect_ms, &total_ms);
+
+	/* Any failure of setopt below is a bug or an old libcurl. */
+	err = SBX_EINTERNAL;
+	if (curl_easy_setopt(c, CURLOPT_URL, req->url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total_ms) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+		(curl_off_t)HTTP_MAX_BODY) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_USERAGENT,
+		"cloud-sandbox-management/" PACKAGE_VERSION) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, write_header) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HEADERDATA, &head) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK)
+		goto out;
+
+	if (strcmp(req->method, "GET") == 0) {
+		if (curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK)
+			goto out;
+	} else {
+		if (curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+			(curl_off_t)(req->body ? req->body_len : 0)) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+			req->body ? req->body : "") != CURLE_OK)
+			goto out;
+		if (strcmp(req->method, "POST") != 0 &&
+		    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method) !=
+		    CURLE_OK)
+			goto out;
+	}
+
+	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK) {
+		if (body.over || rc == CURLE_FILESIZE_EXCEEDED) {
+			err = SBX_ETOOBIG;
+		} else if (rc == CURLE_OUT_OF_MEMORY ||
+		    (rc == CURLE_WRITE_ERROR && !head.over)) {
+			err = SBX_ENOMEM;
+		} else if (rc == CURLE_URL_MALFORMAT ||
+		    rc == CURLE_UNSUPPORTED_PROTOCOL) {
+			err = SBX_EINVAL;
+		} else {
+			err = SBX_EUNAVAILABLE;
+		}
+		/* errbuf names the host and the cause, never a header. */
+		sbx_log(SBX_LOG_WARN, "httpclient", "%s request failed: %s",
+		    req->method, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		goto out;
+	}
+	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status) !=
+	    CURLE_OK)
+		goto out;
+
+	/* Always hand back NUL-terminated strings, even when empty. */
+	if ((body.data == NULL && buf_append(&body, "", 0) != 0) ||
+	    (head.data == NULL && buf_append(&head, "", 0) != 0)) {
+		err = SBX_ENOMEM;
+		goto out;
+	}
+	resp->body = body.data;
+	resp->body_len = body.len;
+	resp->headers = head.data;
+	body.data = head.data = NULL;
+	err = SBX_OK;
+out:
+	if (err != SBX_OK)
+		resp->status = 0;
+	free(body.data);
+	free(head.data);
+	if (c != NULL)
+		curl_easy_reset(c);
+	header_list_free(hdrs);
+	return err;
+}
+
+void
+sbx_http_response_fini(struct sbx_http_response *resp)
+{
+	if (resp == NULL)
+		return;
+	free(resp->body);
+	free(resp->headers);
+	memset(resp, 0, sizeof(*resp));
+}
+
+int
+sbx_http_response_header(const struct sbx_http_response *resp,
+    const char *name, char *buf, size_t len)
+{
+	const char *p, *eol, *colon, *v, *e;
+	size_t nlen, vlen;
+
+	if (resp == NULL || resp->headers == NULL || name == NULL ||
+	    buf == NULL || len == 0)
+		return 0;
+	nlen = strlen(name);
+	for (p = resp->headers; *p != '\0'; p = eol) {
+		eol = strchr(p, '\n');
+		eol = eol ? eol + 1 : p + strlen(p);
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (colon == NULL || (size_t)(colon - p) != nlen ||
+		    strncasecmp(p, name, nlen) != 0)
+			continue;
+		v = colon + 1;
+		e = eol;
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+		while (e > v && (e[-1] == '\n' || e[-1] == '\r' ||
+		    e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		vlen = (size_t)(e - v);
+		if (vlen >= len)
+			vlen = len - 1;
+		memcpy(buf, v, vlen);
+		buf[vlen] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
+char *
+sbx_http_form_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	char *out, *o;
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	if (n > (SIZE_MAX - 1) / 3)
+		return NULL;
+	if ((out = malloc(n * 3 + 1)) == NULL)
+		return NULL;
+	for (p = (const unsigned char *)s, o = out; *p != '\0'; p++) {
+		/* RFC 3986 unreserved, as SigV4 and the Query API want. */
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+		    *p == '_' || *p == '~') {
+			*o++ = (char)*p;
+		} else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}

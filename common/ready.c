@@ -1,9 +1,0 @@
-/* Readiness for GET /readyz: the database answers a query. */
-#include "common/db.h"
-#include "common/ready.h"
-
-enum sbx_err
-sbx_ready_check(void)
-{
-	return sbx_db_ping();
-}
