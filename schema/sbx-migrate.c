@@ -15,6 +15,14 @@
  * is waited for, so that a failed build (e.g. duplicates under a unique
  * index) fails the migration instead of going unnoticed.
  *
+ * A statement may refer to $1: sbx-migrate binds it to the service's OIDC
+ * issuer (OIDC_ISSUER, its default when unset, Google's legacy spelling
+ * "accounts.google.com" as "https://accounts.google.com"), for a
+ * migration that binds existing rows to it. An UPDATE or DELETE is run
+ * again until it changes no row, so it can work in batches (DSQL changes
+ * at most 3,000 rows per transaction); it must therefore exclude the rows
+ * it has done (WHERE ... IS NULL), which re-running needs anyway.
+ *
  * With --dialect dsql, every run (even one with nothing to apply) then
  * makes sure of the application's database role (DSQL_APP_ROLE): it is
  * created WITH LOGIN if missing, mapped with AWS IAM GRANT to each IAM
@@ -352,6 +360,28 @@ mig_rewrite(const char *sql, enum mig_dialect dialect)
 	return out;
 }
 
+/* The value of $1 in a statement (see the top): the canonical issuer. */
+static const char *
+mig_issuer(void)
+{
+	const char *iss = sbx_config_getenv("OIDC_ISSUER", NULL);
+
+	/* The spelling users are bound to: sbx_oidc_issuer_canonical. */
+	if (iss == NULL || *iss == '\0' ||
+	    strcmp(iss, "accounts.google.com") == 0)
+		return "https://accounts.google.com";
+	return iss;
+}
+
+/* True when sql refers to $1 (a dollar tag cannot start with a digit). */
+static int
+mig_uses_param(const char *sql)
+{
+	const char *p = strstr(sql, "$1");
+
+	return p != NULL && (p[2] < '0' || p[2] > '9');
+}
+
 /*
  * A migration file name is NNN_name.sql (three digits, then letters,
  * digits, '_' or '-'). Fills version and, when name is non-NULL, the name
@@ -392,6 +422,43 @@ mig_file_parse(const char *file, char version[4], char **name)
  * for the pure helpers above.
  */
 #ifndef SBX_MIGRATE_NO_MAIN
+
+/* Most runs of one UPDATE/DELETE: 1,000-row batches of 100M rows. */
+#define MIG_REPEAT_MAX 100000
+
+/*
+ * Runs one statement, again while it is an UPDATE or DELETE that changed
+ * rows (see the top). Returns the last result in *res.
+ */
+static enum sbx_err
+mig_run(PGconn *conn, const char *sql, PGresult **res)
+{
+	const char *params[1] = { mig_issuer() };
+	int nparams = mig_uses_param(sql) ? 1 : 0;
+	const char *status;
+	long runs = 0;
+	enum sbx_err rc;
+
+	for (;;) {
+		rc = sbx_db_query(conn, NULL, sql, nparams, nparams ? params :
+		    NULL, res);
+		if (rc != SBX_OK)
+			return rc;
+		status = PQcmdStatus(*res);
+		if ((strncmp(status, "UPDATE ", 7) != 0 &&
+		    strncmp(status, "DELETE ", 7) != 0) ||
+		    strtol(PQcmdTuples(*res), NULL, 10) == 0)
+			return SBX_OK;
+		if (++runs >= MIG_REPEAT_MAX) {
+			fprintf(stderr, "sbx-migrate: an UPDATE/DELETE still "
+			    "changed rows after %d runs: it must exclude the "
+			    "rows it has done\n", MIG_REPEAT_MAX);
+			return SBX_EINTERNAL;
+		}
+		PQclear(*res);
+		*res = NULL;
+	}
+}
 
 static int
 mig_file_cmp(const void *a, const void *b)
@@ -763,11 +830,13 @@ mig_apply(PGconn *conn, const char *dir, const struct mig_file *f,
 			goto out;
 		}
 		if (dry) {
+			if (mig_uses_param(sql))
+				printf("-- $1 = %s\n", mig_issuer());
 			printf("%s;\n\n", sql);
 			free(sql);
 			continue;
 		}
-		rc = sbx_db_query(conn, NULL, sql, 0, NULL, &res);
+		rc = mig_run(conn, sql, &res);
 		if (rc == SBX_OK && dialect == MIG_DSQL)
 			rc = mig_wait_job(conn, res);
 		PQclear(res);

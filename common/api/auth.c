@@ -161,6 +161,11 @@ auth_id_token(struct sbx_req *req, const char *token)
 	case SBX_EFORBIDDEN:
 		fail(req, err, "this account is disabled");
 		goto out;
+	case SBX_ECONFLICT:
+		err = SBX_EFORBIDDEN;
+		fail(req, err, "this email belongs to another account of the "
+		    "identity provider");
+		goto out;
 	default:
 		fail(req, err, "cannot look the user up");
 		goto out;

@@ -366,6 +366,10 @@ sbx_signin_callback(struct sbx_req *req)
 	case SBX_EFORBIDDEN:
 		callback_fail(req, 403, "this account is disabled");
 		goto out;
+	case SBX_ECONFLICT:
+		callback_fail(req, 403, "this email belongs to another "
+		    "account of the identity provider");
+		goto out;
 	default:
 		/* The database: unavailable, or conflicting past retries. */
 		callback_fail(req, 503, "cannot record the sign-in");

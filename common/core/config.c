@@ -48,6 +48,7 @@ static int check_database_url(const char *);
 static int check_base_url(const char *);
 static int check_token(const char *);
 static int check_domains(const char *);
+static int check_hd_domains(const char *);
 static int check_emails(const char *);
 static int check_region(const char *);
 static int check_arn(const char *);
@@ -130,6 +131,9 @@ static const struct setting settings[] = {
 	{ "ADMIN_EMAILS", NULL, S_LIST, OFF(admin_emails), NULL, 1, 8192,
 	    SBX_NEED_OIDC, 0, NULL, check_emails,
 	    "a comma-separated list of email addresses" },
+	{ "ALLOWED_HD", NULL, S_LIST, OFF(allowed_hd), NULL, 1, 8192,
+	    SBX_NEED_OIDC, 0, NULL, check_hd_domains,
+	    "a comma-separated list of Workspace domains (no *)" },
 
 	/* AWS */
 	{ "AWS_REGION", "AWS_DEFAULT_REGION", S_STRING, OFF(aws_region), NULL,
@@ -401,6 +405,13 @@ check_domains(const char *v)
 		len--;
 	if (len == 1 && p[0] == '*')
 		return 1;
+	return list_each(v, domain_bad, NULL) == 0;
+}
+
+/* ALLOWED_HD names domains; "*" would mean nothing sensible there. */
+static int
+check_hd_domains(const char *v)
+{
 	return list_each(v, domain_bad, NULL) == 0;
 }
 

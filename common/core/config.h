@@ -53,6 +53,7 @@ struct sbx_config {
 	long oidc_jwks_min_refresh_seconds;
 	char *allowed_email_domains;	/* comma-separated, or "*" */
 	char *admin_emails;		/* comma-separated */
+	char *allowed_hd;		/* Workspace domains that need hd */
 
 	/* AWS */
 	char *aws_region;

@@ -16,24 +16,37 @@
 #define REVOKE_BATCH 1000
 
 /*
- * A login refreshes the profile, unless the user is disabled: then the
- * statement's RETURNING says so and the transaction is rolled back, so a
- * disabled user's login writes nothing.
+ * A user row is bound to the account it was made for: the IdP's (issuer,
+ * subject), the issuer in its one spelling (sbx_oidc_issuer_canonical).
+ * The upsert refreshes email, name and picture of the row of this subject
+ * only while it is bound to the same issuer; otherwise it returns no row
+ * and the account is refused. The UNIQUE index on email (030) refuses a
+ * second account with an existing account's address (23505, so
+ * SBX_ECONFLICT): an address alone never opens someone else's row.
+ *
+ * A disabled user's row is refreshed too, but the statement's RETURNING
+ * says so and a login's transaction is rolled back, so a disabled user's
+ * login writes nothing.
  */
 static const char sql_upsert_user[] =
-    "INSERT INTO users (oidc_sub, email, name, picture, last_login_at) "
-    "VALUES ($1, $2, $3, $4, now()) "
+    "INSERT INTO users (oidc_iss, oidc_sub, email, name, picture, "
+    "last_login_at) VALUES ($1, $2, $3, $4, $5, now()) "
     "ON CONFLICT (oidc_sub) DO UPDATE SET email = EXCLUDED.email, "
     "name = EXCLUDED.name, picture = EXCLUDED.picture, "
     "last_login_at = now() "
+    "WHERE users.oidc_iss = EXCLUDED.oidc_iss "
     "RETURNING id, email, name, picture, disabled_at IS NOT NULL AS disabled";
 
 static const char sql_insert_session[] =
     "INSERT INTO sessions (id, user_id, expires_at) "
     "VALUES ($1, $2, to_timestamp($3))";
 
+/* An ID token's user, and whether its profile is already up to date. */
 static const char sql_user_by_sub[] =
-    "SELECT id, email, name, picture, disabled_at IS NOT NULL AS disabled "
+    "SELECT id, email, name, picture, disabled_at IS NOT NULL AS disabled, "
+    "oidc_iss IS NOT DISTINCT FROM $2 AND email = $3 "
+    "AND name IS NOT DISTINCT FROM $4 AND picture IS NOT DISTINCT FROM $5 "
+    "AS current "
     "FROM users WHERE oidc_sub = $1";
 
 /* The hot one: every request authenticated by a session token runs it. */
@@ -99,17 +112,40 @@ sbx_users_from_row(const PGresult *res, int row, struct sbx_user *out)
 	return SBX_OK;
 }
 
-/* Runs the upsert on conn; SBX_EFORBIDDEN when the user is disabled. */
+/* Logs why an account was refused; the caller answers 403. */
+static void
+log_refused(const struct sbx_oidc_identity *id, const char *why)
+{
+	sbx_log(SBX_LOG_WARN, MOD, "refused the account %s of %s (%s): %s",
+	    id->sub, id->iss, id->email, why);
+}
+
+/*
+ * Runs the upsert on conn: SBX_EFORBIDDEN when the user is disabled,
+ * SBX_ECONFLICT (logged) when the subject is bound to another issuer or
+ * the email to another account.
+ */
 static enum sbx_err
 upsert(PGconn *conn, const struct sbx_oidc_identity *id, struct sbx_user *out)
 {
-	const char *params[4] = { id->sub, id->email, id->name, id->picture };
+	const char *params[5] = { id->iss, id->sub, id->email, id->name,
+	    id->picture };
 	PGresult *res = NULL;
 	enum sbx_err err;
 
-	if ((err = sbx_db_query(conn, "users_upsert", sql_upsert_user, 4,
-	    params, &res)) != SBX_OK)
-		return err;
+	err = sbx_db_query(conn, "users_upsert", sql_upsert_user, 5, params,
+	    &res);
+	if (err == SBX_ECONFLICT) {
+		log_refused(id, "its email belongs to another account");
+		goto out;
+	}
+	if (err != SBX_OK)
+		goto out;
+	if (PQntuples(res) == 0) {
+		log_refused(id, "its subject is bound to another issuer");
+		err = SBX_ECONFLICT;
+		goto out;
+	}
 	if (PQntuples(res) != 1) {
 		err = SBX_EINTERNAL;
 		goto out;
@@ -173,16 +209,27 @@ enum sbx_err
 sbx_users_for_identity(const struct sbx_oidc_identity *id,
     struct sbx_user *out)
 {
-	const char *params[1] = { id->sub };
+	const char *params[5] = { id->sub, id->iss, id->email, id->name,
+	    id->picture };
 	PGresult *res = NULL;
 	enum sbx_err err;
 	PGconn *conn;
+	int current;
 
 	memset(out, 0, sizeof(*out));
-	if ((err = sbx_db_exec("users_by_sub", sql_user_by_sub, 1, params,
+	if ((err = sbx_db_exec("users_by_sub", sql_user_by_sub, 5, params,
 	    &res)) != SBX_OK)
 		return err;
-	if (PQntuples(res) == 1) {
+	/*
+	 * The hot path reads only: a token whose account is bound here and
+	 * whose profile has not changed. Anything else (first use, a new
+	 * name or picture, another issuer, another email) goes through the
+	 * upsert, which refreshes the row or refuses the account.
+	 */
+	current = PQntuples(res) == 1 &&
+	    strcmp(sbx_db_get(res, 0, "current") != NULL ?
+	    sbx_db_get(res, 0, "current") : "", "t") == 0;
+	if (current) {
 		err = sbx_users_from_row(res, 0, out);
 		PQclear(res);
 		if (err == SBX_OK && out->disabled) {
@@ -192,7 +239,7 @@ sbx_users_for_identity(const struct sbx_oidc_identity *id,
 		return err;
 	}
 	PQclear(res);
-	/* First use: one autocommit upsert (two racing first uses agree). */
+	/* One autocommit upsert (two racing first uses agree). */
 	if ((err = sbx_db_conn(&conn)) != SBX_OK)
 		return err;
 	return upsert(conn, id, out);

@@ -1,7 +1,10 @@
 /*
  * Users and their sessions in the database: all the SQL of sign-in. A user
- * row is keyed by the IdP's subject (sub), created on first sign-in (or on
- * the first request with a bearer ID token) and refreshed at each login.
+ * row is bound to the IdP's (issuer, subject), created on first sign-in (or
+ * on the first request with a bearer ID token), and its email, name and
+ * picture are refreshed at each login and each ID-token use. Another
+ * account (another issuer or subject) with the email of an existing user
+ * is refused, never merged into that user's row.
  * A session row exists for each session token issued (id = the token's
  * jti); a token is good while its row exists, is not revoked, has not
  * expired and its user is not disabled, which is checked on every request,
@@ -33,14 +36,17 @@ void sbx_user_fini(struct sbx_user *u);
  * A login: in one transaction, creates or refreshes the user named by id
  * (email, name, picture, last_login_at) and inserts the session row jti
  * expiring at exp (seconds since the epoch). SBX_EFORBIDDEN, with nothing
- * written, when the user is disabled. Fills out on success.
+ * written, when the user is disabled; SBX_ECONFLICT, with nothing written
+ * and a warning logged, when the account is another one than the row of
+ * its email or subject is bound to. Fills out on success.
  */
 enum sbx_err sbx_users_sign_in(const struct sbx_oidc_identity *id,
     const char *jti, long long exp, struct sbx_user *out);
 
 /*
- * The user of a bearer ID token: found by sub, or created on first use.
- * SBX_EFORBIDDEN when disabled.
+ * The user of a bearer ID token: found by (iss, sub), created on first
+ * use, its profile refreshed when the token's differs. SBX_EFORBIDDEN when
+ * disabled; SBX_ECONFLICT as for sbx_users_sign_in.
  */
 enum sbx_err sbx_users_for_identity(const struct sbx_oidc_identity *id,
     struct sbx_user *out);

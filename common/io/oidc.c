@@ -111,6 +111,7 @@ sbx_oidc_identity_fini(struct sbx_oidc_identity *id)
 {
 	if (id == NULL)
 		return;
+	free(id->iss);
 	free(id->sub);
 	free(id->email);
 	free(id->name);
@@ -145,16 +146,22 @@ claim_str(const cJSON *claims, const char *name)
 	return cJSON_IsString(item) ? item->valuestring : NULL;
 }
 
+const char *
+sbx_oidc_issuer_canonical(const char *iss)
+{
+	if (iss != NULL && strcmp(iss, SBX_OIDC_GOOGLE_LEGACY) == 0)
+		return SBX_OIDC_GOOGLE_ISSUER;
+	return iss;
+}
+
+/* Google's tokens may carry the issuer without its scheme: one issuer. */
 static int
 issuer_ok(const char *iss, const char *want)
 {
 	if (iss == NULL || want == NULL)
 		return 0;
-	if (strcmp(iss, want) == 0)
-		return 1;
-	/* Google's tokens may carry the issuer without its scheme. */
-	return strcmp(want, SBX_OIDC_GOOGLE_ISSUER) == 0 &&
-	    strcmp(iss, SBX_OIDC_GOOGLE_LEGACY) == 0;
+	return strcmp(sbx_oidc_issuer_canonical(iss),
+	    sbx_oidc_issuer_canonical(want)) == 0;
 }
 
 /*
@@ -237,6 +244,23 @@ domain_allowed(const char *allowed, const char *hd, const char *email)
 	return domain != NULL && sbx_config_list_has(allowed, domain + 1);
 }
 
+/*
+ * ALLOWED_HD: an address at one of these Workspace domains must come with
+ * hd naming that domain. Without the rule, anyone able to get a verified
+ * address at the domain outside the organisation (a consumer Google
+ * account made for it) would pass as one of its users.
+ */
+static int
+hd_ok(const char *allowed_hd, const char *hd, const char *email)
+{
+	const char *domain = strrchr(email, '@');
+
+	if (allowed_hd == NULL || *allowed_hd == '\0' || domain == NULL ||
+	    !sbx_config_list_has(allowed_hd, domain + 1))
+		return 1;
+	return hd != NULL && strcasecmp(hd, domain + 1) == 0;
+}
+
 static char *
 dup_or_null(const char *s)
 {
@@ -294,10 +318,15 @@ sbx_oidc_check_claims(const cJSON *claims, const struct sbx_oidc_expect *ex,
 	hd = claim_str(claims, "hd");
 	if (!domain_allowed(ex->allowed_domains, hd, email))
 		REJECT(SBX_EFORBIDDEN, "email domain not allowed");
+	if (!hd_ok(ex->allowed_hd, hd, email))
+		REJECT(SBX_EFORBIDDEN, "an account of this Workspace domain "
+		    "must carry its hd claim");
 
 	name = claim_str(claims, "name");
 	picture = claim_str(claims, "picture");
-	if ((out->sub = strdup(sub)) == NULL ||
+	if ((out->iss = strdup(sbx_oidc_issuer_canonical(claim_str(claims,
+	    "iss")))) == NULL ||
+	    (out->sub = strdup(sub)) == NULL ||
 	    (out->email = strdup(email)) == NULL ||
 	    (name != NULL && (out->name = dup_or_null(name)) == NULL) ||
 	    (picture != NULL && (out->picture = dup_or_null(picture)) == NULL) ||
@@ -825,6 +854,7 @@ sbx_oidc_verify(const struct sbx_config *cfg, const char *token,
 	ex.client_id = cfg->google_client_id;
 	ex.nonce = nonce;
 	ex.allowed_domains = cfg->allowed_email_domains;
+	ex.allowed_hd = cfg->allowed_hd;
 	ex.now = now;
 	err = sbx_oidc_check_claims(claims, &ex, out, reason);
 out:

@@ -37,7 +37,8 @@
 
 /* Who an accepted ID token names. Strings are owned by the struct. */
 struct sbx_oidc_identity {
-	char *sub;		/* the stable user key */
+	char *iss;		/* the issuer, Google's two spellings as one */
+	char *sub;		/* the stable user key, within iss */
 	char *email;		/* lower case */
 	char *name;		/* NULL when absent */
 	char *picture;		/* NULL when absent */
@@ -46,6 +47,13 @@ struct sbx_oidc_identity {
 
 void sbx_oidc_identity_fini(struct sbx_oidc_identity *id);
 
+/*
+ * An issuer in the one spelling users are bound to: Google's legacy
+ * "accounts.google.com" is "https://accounts.google.com"; any other is
+ * itself. Static or iss; never NULL for a non-NULL iss.
+ */
+const char *sbx_oidc_issuer_canonical(const char *iss);
+
 /* What sbx_oidc_check_claims() checks the claims against. */
 struct sbx_oidc_expect {
 	const char *issuer;		/* OIDC_ISSUER */
@@ -53,6 +61,11 @@ struct sbx_oidc_expect {
 	const char *nonce;		/* the login's nonce; NULL: not checked */
 	const char *allowed_domains;	/* ALLOWED_EMAIL_DOMAINS; "*" = any */
 	long long now;			/* seconds since the epoch */
+	/*
+	 * ALLOWED_HD: Workspace domains whose accounts must carry a
+	 * matching hd claim; NULL or "" for none.
+	 */
+	const char *allowed_hd;
 };
 
 /*
@@ -60,7 +73,9 @@ struct sbx_oidc_expect {
  * success fills out (release with sbx_oidc_identity_fini). Returns
  * SBX_EAUTH when the token is not one we accept (iss, aud, exp, iat,
  * nonce, sub), SBX_EFORBIDDEN when it is valid but its holder may not sign
- * in (no email, email not verified, domain not allowed), SBX_ENOMEM.
+ * in (no email, email not verified, domain not allowed, an address at an
+ * ALLOWED_HD domain without that hd claim), SBX_ENOMEM. out->iss is the
+ * issuer in its one spelling (sbx_oidc_issuer_canonical).
  * *reason (may be NULL) gets a static phrase for logs and problem details.
  */
 enum sbx_err sbx_oidc_check_claims(const cJSON *claims,

@@ -152,6 +152,8 @@ sbx_settings_init() {
     sbx_set SESSION_SECRET_KEY "$(sbx_secret session_secret_key 32)"
     sbx_set ALLOWED_EMAIL_DOMAINS example.com
     sbx_set ADMIN_EMAILS admin@example.com
+    # Workspace domains whose accounts must carry their hd claim (none).
+    sbx_set ALLOWED_HD ""
 
     # AWS: the local CloudFormation unless a real endpoint or real
     # credentials are given.

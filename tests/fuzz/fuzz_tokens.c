@@ -83,7 +83,7 @@ static void
 fuzz_claims(const char *text)
 {
 	struct sbx_oidc_expect ex = { "https://idp.example", "client-1", "n-1",
-	    "example.com,other.example", 1700000000LL };
+	    "example.com,other.example", 1700000000LL, "example.com" };
 	struct sbx_oidc_identity id;
 	cJSON *claims = cJSON_Parse(text);
 	enum sbx_err err;

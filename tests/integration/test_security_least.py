@@ -5,9 +5,6 @@ without it. Numbers in template declarations are range-checked before
 any cast: a max_length of 1e300 is refused, a default of 1e300 reaches
 CloudFormation as text."""
 
-import json
-import os
-import subprocess
 
 import sbxtest as t
 import sbxsandbox as s
@@ -34,33 +31,18 @@ def test_only_sbx_auth_workers_hold_the_client_secret():
                 "%s (pid %d) holds %s" % (name, pid, SECRET_KEY)
 
 
-def run_cgi(name, path, without_secret, token=None):
-    """Runs one responder by hand in CGI mode with the stack's settings."""
-    env = {k: v for k, v in t.SETTINGS.items()
-           if k.isupper() and not k.startswith(("HTTP_", "REQUEST_"))}
-    if without_secret:
-        env.pop(SECRET_KEY, None)
-    env.update({"REQUEST_METHOD": "GET", "PATH_INFO": path,
-                "QUERY_STRING": ""})
-    if token is not None:
-        env["HTTP_AUTHORIZATION"] = "Bearer " + token
-    binary = os.path.join(t.setting("SBX_BUILD_DIR"), "fcgi", name)
-    return subprocess.run([binary], env=env, cwd="/", capture_output=True,
-                          stdin=subprocess.DEVNULL, timeout=60)
-
-
 def test_responders_start_without_the_client_secret():
-    token = s.token(s.fresh_email("least"))
+    authz = "Bearer " + s.token(s.fresh_email("least"))
     for name, path in (("sbx-meta", "/api/me"),
                        ("sbx-sandboxes", "/api/templates"),
                        ("sbx-jobs", "/api/jobs")):
-        done = run_cgi(name, path, True, token)
+        done = t.run_cgi(name, path, authorization=authz,
+                         without=[SECRET_KEY])
         assert done.returncode == 0, "%s: %s" % (name, done.stderr[-500:])
-        head = done.stdout.split(b"\r\n\r\n", 1)[0]
-        assert head.startswith(b"Status: 200"), "%s: %r" % (name, head)
+        assert done.status == 200, "%s: %s" % (name, done.body[:300])
     # sbx-auth runs the code exchange: without the secret it refuses to
     # start, naming the variable.
-    done = run_cgi("sbx-auth", "/auth/me", True)
+    done = t.run_cgi("sbx-auth", "/auth/me", without=[SECRET_KEY])
     assert done.returncode != 0
     assert SECRET_KEY.encode() in done.stderr, done.stderr[-500:]
 

@@ -352,6 +352,27 @@ test_file_names(void **state)
 	}
 }
 
+/* $1 in a migration is the issuer users are bound to (030). */
+static void
+test_migration_param(void **state)
+{
+	(void)state;
+	assert_true(mig_uses_param("UPDATE users SET oidc_iss = $1 WHERE x"));
+	assert_true(mig_uses_param("SELECT $1"));
+	assert_false(mig_uses_param("SELECT $10"));
+	assert_false(mig_uses_param("CREATE TABLE t (a text)"));
+	assert_false(mig_uses_param("SELECT '$' || 'x'"));
+
+	unsetenv("SBX_ENV_FILE");
+	unsetenv("OIDC_ISSUER");
+	assert_string_equal(mig_issuer(), "https://accounts.google.com");
+	setenv("OIDC_ISSUER", "accounts.google.com", 1);
+	assert_string_equal(mig_issuer(), "https://accounts.google.com");
+	setenv("OIDC_ISSUER", "https://idp.example", 1);
+	assert_string_equal(mig_issuer(), "https://idp.example");
+	unsetenv("OIDC_ISSUER");
+}
+
 int
 main(void)
 {
@@ -368,6 +389,7 @@ main(void)
 		cmocka_unit_test(test_split_errors),
 		cmocka_unit_test(test_rewrite),
 		cmocka_unit_test(test_file_names),
+		cmocka_unit_test(test_migration_param),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -639,6 +639,8 @@ run_claim_case(const struct claim_case *c, const char *issuer)
 	if (err == SBX_OK) {
 		assert_string_equal(id.sub, "42");
 		assert_non_null(id.email);
+		/* The issuer in its one spelling: the one users bind to. */
+		assert_string_equal(id.iss, sbx_oidc_issuer_canonical(issuer));
 	} else {
 		assert_null(id.sub);
 		assert_null(id.email);
@@ -680,10 +682,76 @@ test_claims_google_issuers(void **state)
 	run_claim_case(&c, SBX_OIDC_GOOGLE_ISSUER);
 }
 
+/*
+ * ALLOWED_HD: an address at a listed Workspace domain needs hd naming
+ * that domain; other domains are not concerned.
+ */
+static void
+test_claims_allowed_hd(void **state)
+{
+	static const struct {
+		const char *extra;	/* claims after sub */
+		const char *allowed_hd;
+		enum sbx_err err;
+	} cases[] = {
+		{ WHO, "example.com", SBX_EFORBIDDEN },
+		{ WHO ",\"hd\":\"example.com\"", "example.com", SBX_OK },
+		{ WHO ",\"hd\":\"EXAMPLE.com\"", "other.org, example.com",
+		    SBX_OK },
+		{ WHO ",\"hd\":\"other.org\"", "example.com", SBX_EFORBIDDEN },
+		{ WHO, "other.org", SBX_OK },
+		{ WHO, NULL, SBX_OK },
+		{ WHO, "", SBX_OK },
+	};
+	struct sbx_oidc_expect ex;
+	struct sbx_oidc_identity id;
+	const char *reason;
+	char tmpl[1024], text[2048];
+	cJSON *claims;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(tmpl, sizeof(tmpl), "{" BASE_HEAD "%s" TIMES "}",
+		    cases[i].extra);
+		expand(tmpl, text, sizeof(text));
+		claims = cJSON_Parse(text);
+		assert_non_null(claims);
+		memset(&ex, 0, sizeof(ex));
+		ex.issuer = ISS;
+		ex.client_id = CLIENT;
+		ex.allowed_domains = "example.com, other.org";
+		ex.allowed_hd = cases[i].allowed_hd;
+		ex.now = NOW;
+		reason = NULL;
+		if (sbx_oidc_check_claims(claims, &ex, &id, &reason) !=
+		    cases[i].err)
+			fail_msg("case %zu: %s", i, reason ? reason : "ok");
+		if (cases[i].err == SBX_EFORBIDDEN)
+			assert_non_null(strstr(reason, "hd"));
+		sbx_oidc_identity_fini(&id);
+		cJSON_Delete(claims);
+	}
+}
+
+static void
+test_issuer_canonical(void **state)
+{
+	(void)state;
+	assert_string_equal(sbx_oidc_issuer_canonical("accounts.google.com"),
+	    "https://accounts.google.com");
+	assert_string_equal(sbx_oidc_issuer_canonical(
+	    "https://accounts.google.com"), "https://accounts.google.com");
+	assert_string_equal(sbx_oidc_issuer_canonical("https://idp.example"),
+	    "https://idp.example");
+	assert_null(sbx_oidc_issuer_canonical(NULL));
+}
+
 static void
 test_claims_identity(void **state)
 {
-	struct sbx_oidc_expect ex = { ISS, CLIENT, NULL, "example.com", NOW };
+	struct sbx_oidc_expect ex = { ISS, CLIENT, NULL, "example.com", NOW,
+	    NULL };
 	struct sbx_oidc_identity id;
 	char *text = claims_json("\"hd\":\"example.com\"");
 	cJSON *claims = cJSON_Parse(text);
@@ -1106,6 +1174,8 @@ main(void)
 		cmocka_unit_test_setup(test_pkce, setup),
 		cmocka_unit_test_setup(test_claims_table, setup),
 		cmocka_unit_test_setup(test_claims_google_issuers, setup),
+		cmocka_unit_test_setup(test_claims_allowed_hd, setup),
+		cmocka_unit_test_setup(test_issuer_canonical, setup),
 		cmocka_unit_test_setup(test_claims_identity, setup),
 		cmocka_unit_test_setup(test_verify_good, setup),
 		cmocka_unit_test_setup(test_verify_algorithms, setup),

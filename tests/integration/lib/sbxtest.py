@@ -354,6 +354,30 @@ def responder_pids(name):
             if argv and argv[0] == binary and marker in _environ_of(pid)}
 
 
+def run_cgi(name, path, method="GET", authorization=None, settings=None,
+            without=()):
+    """Runs responder `name` by hand in CGI mode (README: operators poke a
+    route so) with the stack's settings, changed by `settings` and without
+    the names in `without`. Returns the CompletedProcess; its .status is
+    the answer's status (None when it printed no answer)."""
+    env = {k: v for k, v in SETTINGS.items()
+           if k.isupper() and not k.startswith(("HTTP_", "REQUEST_"))}
+    env.update(settings or {})
+    for k in without:
+        env.pop(k, None)
+    env.update({"REQUEST_METHOD": method, "PATH_INFO": path,
+                "QUERY_STRING": ""})
+    if authorization is not None:
+        env["HTTP_AUTHORIZATION"] = authorization
+    done = subprocess.run([os.path.join(setting("SBX_BUILD_DIR"), "fcgi", name)],
+                          env=env, cwd="/", capture_output=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    m = re.match(rb"Status: (\d{3})", done.stdout)
+    done.status = int(m.group(1)) if m else None
+    done.body = done.stdout.partition(b"\r\n\r\n")[2].decode("utf-8", "replace")
+    return done
+
+
 # --------------------------------------------------------------- timing
 
 def wait_until(predicate, timeout=30.0, interval=0.2):
