@@ -31,6 +31,7 @@ function buildCard(sb, opts) {
     owner: h("dd"),
     template: h("dd"),
     left: h("span.countdown", { role: "timer", "aria-live": "off" }),
+    expiryLabel: h("dt", "Expires"),
     expiry: h("dd"),
     max: h("dd"),
     reason: h("p.reason"),
@@ -45,7 +46,7 @@ function buildCard(sb, opts) {
       opts.showOwner ? h("div", h("dt", "Owner"), c.owner) : null,
       h("div", h("dt", "Template"), c.template),
       h("div", h("dt", "Time left"), h("dd", c.left)),
-      h("div", h("dt", "Expires"), c.expiry),
+      h("div", c.expiryLabel, c.expiry),
       h("div", h("dt", "Latest possible expiry"), c.max)),
     c.reason,
     c.outputs,
@@ -64,14 +65,21 @@ function fillCard(c, sb, opts) {
   }
   c.owner.textContent = sb.owner;
   c.template.textContent = `${sb.template} v${sb.template_version}`;
-  if (!prev || prev.expiry_time !== sb.expiry_time) {
-    clear(c.expiry).append(timeElement(sb.expiry_time));
+  // An ended sandbox shows when it ended rather than when it would have.
+  const ended = sb.status === "TERMINATED" && sb.terminated_at;
+  const shown = ended ? sb.terminated_at : sb.expiry_time;
+  if (!prev || c.shownTime !== shown) {
+    c.shownTime = shown;
+    c.expiryLabel.textContent = ended ? "Ended" : "Expires";
+    clear(c.expiry).append(timeElement(shown));
   }
+  c.root.classList.toggle("ended", sb.status === "TERMINATED");
   if (!prev || prev.max_expiry_time !== sb.max_expiry_time) {
     clear(c.max).append(timeElement(sb.max_expiry_time));
   }
   c.reason.textContent = sb.status_reason ? `Reason: ${sb.status_reason}` : "";
   c.reason.hidden = !sb.status_reason;
+  c.reason.classList.toggle("failed", sb.status === "FAILED" || Boolean(sb.stuck));
   tick(c, Date.now());
 
   const outs = sb.status === "ACTIVE" && sb.outputs ? sb.outputs : null;
@@ -139,6 +147,20 @@ function tick(c, now) {
 
 // ------------------------------------------------------------ a list
 
+// A list answer is what the database holds; reading one sandbox also asks
+// CloudFormation how a changing one is doing (at most every few seconds,
+// server side). So the changing ones of a list are read one by one.
+const FRESHEN_MAX = 10;
+
+async function freshen(list) {
+  const moving = list.filter((sb) => MOVING.has(sb.status)).slice(0, FRESHEN_MAX);
+  if (!moving.length) return list;
+  const fresh = await Promise.all(moving.map(
+    (sb) => get(`/api/sandboxes/${enc(sb.name)}`).catch(() => null)));
+  const byId = new Map(fresh.filter(Boolean).map((sb) => [sb.id, sb]));
+  return list.map((sb) => byId.get(sb.id) || sb);
+}
+
 // A self-refreshing list of sandbox cards in container. load() returns the
 // sandboxes to show; opts: showOwner, extraActions(sb), empty (a node for
 // an empty list). Returns {refresh, stop}.
@@ -161,7 +183,7 @@ export function sandboxList(container, load, opts) {
     loading = (async () => {
       let list;
       try {
-        list = await load();
+        list = await freshen(await load());
         status.textContent = "";
       } catch (e) {
         if (e.status === 401) return;
@@ -249,8 +271,19 @@ function recentlyEnded(sb) {
 
 const MIN = 60 * 1000;
 
-export function extendDialog(name, card, opts) {
-  const sb = card.sb;
+// Opens with the sandbox as the server has it now (the card may be up to
+// a refresh old), so that the bounds shown are the real ones.
+export async function extendDialog(name, card, opts) {
+  let sb = card.sb;
+  try {
+    sb = await get(`/api/sandboxes/${enc(name)}`);
+  } catch (e) {
+    if (e.status === 401) return null;
+  }
+  return openExtend(name, sb, opts);
+}
+
+function openExtend(name, sb, opts) {
   const expiry = new Date(sb.expiry_time);
   const max = new Date(sb.max_expiry_time);
   const flash = opts.flash || (() => {});

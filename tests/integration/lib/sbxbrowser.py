@@ -76,6 +76,10 @@ class Browser:
         except WebDriverException:
             shutil.rmtree(self.profile, ignore_errors=True)
             raise
+        # The copy buttons write to the clipboard; the tests read it back.
+        self.driver.execute_cdp_cmd("Browser.grantPermissions", {
+            "origin": base_url(),
+            "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
         self.driver.set_page_load_timeout(60)
         self.driver.set_script_timeout(30)
         self.width = WIDE[0]
