@@ -19,12 +19,17 @@ COPY fcgi/ fcgi/
 COPY cron/ cron/
 COPY schema/ schema/
 COPY tests/ tests/
+COPY nginx/ nginx/
+COPY scripts/ scripts/
+# make install puts the responders in /opt/sbx/libexec/sbx and the
+# migrations in /opt/sbx/share/sbx/schema; no systemd units, and the
+# server's /etc files stay in this stage.
 RUN autoreconf -fi \
  && mkdir /build && cd /build \
- && /src/configure --prefix=/opt/sbx --enable-werror CFLAGS="-O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong" \
+ && /src/configure --prefix=/opt/sbx --sysconfdir=/etc --without-systemdsystemunitdir \
+      --enable-werror CFLAGS="-O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong" \
  && make -j"$(nproc)" \
- && make install \
- && mkdir -p /opt/sbx/share/schema && cp /src/schema/*.sql /opt/sbx/share/schema/
+ && make install
 
 # ---- runtime: only the shared libraries, nginx and the process tools
 FROM debian:12-slim
@@ -41,7 +46,7 @@ COPY nginx/ /opt/sbx/nginx/
 COPY scripts/container-start /opt/sbx/bin/container-start
 COPY scripts/lib/nginx.sh /opt/sbx/lib/nginx.sh
 ENV PATH=/opt/sbx/bin:$PATH \
-    SBX_SCHEMA_DIR=/opt/sbx/share/schema \
+    SBX_SCHEMA_DIR=/opt/sbx/share/sbx/schema \
     SBX_STATE_DIR=/run/sbx \
     HTTPS_PORT=8443 HTTP_PORT=8080
 # The ALB terminates the public TLS and speaks HTTPS to the task on 8443.

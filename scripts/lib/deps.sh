@@ -3,6 +3,15 @@
 # are missing. apt-get update runs only when something must be installed.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# `deps.sh --list SECTION` only prints the packages of one "# [SECTION]"
+# of packages.txt (e.g. runtime, for a server), one a line.
+if [ "${1:-}" = --list ]; then
+    section=${2:?usage: deps.sh [--list SECTION]}
+    awk -v want="# [$section]" '
+        /^# \[/ { on = ($0 == want); next }
+        on && $0 != "" && $0 !~ /^#/ { print }' "$here/packages.txt"
+    exit 0
+fi
 missing=()
 while read -r pkg; do
     case "$pkg" in ''|'#'*) continue ;; esac

@@ -84,6 +84,9 @@ sbx_settings_init() {
     sbx_set SBX_TLS_CERT "$SBX_STATE_DIR/tls/cert.pem"
     sbx_set SBX_TLS_KEY "$SBX_STATE_DIR/tls/key.pem"
     sbx_set SBX_WORKERS 2
+    # The checkout's migrations (sbx-migrate's own default is the
+    # installed copy, $(datadir)/sbx/schema).
+    sbx_set SBX_SCHEMA_DIR "$SBX_SRC_DIR/schema"
 
     # Ports. Every one is a setting so that scripts/test can run beside a
     # stack that already holds the defaults.

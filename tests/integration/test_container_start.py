@@ -66,12 +66,12 @@ class Container:
         self.state = os.path.join(self.dir, "state")
         src = t.setting("SBX_SRC_DIR")
         build = t.setting("SBX_BUILD_DIR")
-        os.makedirs(os.path.join(self.home, "bin"))
+        os.makedirs(os.path.join(self.home, "libexec", "sbx"))
         os.makedirs(os.path.join(self.home, "lib"))
         os.makedirs(self.state)
         for name in RESPONDERS:
             os.symlink(os.path.join(build, "fcgi", name),
-                       os.path.join(self.home, "bin", name))
+                       os.path.join(self.home, "libexec", "sbx", name))
         os.symlink(os.path.join(src, "nginx"), os.path.join(self.home, "nginx"))
         os.symlink(os.path.join(src, "scripts", "lib", "nginx.sh"),
                    os.path.join(self.home, "lib", "nginx.sh"))
@@ -151,7 +151,7 @@ class Container:
     def supervisor(self, name):
         for pid, argv in self.processes():
             if argv.startswith(b"/usr/bin/multiwatch") and \
-                    argv.endswith(os.path.join(self.home, "bin", name).encode()):
+                    argv.endswith(os.path.join(self.home, "libexec", "sbx", name).encode()):
                 return pid
         raise AssertionError("no supervisor of %s: %r" % (name, self.processes()))
 
