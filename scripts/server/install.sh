@@ -38,6 +38,13 @@ tmpfilesdir=$cfg_tmpfilesdir
 responders=
 for p in $cfg_responders; do responders="$responders ${p##*/}"; done
 
+# systemd makes the socket directory when it is under /run (RuntimeDirectory=
+# is relative to /run); elsewhere (a test's throwaway tree) it must exist.
+case "$cfg_SBX_RUN_DIR" in
+    /run/?*) runtime_directory="RuntimeDirectory=${cfg_SBX_RUN_DIR#/run/}" ;;
+    *) runtime_directory="# SBX_RUN_DIR=$cfg_SBX_RUN_DIR is not under /run: it must exist" ;;
+esac
+
 # The one edit every template gets.
 edit() {
     sed -e "s|@bindir@|$cfg_bindir|g" \
@@ -47,6 +54,7 @@ edit() {
         -e "s|@sbxconfdir@|$sbxconfdir|g" \
         -e "s|@SBX_LOG_DIR@|$cfg_SBX_LOG_DIR|g" \
         -e "s|@SBX_RUN_DIR@|$cfg_SBX_RUN_DIR|g" \
+        -e "s|@RUNTIME_DIRECTORY@|$runtime_directory|g" \
         -e "s|@SBX_VAR_DIR@|$cfg_SBX_VAR_DIR|g" \
         -e "s|@SBX_USER@|$cfg_SBX_USER|g" \
         -e "s|@NGINX@|$cfg_NGINX|g" \
