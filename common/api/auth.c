@@ -7,10 +7,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-
 #include "common/api/auth.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 #include "common/io/oidc.h"
 #include "common/domain/session.h"
 #include "common/domain/tokens.h"
@@ -284,6 +283,6 @@ sbx_auth_authenticate(struct sbx_req *req)
 		return fail(req, SBX_EFORBIDDEN, "missing or wrong "
 		    SBX_CSRF_HEADER " header");
 	}
-	OPENSSL_cleanse(&claims, sizeof(claims));
+	sbx_util_wipe(&claims, sizeof(claims));
 	return SBX_OK;
 }

@@ -26,6 +26,7 @@
 #include "common/api/http.h"
 #include "common/core/json.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 
 #define MODULE "http"
 
@@ -64,16 +65,6 @@ xstrndup(const char *s, size_t n)
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
-}
-
-/* Wipes and frees a string that may have held a token or a cookie. */
-static void
-free_wiped(char *s)
-{
-	if (s == NULL)
-		return;
-	explicit_bzero(s, strlen(s));
-	free(s);
 }
 
 static int
@@ -118,8 +109,8 @@ sbx_params_fini(struct sbx_params *params)
 	if (params == NULL)
 		return;
 	for (i = 0; i < params->n; i++) {
-		free_wiped(params->items[i].name);
-		free_wiped(params->items[i].value);
+		sbx_util_wipe_free(params->items[i].name);
+		sbx_util_wipe_free(params->items[i].value);
 	}
 	free(params->items);
 	params->items = NULL;
@@ -635,7 +626,7 @@ sbx_principal_free(struct sbx_principal *p)
 	free(p->email);
 	free(p->name);
 	free(p->picture);
-	free_wiped(p->session_id);
+	sbx_util_wipe_free(p->session_id);
 	free(p->api_token_id);
 	free(p);
 }
@@ -663,7 +654,7 @@ sbx_req_fini(struct sbx_req *req)
 	sbx_principal_free(req->principal);
 	if (req->envp != NULL) {
 		for (i = 0; req->envp[i] != NULL; i++)
-			free_wiped(req->envp[i]);
+			sbx_util_wipe_free(req->envp[i]);
 		free(req->envp);
 	}
 	free(req->resp.headers);

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "common/core/config.h"
+#include "common/core/crypto.h"
 #include "common/core/json.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 #include "common/domain/sandbox.h"
 #include "common/api/sandbox_api.h"
 #include "common/domain/template.h"
@@ -185,22 +185,15 @@ canonical(const cJSON *v)
 static enum sbx_err
 body_hash(const cJSON *json, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
 	cJSON *canon = canonical(json);
 	char *text = canon != NULL ? sbx_json_print(canon) : NULL;
-	enum sbx_err err = SBX_OK;
+	enum sbx_err err;
 
 	cJSON_Delete(canon);
 	if (text == NULL)
 		return SBX_ENOMEM;
-	if (EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL) != 1)
-		err = SBX_EINTERNAL;
-	for (i = 0; err == SBX_OK && i < mdlen && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	out[64] = '\0';
-	explicit_bzero(text, strlen(text));
-	free(text);
+	err = sbx_crypto_sha256_hex(text, strlen(text), out);
+	sbx_util_wipe_free(text);
 	return err;
 }
 

@@ -12,11 +12,11 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/crypto.h>
 
 #include "common/api/auth.h"
 #include "common/core/config.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 #include "common/io/oidc.h"
 #include "common/domain/session.h"
 #include "common/api/signin.h"
@@ -26,15 +26,6 @@
 
 /* The purpose the login cookie is sealed for (see sbx_session_seal). */
 #define LOGIN_PURPOSE "login"
-
-static void
-wipe_free(char *s)
-{
-	if (s != NULL) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
 
 /*
  * Sets a cookie. Every cookie of ours is __Host- (Secure, Path=/, no
@@ -53,7 +44,7 @@ set_cookie(struct sbx_req *req, const char *name, const char *value,
 	snprintf(line, n, "%s=%s; Path=/; Max-Age=%ld; Secure;%s SameSite=Lax",
 	    name, value, max_age, http_only ? " HttpOnly;" : "");
 	sbx_reply_header(req, "Set-Cookie", line);
-	OPENSSL_cleanse(line, n);
+	sbx_util_wipe(line, n);
 	free(line);
 }
 
@@ -149,11 +140,11 @@ out:
 	cJSON_Delete(c);
 	free(url);
 	free(ruri);
-	wipe_free(sealed);
-	wipe_free(value);
-	wipe_free(verifier);
-	wipe_free(nonce);
-	wipe_free(state);
+	sbx_util_wipe_free(sealed);
+	sbx_util_wipe_free(value);
+	sbx_util_wipe_free(verifier);
+	sbx_util_wipe_free(nonce);
+	sbx_util_wipe_free(state);
 }
 
 /* ------------------------------------------------------------ callback */
@@ -169,9 +160,9 @@ struct login_state {
 static void
 login_state_fini(struct login_state *ls)
 {
-	wipe_free(ls->state);
-	wipe_free(ls->nonce);
-	wipe_free(ls->verifier);
+	sbx_util_wipe_free(ls->state);
+	sbx_util_wipe_free(ls->nonce);
+	sbx_util_wipe_free(ls->verifier);
 	free(ls->next);
 	memset(ls, 0, sizeof(*ls));
 }
@@ -212,7 +203,7 @@ out:
 	if (err != SBX_OK)
 		login_state_fini(ls);
 	cJSON_Delete(c);
-	wipe_free(value);
+	sbx_util_wipe_free(value);
 	return err;
 }
 
@@ -254,7 +245,7 @@ answer_signed_in(struct sbx_req *req, const struct sbx_user *u,
 	sbx_reply_json(req, 200, body);
 	body = NULL;
 out:
-	OPENSSL_cleanse(csrf, sizeof(csrf));
+	sbx_util_wipe(csrf, sizeof(csrf));
 	cJSON_Delete(body);
 	sbx_principal_free(p);
 }
@@ -385,11 +376,11 @@ sbx_signin_callback(struct sbx_req *req)
 	    sbx_auth_role(u.email));
 	answer_signed_in(req, &u, token, claims.jti, ls.next);
 out:
-	OPENSSL_cleanse(&claims, sizeof(claims));
+	sbx_util_wipe(&claims, sizeof(claims));
 	sbx_user_fini(&u);
 	sbx_oidc_identity_fini(&id);
-	wipe_free(token);
-	wipe_free(id_token);
+	sbx_util_wipe_free(token);
+	sbx_util_wipe_free(id_token);
 	free(ruri);
 	login_state_fini(&ls);
 }

@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "common/core/log.h"
+#include "common/core/util.h"
 #include "common/domain/tokens.h"
 #include "common/api/tokens_api.h"
 
@@ -108,7 +107,7 @@ sbx_tokens_api_create(struct sbx_req *req)
 	body = NULL;
 out:
 	cJSON_Delete(body);
-	OPENSSL_cleanse(secret, sizeof(secret));
+	sbx_util_wipe(secret, sizeof(secret));
 	sbx_token_fini(&t);
 }
 

@@ -13,6 +13,7 @@
 
 #include "common/core/config.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 
 enum stype {
 	S_STRING,	/* free text, checked by .check when given */
@@ -234,15 +235,6 @@ static long *
 long_member(struct sbx_config *cfg, const struct setting *s)
 {
 	return (long *)(void *)((char *)cfg + s->off);
-}
-
-static void
-wipe_free(char *p)
-{
-	if (p == NULL)
-		return;
-	explicit_bzero(p, strlen(p));
-	free(p);
 }
 
 /*
@@ -715,7 +707,7 @@ set_one(struct sbx_config *cfg, const struct setting *s, const char *name,
 		}
 		break;
 	}
-	wipe_free(*str_member(cfg, s));
+	sbx_util_wipe_free(*str_member(cfg, s));
 	*str_member(cfg, s) = copy;
 	return SBX_OK;
 oom:
@@ -791,7 +783,7 @@ envfile_forget(void)
 
 	for (i = 0; i < envfile.n; i++) {
 		free(envfile.keys[i]);
-		wipe_free(envfile.values[i]);
+		sbx_util_wipe_free(envfile.values[i]);
 	}
 	free(envfile.keys);
 	free(envfile.values);
@@ -860,7 +852,7 @@ envfile_line(char *line)
 	return 0;
 oom:
 	free(key);
-	wipe_free(val);
+	sbx_util_wipe_free(val);
 	errno = ENOMEM;
 	return -2;
 }
@@ -1022,7 +1014,7 @@ sbx_config_fini(struct sbx_config *cfg)
 	for (i = 0; i < NSETTINGS; i++) {
 		if (settings[i].type == S_INT)
 			continue;
-		wipe_free(*str_member(cfg, &settings[i]));
+		sbx_util_wipe_free(*str_member(cfg, &settings[i]));
 	}
 	explicit_bzero(cfg, sizeof(*cfg));
 }

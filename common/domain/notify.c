@@ -7,12 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
-
+#include "common/core/crypto.h"
 #include "common/core/json.h"
+#include "common/core/util.h"
 #include "common/domain/notify.h"
 #include "common/domain/sandbox.h"
 
@@ -20,42 +17,31 @@ enum sbx_err
 sbx_notify_signature(const char *secret, const char *timestamp,
     const char *body, size_t body_len, char *out, size_t out_len)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	EVP_MAC *mac = NULL;
-	EVP_MAC_CTX *ctx = NULL;
-	OSSL_PARAM params[2];
-	size_t mdlen = 0, i;
-	enum sbx_err err = SBX_EINTERNAL;
+	unsigned char md[SBX_CRYPTO_SHA256_LEN];
+	/* Streamed, so the body is never copied behind the timestamp. */
+	struct sbx_crypto_part parts[3];
+	size_t i;
+	enum sbx_err err;
 
 	if (out_len < SBX_NOTIFY_SIGNATURE_LEN || secret == NULL ||
 	    timestamp == NULL || (body == NULL && body_len > 0))
 		return SBX_EINVAL;
 	out[0] = '\0';
-	/* Streamed, so the body is never copied behind the timestamp. */
-	params[0] = OSSL_PARAM_construct_utf8_string("digest",
-	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (mac == NULL || (ctx = EVP_MAC_CTX_new(mac)) == NULL)
-		goto out;
-	if (EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret),
-	    params) != 1 ||
-	    EVP_MAC_update(ctx, (const unsigned char *)timestamp,
-	    strlen(timestamp)) != 1 ||
-	    EVP_MAC_update(ctx, (const unsigned char *)".", 1) != 1 ||
-	    (body_len > 0 && EVP_MAC_update(ctx, (const unsigned char *)body,
-	    body_len) != 1) ||
-	    EVP_MAC_final(ctx, md, &mdlen, sizeof(md)) != 1 || mdlen != 32)
+	parts[0].p = timestamp;
+	parts[0].len = strlen(timestamp);
+	parts[1].p = ".";
+	parts[1].len = 1;
+	parts[2].p = body;
+	parts[2].len = body_len;
+	err = sbx_crypto_hmac_sha256_parts(secret, strlen(secret), parts, 3, md);
+	if (err != SBX_OK)
 		goto out;
 	memcpy(out, "sha256=", 7);
-	for (i = 0; i < mdlen; i++)
+	for (i = 0; i < sizeof(md); i++)
 		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
-	out[7 + 2 * mdlen] = '\0';
-	err = SBX_OK;
+	out[7 + 2 * sizeof(md)] = '\0';
 out:
-	OPENSSL_cleanse(md, sizeof(md));
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
+	sbx_util_wipe(md, sizeof(md));
 	return err;
 }
 

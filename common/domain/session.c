@@ -1,20 +1,17 @@
 /*
- * Session tokens (HS256 JWTs checked with OpenSSL), CSRF tokens and sealed
- * cookie values. See session.h for the contracts.
+ * Session tokens (HS256 JWTs, HMAC from common/core/crypto), CSRF tokens
+ * and sealed cookie values. See session.h for the contracts.
  */
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include "common/core/b64url.h"
+#include "common/core/crypto.h"
+#include "common/core/util.h"
 #include "common/domain/session.h"
 
 /* base64url('{"alg":"HS256","typ":"JWT"}'): the only header we sign. */
@@ -27,14 +24,8 @@ static int
 hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
     unsigned char mac[MAC_LEN])
 {
-	unsigned int maclen = 0;
-
-	if (keylen > INT_MAX)
-		return -1;
-	if (HMAC(EVP_sha256(), key, (int)keylen, data, len, mac, &maclen) ==
-	    NULL || maclen != MAC_LEN)
-		return -1;
-	return 0;
+	return sbx_crypto_hmac_sha256(key, keylen, data, len, mac) == SBX_OK ?
+	    0 : -1;
 }
 
 /*
@@ -58,16 +49,7 @@ derive_key(const char *key, size_t keylen, const char *purpose,
 int
 sbx_session_streq(const char *a, const char *b)
 {
-	size_t la, lb;
-
-	if (a == NULL || b == NULL)
-		return 0;
-	la = strlen(a);
-	lb = strlen(b);
-	/* The length is not a secret; the bytes are. */
-	if (la != lb)
-		return 0;
-	return CRYPTO_memcmp(a, b, la) == 0;
+	return sbx_crypto_streq(a, b);
 }
 
 static int
@@ -112,7 +94,7 @@ sbx_session_new_id(char out[SBX_SESSION_ID_LEN + 1])
 {
 	unsigned char b[16];
 
-	if (RAND_bytes(b, sizeof(b)) != 1)
+	if (sbx_crypto_random(b, sizeof(b)) != SBX_OK)
 		return SBX_EINTERNAL;
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);	/* version 4 */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
@@ -133,10 +115,10 @@ sbx_session_random(size_t nbytes, char **out)
 	*out = NULL;
 	if (nbytes == 0 || nbytes > sizeof(b))
 		return SBX_EINVAL;
-	if (RAND_bytes(b, (int)nbytes) != 1)
+	if (sbx_crypto_random(b, nbytes) != SBX_OK)
 		return SBX_EINTERNAL;
 	err = sbx_b64url_encode(b, nbytes, out);
-	OPENSSL_cleanse(b, sizeof(b));
+	sbx_util_wipe(b, sizeof(b));
 	return err;
 }
 
@@ -184,7 +166,7 @@ sbx_session_sign(const char *key, size_t keylen,
 	*token = out;
 	err = SBX_OK;
 out:
-	OPENSSL_cleanse(mac, sizeof(mac));
+	sbx_util_wipe(mac, sizeof(mac));
 	free(signing);
 	free(p64);
 	return err;
@@ -242,7 +224,7 @@ sbx_session_verify(const char *key, size_t keylen, const char *token,
 		err = SBX_EINTERNAL;
 		goto out;
 	}
-	if (CRYPTO_memcmp(mac, given, MAC_LEN) != 0)
+	if (!sbx_crypto_memeq(mac, given, MAC_LEN))
 		FAIL("bad signature");
 
 	/* We only ever sign one header; anything else is not our token. */
@@ -276,7 +258,7 @@ sbx_session_verify(const char *key, size_t keylen, const char *token,
 out:
 	if (err != SBX_OK)
 		memset(out, 0, sizeof(*out));
-	OPENSSL_cleanse(mac, sizeof(mac));
+	sbx_util_wipe(mac, sizeof(mac));
 	cJSON_Delete(claims);
 	free(payload);
 	free(given);
@@ -298,8 +280,8 @@ sbx_session_csrf(const char *key, size_t keylen, const char *jti,
 		goto out;
 	err = sbx_b64url_encode_buf(mac, sizeof(mac), out, SBX_CSRF_LEN + 1);
 out:
-	OPENSSL_cleanse(k, sizeof(k));
-	OPENSSL_cleanse(mac, sizeof(mac));
+	sbx_util_wipe(k, sizeof(k));
+	sbx_util_wipe(mac, sizeof(mac));
 	return err;
 }
 
@@ -316,7 +298,7 @@ sbx_session_csrf_ok(const char *key, size_t keylen, const char *jti,
 	/* Both compares always run: no early exit to time. */
 	ok = sbx_session_streq(cookie, want);
 	ok &= sbx_session_streq(header, want);
-	OPENSSL_cleanse(want, sizeof(want));
+	sbx_util_wipe(want, sizeof(want));
 	return ok;
 }
 
@@ -331,7 +313,7 @@ seal_mac(const char *key, size_t keylen, const char *purpose, const char *s,
 	rc = derive_key(key, keylen, purpose, k);
 	if (rc == 0)
 		rc = hmac_sha256(k, sizeof(k), s, len, mac);
-	OPENSSL_cleanse(k, sizeof(k));
+	sbx_util_wipe(k, sizeof(k));
 	return rc;
 }
 
@@ -368,7 +350,7 @@ sbx_session_seal(const char *key, size_t keylen, const char *purpose,
 	buf = NULL;
 	err = SBX_OK;
 out:
-	OPENSSL_cleanse(mac, sizeof(mac));
+	sbx_util_wipe(mac, sizeof(mac));
 	free(buf);
 	free(v64);
 	return err;
@@ -399,7 +381,7 @@ sbx_session_unseal(const char *key, size_t keylen, const char *purpose,
 		err = SBX_EINTERNAL;
 		goto out;
 	}
-	if (CRYPTO_memcmp(mac, given, MAC_LEN) != 0)
+	if (!sbx_crypto_memeq(mac, given, MAC_LEN))
 		goto out;
 	/* Authentic from here on; the expiry is plain decimal digits. */
 	if (dot1 == sealed || dot1 - sealed > 18)
@@ -418,7 +400,7 @@ sbx_session_unseal(const char *key, size_t keylen, const char *purpose,
 	v = NULL;
 	err = SBX_OK;
 out:
-	OPENSSL_cleanse(mac, sizeof(mac));
+	sbx_util_wipe(mac, sizeof(mac));
 	free(given);
 	free(v);
 	return err;

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
-#include "common/io/db.h"
+#include "common/core/crypto.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
+#include "common/io/db.h"
 #include "common/domain/tokens.h"
 #include "common/domain/users_db.h"
 
@@ -231,7 +231,7 @@ sbx_tokens_create(const char *user_id, const char *name, int days,
 	err = sbx_db_tx(create_tx, &a);
 out:
 	if (err != SBX_OK) {
-		OPENSSL_cleanse(secret, SBX_TOKEN_BUF);
+		sbx_util_wipe(secret, SBX_TOKEN_BUF);
 		sbx_token_fini(out);
 	}
 	return err;
@@ -351,7 +351,7 @@ sbx_tokens_check(const char *token, struct sbx_user *user, char token_id[40])
 	stored = sbx_db_get(res, 0, "token_hash");
 	id = sbx_db_get(res, 0, "token_id");
 	if (stored == NULL || id == NULL || strlen(stored) != strlen(hash) ||
-	    CRYPTO_memcmp(stored, hash, strlen(hash)) != 0 ||
+	    !sbx_crypto_memeq(stored, hash, strlen(hash)) ||
 	    strlen(id) >= 40)
 		goto out;
 	if (is_true(sbx_db_get(res, 0, "revoked")) ||
@@ -365,6 +365,6 @@ sbx_tokens_check(const char *token, struct sbx_user *user, char token_id[40])
 		touch(token_id);
 out:
 	PQclear(res);
-	OPENSSL_cleanse(hash, sizeof(hash));
+	sbx_util_wipe(hash, sizeof(hash));
 	return err;
 }

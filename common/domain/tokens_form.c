@@ -4,12 +4,10 @@
  */
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
 #include "common/core/b64url.h"
+#include "common/core/crypto.h"
 #include "common/core/json.h"
+#include "common/core/util.h"
 #include "common/domain/tokens.h"
 
 int
@@ -70,33 +68,20 @@ sbx_tokens_generate(char out[SBX_TOKEN_BUF])
 	enum sbx_err err;
 
 	out[0] = '\0';
-	if (RAND_bytes(b, sizeof(b)) != 1)
+	if (sbx_crypto_random(b, sizeof(b)) != SBX_OK)
 		return SBX_EINTERNAL;
 	memcpy(out, SBX_TOKEN_PREFIX, plen);
 	err = sbx_b64url_encode_buf(b, sizeof(b), out + plen,
 	    SBX_TOKEN_BUF - plen);
-	OPENSSL_cleanse(b, sizeof(b));
+	sbx_util_wipe(b, sizeof(b));
 	if (err != SBX_OK)
-		OPENSSL_cleanse(out, SBX_TOKEN_BUF);
+		sbx_util_wipe(out, SBX_TOKEN_BUF);
 	return err;
 }
 
 enum sbx_err
 sbx_tokens_hash(const char *token, char out[SBX_TOKEN_HASH_BUF])
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-
-	out[0] = '\0';
-	if (EVP_Digest(token, strlen(token), md, &mdlen, EVP_sha256(), NULL) !=
-	    1 || mdlen != 32)
-		return SBX_EINTERNAL;
-	for (i = 0; i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[2 * mdlen] = '\0';
-	return SBX_OK;
+	return sbx_crypto_sha256_hex(token, strlen(token), out);
 }
 

@@ -16,14 +16,13 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "common/io/aws.h"
 #include "common/core/config.h"
+#include "common/core/crypto.h"
 #include "common/core/json.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define ECS_CREDENTIALS_BASE "http://169.254.170.2"
@@ -70,7 +69,7 @@ sb_addn(struct sb *b, const char *s, size_t n)
 		}
 		if (b->p != NULL) {
 			memcpy(np, b->p, b->len);
-			OPENSSL_cleanse(b->p, b->cap);
+			sbx_util_wipe(b->p, b->cap);
 			free(b->p);
 		}
 		b->p = np;
@@ -119,7 +118,7 @@ static void
 sb_free(struct sb *b)
 {
 	if (b->p != NULL) {
-		OPENSSL_cleanse(b->p, b->cap);
+		sbx_util_wipe(b->p, b->cap);
 		free(b->p);
 	}
 	memset(b, 0, sizeof(*b));
@@ -142,15 +141,6 @@ sb_take(struct sb *b)
 	return p;
 }
 
-static void
-wipe_free(char *s)
-{
-	if (s != NULL) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 /* ------------------------------------------------------------------ crypto */
 
 static void
@@ -169,28 +159,16 @@ hex_encode(const unsigned char *in, size_t n, char *out)
 void
 sbx_aws_sha256_hex(const void *data, size_t len, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(data ? data : "", len, md, &mdlen, EVP_sha256(), NULL) !=
-	    1 || mdlen != 32) {
-		/* Only on a broken libcrypto; an empty hash never verifies. */
-		out[0] = '\0';
-		return;
-	}
-	hex_encode(md, 32, out);
+	/* Only on a broken libcrypto does it fail: an empty hash never verifies. */
+	(void)sbx_crypto_sha256_hex(data, len, out);
 }
 
 static int
 hmac(const unsigned char *key, size_t keylen, const char *msg,
     unsigned char out[32])
 {
-	unsigned int n = 0;
-
-	if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg,
-	    strlen(msg), out, &n) == NULL || n != 32)
-		return -1;
-	return 0;
+	return sbx_crypto_hmac_sha256(key, keylen, msg, strlen(msg), out) ==
+	    SBX_OK ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------ signing */
@@ -290,7 +268,7 @@ sbx_aws_canonical_query(const struct sbx_aws_param *params, size_t nparams,
 	err = SBX_OK;
 out:
 	for (i = 0; i < made; i++)
-		wipe_free(enc[i]);
+		sbx_util_wipe_free(enc[i]);
 	free(enc);
 	sb_free(&one);
 	sb_free(&all);
@@ -371,7 +349,7 @@ hdr_add(struct hdr *h, size_t *n, const char *name, const char *value)
 	h[*n].order = *n;
 	if (h[*n].name == NULL || h[*n].value == NULL) {
 		free(h[*n].name);
-		wipe_free(h[*n].value);
+		sbx_util_wipe_free(h[*n].value);
 		return SBX_ENOMEM;
 	}
 	(*n)++;
@@ -423,8 +401,8 @@ sign_canonical(const char *creq, const char *amz_date, const char *date,
 	}
 	err = SBX_OK;
 out:
-	OPENSSL_cleanse(k, sizeof(k));
-	OPENSSL_cleanse(s, sizeof(s));
+	sbx_util_wipe(k, sizeof(k));
+	sbx_util_wipe(s, sizeof(s));
 	sb_free(&key);
 	sb_free(&sts);
 	return err;
@@ -552,10 +530,10 @@ out:
 		sbx_aws_sig_fini(sig);
 	for (i = 0; i < n; i++) {
 		free(h[i].name);
-		wipe_free(h[i].value);
+		sbx_util_wipe_free(h[i].value);
 	}
 	free(h);
-	wipe_free(query);
+	sbx_util_wipe_free(query);
 	sb_free(&creq);
 	sb_free(&auth);
 	sb_free(&signed_hdrs);
@@ -567,10 +545,10 @@ sbx_aws_sig_fini(struct sbx_aws_sig *sig)
 {
 	if (sig == NULL)
 		return;
-	wipe_free(sig->authorization);
-	wipe_free(sig->canonical_request);
-	wipe_free(sig->string_to_sign);
-	OPENSSL_cleanse(sig, sizeof(*sig));
+	sbx_util_wipe_free(sig->authorization);
+	sbx_util_wipe_free(sig->canonical_request);
+	sbx_util_wipe_free(sig->string_to_sign);
+	sbx_util_wipe(sig, sizeof(*sig));
 }
 
 enum sbx_err
@@ -668,8 +646,8 @@ sbx_aws_presign(const struct sbx_aws_sign_req *r, long expires,
 out:
 	sbx_aws_sig_fini(&sig);
 	free(all);
-	wipe_free(cq);
-	wipe_free(own);
+	sbx_util_wipe_free(cq);
+	sbx_util_wipe_free(own);
 	sb_free(&credential);
 	sb_free(&creq);
 	sb_free(&out);
@@ -703,7 +681,7 @@ sbx_aws_dsql_token(const char *host, const char *region, int admin,
 	sb_add(&tok, host);
 	sb_add(&tok, "/?");
 	sb_add(&tok, q);
-	wipe_free(q);
+	sbx_util_wipe_free(q);
 	if ((*out = sb_take(&tok)) == NULL)
 		return SBX_ENOMEM;
 	return SBX_OK;
@@ -761,9 +739,9 @@ sbx_aws_creds_fini(struct sbx_aws_creds *c)
 {
 	if (c == NULL)
 		return;
-	wipe_free(c->access_key_id);
-	wipe_free(c->secret_access_key);
-	wipe_free(c->session_token);
+	sbx_util_wipe_free(c->access_key_id);
+	sbx_util_wipe_free(c->secret_access_key);
+	sbx_util_wipe_free(c->session_token);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -898,7 +876,7 @@ sbx_aws_creds_parse_ini(const char *text, size_t len, const char *profile,
 		sbx_aws_creds_fini(out);
 		err = SBX_EPARSE;
 	}
-	OPENSSL_cleanse(copy, len + 1);
+	sbx_util_wipe(copy, len + 1);
 	free(copy);
 	return err;
 }
@@ -987,7 +965,7 @@ sbx_aws_creds_from_file(struct sbx_aws_creds *out)
 		return err == SBX_ENOTFOUND ? err : SBX_ECONFIG;
 	}
 	err = sbx_aws_creds_parse_ini(text, len, profile, out);
-	OPENSSL_cleanse(text, len);
+	sbx_util_wipe(text, len);
 	free(text);
 	return err;
 }
@@ -998,7 +976,7 @@ json_wipe(cJSON *j)
 {
 	for (; j != NULL; j = j->next) {
 		if (j->valuestring != NULL)
-			OPENSSL_cleanse(j->valuestring, strlen(j->valuestring));
+			sbx_util_wipe(j->valuestring, strlen(j->valuestring));
 		json_wipe(j->child);
 	}
 }
@@ -1064,7 +1042,7 @@ container_auth(char **out)
 		    text[len - 1] == '\r' || text[len - 1] == ' '))
 			text[--len] = '\0';
 		if (strpbrk(text, "\r\n") != NULL) {
-			wipe_free(text);
+			sbx_util_wipe_free(text);
 			return SBX_ECONFIG;
 		}
 		*out = text;
@@ -1141,9 +1119,9 @@ sbx_aws_creds_from_container(struct sbx_aws_creds *out)
 		    "answered a malformed document");
 out:
 	if (resp.body != NULL)
-		OPENSSL_cleanse(resp.body, resp.body_len);
+		sbx_util_wipe(resp.body, resp.body_len);
 	sbx_http_response_fini(&resp);
-	wipe_free(auth);
+	sbx_util_wipe_free(auth);
 	sb_free(&url);
 	return err;
 }

@@ -17,12 +17,11 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "common/io/aws.h"
 #include "common/io/cfn.h"
 #include "common/core/config.h"
+#include "common/core/crypto.h"
 #include "common/io/httpclient.h"
 #include "common/core/log.h"
 
@@ -708,7 +707,7 @@ backoff(int attempt)
 		ceil_ms *= 2;
 	if (ceil_ms > RETRY_CAP_MS)
 		ceil_ms = RETRY_CAP_MS;
-	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+	if (sbx_crypto_random(&r, sizeof(r)) != SBX_OK)
 		r = (uint32_t)rand();
 	ms = (long)(r % (uint32_t)(ceil_ms + 1));
 	ts.tv_sec = ms / 1000;

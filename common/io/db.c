@@ -71,8 +71,8 @@ static struct {
  * is a transaction rollback like 40001 and is cured the same way, by
  * running the transaction again.
  */
-static enum sbx_err
-db_sqlstate_err(const char *sqlstate)
+enum sbx_err
+sbx_db_sqlstate_err(const char *sqlstate)
 {
 	if (sqlstate == NULL)
 		return SBX_EDB;
@@ -94,8 +94,8 @@ db_sqlstate_err(const char *sqlstate)
  * capped at DB_BACKOFF_CAP_MS unless base itself is larger. rnd is a
  * random number supplied by the caller so this stays testable.
  */
-static long
-db_backoff_ms(long base, int attempt, unsigned long rnd)
+long
+sbx_db_backoff_ms(long base, int attempt, unsigned long rnd)
 {
 	long cap = base > DB_BACKOFF_CAP_MS ? base : DB_BACKOFF_CAP_MS;
 	long ceil = base;
@@ -115,8 +115,8 @@ db_backoff_ms(long base, int attempt, unsigned long rnd)
  * changes nothing, so it is safe to send again after the connection died
  * under it.
  */
-static int
-db_sql_is_select(const char *sql)
+int
+sbx_db_sql_is_select(const char *sql)
 {
 	while (*sql == ' ' || *sql == '\t' || *sql == '\n' || *sql == '\r')
 		sql++;
@@ -130,8 +130,8 @@ db_sql_is_select(const char *sql)
 /* ------------------------------------------------------------ logging */
 
 /* Copies libpq's message onto one line, blanks squeezed. */
-static void
-db_msg(char *buf, size_t len, const char *msg)
+void
+sbx_db_msg(char *buf, size_t len, const char *msg)
 {
 	size_t n = 0;
 	int blank = 0;
@@ -174,7 +174,7 @@ db_notice(void *arg, const PGresult *res)
 	if (sev != NULL && (strcmp(sev, "FATAL") == 0 ||
 	    strcmp(sev, "PANIC") == 0))
 		db.broken = 1;
-	db_msg(msg, sizeof msg,
+	sbx_db_msg(msg, sizeof msg,
 	    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
 	f = cJSON_CreateObject();
 	if (f != NULL) {
@@ -211,7 +211,7 @@ db_log_failure(enum sbx_err err, const char *name, const char *sqlstate,
 		lvl = SBX_LOG_ERROR;
 		break;
 	}
-	db_msg(msg, sizeof msg, message);
+	sbx_db_msg(msg, sizeof msg, message);
 	f = cJSON_CreateObject();
 	if (f != NULL) {
 		cJSON_AddStringToObject(f, "error", msg);
@@ -360,7 +360,7 @@ db_open(void)
 	}
 	if (PQstatus(db.conn) != CONNECTION_OK) {
 		/* libpq's connect errors never include the password. */
-		db_msg(msg, sizeof msg, PQerrorMessage(db.conn));
+		sbx_db_msg(msg, sizeof msg, PQerrorMessage(db.conn));
 		sbx_log(SBX_LOG_WARN, "db", "cannot connect: %s", msg);
 		rc = SBX_EUNAVAILABLE;
 		sbx_db_close();
@@ -584,7 +584,7 @@ db_fail(PGconn *conn, PGresult *res, const char *name, int timed_out)
 	} else
 		message = timed_out ? "no answer before the deadline" :
 		    PQerrorMessage(conn);
-	rc = db_sqlstate_err(state);
+	rc = sbx_db_sqlstate_err(state);
 	if (timed_out || PQstatus(conn) != CONNECTION_OK)
 		rc = SBX_EUNAVAILABLE;
 	else if (res == NULL && rc == SBX_EDB)
@@ -712,7 +712,7 @@ sbx_db_exec(const char *name, const char *sql, int nparams,
 	if (rc != SBX_OK)
 		return rc;
 	rc = sbx_db_query(conn, name, sql, nparams, params, out);
-	if (rc == SBX_EUNAVAILABLE && reused && db_sql_is_select(sql)) {
+	if (rc == SBX_EUNAVAILABLE && reused && sbx_db_sql_is_select(sql)) {
 		sbx_log(SBX_LOG_INFO, "db",
 		    "connection went stale; retrying a read on a new one");
 		rc = db_acquire(&conn, NULL);
@@ -881,7 +881,7 @@ sbx_db_tx(sbx_db_tx_fn fn, void *arg)
 		rc = db_tx_once(fn, arg);
 		if (rc != SBX_ESERIALIZE || attempt == max)
 			break;
-		ms = db_backoff_ms(base, attempt, db_random());
+		ms = sbx_db_backoff_ms(base, attempt, db_random());
 		sbx_log(SBX_LOG_DEBUG, "db", "serialization conflict; "
 		    "attempt %d of %ld again in %ld ms", attempt + 1, max, ms);
 		db_sleep_ms(ms);

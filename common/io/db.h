@@ -66,4 +66,18 @@ void sbx_db_close(void);
  */
 enum sbx_err sbx_db_conn(PGconn **out);
 
+/*
+ * The pure rules of the module, exported for tests/unit/test_db_sql.c.
+ * sbx_db_sqlstate_err maps a SQLSTATE to a code (08xxx and 57P0x
+ * unavailable, 40001/40P01 serialize, 23505 conflict, else SBX_EDB);
+ * sbx_db_backoff_ms is the full-jitter sleep before attempt + 1, given a
+ * random number; sbx_db_sql_is_select says whether a statement is a plain
+ * SELECT (safe to send again); sbx_db_msg copies a libpq message onto one
+ * line of buf, blanks squeezed.
+ */
+enum sbx_err sbx_db_sqlstate_err(const char *sqlstate);
+long sbx_db_backoff_ms(long base, int attempt, unsigned long rnd);
+int sbx_db_sql_is_select(const char *sql);
+void sbx_db_msg(char *buf, size_t len, const char *msg);
+
 #endif

@@ -20,9 +20,9 @@
 #include <openssl/pem.h>
 
 #include "common/core/b64url.h"
+#include "common/core/crypto.h"
 #include "common/core/log.h"
 #include "common/io/oidc.h"
-#include "common/domain/session.h"
 
 #define MOD "oidc"
 
@@ -302,7 +302,7 @@ sbx_oidc_check_claims(const cJSON *claims, const struct sbx_oidc_expect *ex,
 		REJECT(SBX_EAUTH, "token lifetime too long");
 	if (ex->nonce != NULL) {
 		nonce = claim_str(claims, "nonce");
-		if (!sbx_session_streq(nonce, ex->nonce))
+		if (!sbx_crypto_streq(nonce, ex->nonce))
 			REJECT(SBX_EAUTH, "nonce mismatch");
 	}
 	sub = claim_str(claims, "sub");

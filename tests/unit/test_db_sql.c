@@ -4,8 +4,8 @@
  * squeezed onto one line, sbx_db_get over a hand-built result, and
  * sbx-migrate's statement splitter, DSQL rewrite and file-name rule.
  *
- * Both files are included so that their static helpers can be called;
- * sbx-migrate's main() is left out.
+ * The helpers are exported by common/io/db.h and common/io/migrate.h for
+ * this test.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,10 +16,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "common/io/db.c"
+#include <libpq-fe.h>
 
-#define SBX_MIGRATE_NO_MAIN
-#include "schema/sbx-migrate.c"
+#include "common/io/db.h"
+#include "common/io/migrate.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -51,7 +51,7 @@ test_sqlstate(void **state)
 
 	(void)state;
 	for (i = 0; i < N(cases); i++)
-		assert_int_equal(db_sqlstate_err(cases[i].state), cases[i].want);
+		assert_int_equal(sbx_db_sqlstate_err(cases[i].state), cases[i].want);
 }
 
 static void
@@ -59,39 +59,39 @@ test_backoff(void **state)
 {
 	(void)state;
 	/* the ceiling doubles from base, and a pick never exceeds it */
-	assert_int_equal(db_backoff_ms(20, 1, 20), 20);
-	assert_int_equal(db_backoff_ms(20, 1, 21), 0);
-	assert_int_equal(db_backoff_ms(20, 2, 40), 40);
-	assert_int_equal(db_backoff_ms(20, 3, 80), 80);
-	assert_int_equal(db_backoff_ms(20, 3, 81), 0);
+	assert_int_equal(sbx_db_backoff_ms(20, 1, 20), 20);
+	assert_int_equal(sbx_db_backoff_ms(20, 1, 21), 0);
+	assert_int_equal(sbx_db_backoff_ms(20, 2, 40), 40);
+	assert_int_equal(sbx_db_backoff_ms(20, 3, 80), 80);
+	assert_int_equal(sbx_db_backoff_ms(20, 3, 81), 0);
 	/* capped, however many attempts */
-	assert_int_equal(db_backoff_ms(20, 8, 2000), 2000);
-	assert_int_equal(db_backoff_ms(20, 1000, 2000), 2000);
-	assert_int_equal(db_backoff_ms(20, 1000, 2001), 0);
+	assert_int_equal(sbx_db_backoff_ms(20, 8, 2000), 2000);
+	assert_int_equal(sbx_db_backoff_ms(20, 1000, 2000), 2000);
+	assert_int_equal(sbx_db_backoff_ms(20, 1000, 2001), 0);
 	/* a base above the cap is its own cap */
-	assert_int_equal(db_backoff_ms(5000, 4, 5000), 5000);
-	assert_int_equal(db_backoff_ms(5000, 4, 5001), 0);
+	assert_int_equal(sbx_db_backoff_ms(5000, 4, 5000), 5000);
+	assert_int_equal(sbx_db_backoff_ms(5000, 4, 5001), 0);
 	/* zero: no sleep */
-	assert_int_equal(db_backoff_ms(0, 3, 12345), 0);
-	assert_int_equal(db_backoff_ms(-1, 3, 12345), 0);
+	assert_int_equal(sbx_db_backoff_ms(0, 3, 12345), 0);
+	assert_int_equal(sbx_db_backoff_ms(-1, 3, 12345), 0);
 	/* full jitter: every value in range is reachable */
-	assert_int_equal(db_backoff_ms(20, 2, 7), 7);
+	assert_int_equal(sbx_db_backoff_ms(20, 2, 7), 7);
 }
 
 static void
 test_is_select(void **state)
 {
 	(void)state;
-	assert_true(db_sql_is_select("SELECT 1"));
-	assert_true(db_sql_is_select("  \n\tselect id FROM t"));
-	assert_true(db_sql_is_select("SELECT\n1"));
-	assert_true(db_sql_is_select("SELECT"));
-	assert_false(db_sql_is_select("SELECTED"));
-	assert_false(db_sql_is_select("select_x"));
-	assert_false(db_sql_is_select("UPDATE t SET a = 1"));
-	assert_false(db_sql_is_select("WITH x AS (DELETE FROM t) SELECT 1"));
-	assert_false(db_sql_is_select("INSERT INTO t SELECT 1"));
-	assert_false(db_sql_is_select(""));
+	assert_true(sbx_db_sql_is_select("SELECT 1"));
+	assert_true(sbx_db_sql_is_select("  \n\tselect id FROM t"));
+	assert_true(sbx_db_sql_is_select("SELECT\n1"));
+	assert_true(sbx_db_sql_is_select("SELECT"));
+	assert_false(sbx_db_sql_is_select("SELECTED"));
+	assert_false(sbx_db_sql_is_select("select_x"));
+	assert_false(sbx_db_sql_is_select("UPDATE t SET a = 1"));
+	assert_false(sbx_db_sql_is_select("WITH x AS (DELETE FROM t) SELECT 1"));
+	assert_false(sbx_db_sql_is_select("INSERT INTO t SELECT 1"));
+	assert_false(sbx_db_sql_is_select(""));
 }
 
 static void
@@ -101,13 +101,13 @@ test_msg(void **state)
 	char tiny[8];
 
 	(void)state;
-	db_msg(buf, sizeof buf, "connection refused\n\tIs the server up?\n");
+	sbx_db_msg(buf, sizeof buf, "connection refused\n\tIs the server up?\n");
 	assert_string_equal(buf, "connection refused Is the server up?");
-	db_msg(buf, sizeof buf, NULL);
+	sbx_db_msg(buf, sizeof buf, NULL);
 	assert_string_equal(buf, "");
-	db_msg(buf, sizeof buf, "  lead  ");
+	sbx_db_msg(buf, sizeof buf, "  lead  ");
 	assert_string_equal(buf, "lead");
-	db_msg(tiny, sizeof tiny, "abcdefghijkl");
+	sbx_db_msg(tiny, sizeof tiny, "abcdefghijkl");
 	assert_string_equal(tiny, "abcdefg");
 }
 
@@ -166,11 +166,11 @@ static void
 split_expect(const char *text, const char *const *want, const int *lines,
     size_t n)
 {
-	struct mig_stmts st;
+	struct sbx_migrate_stmts st;
 	int err_line = -1;
 	size_t i;
 
-	assert_int_equal(mig_split(text, &st, &err_line), SBX_OK);
+	assert_int_equal(sbx_migrate_split(text, &st, &err_line), SBX_OK);
 	assert_int_equal(err_line, 0);
 	if (st.n != n) {
 		for (i = 0; i < st.n; i++)
@@ -182,7 +182,7 @@ split_expect(const char *text, const char *const *want, const int *lines,
 		if (lines != NULL)
 			assert_int_equal(st.v[i].line, lines[i]);
 	}
-	mig_stmts_fini(&st);
+	sbx_migrate_stmts_fini(&st);
 }
 
 static void
@@ -267,14 +267,14 @@ test_split_errors(void **state)
 		{ "/* open\n/* nested */ still open", 1 },
 		{ "SELECT E'abc\\'", 1 },
 	};
-	struct mig_stmts st;
+	struct sbx_migrate_stmts st;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < N(cases); i++) {
 		int line = 0;
 
-		assert_int_equal(mig_split(cases[i].text, &st, &line),
+		assert_int_equal(sbx_migrate_split(cases[i].text, &st, &line),
 		    SBX_EPARSE);
 		assert_int_equal(line, cases[i].line);
 		assert_int_equal(st.n, 0);
@@ -285,9 +285,9 @@ test_split_errors(void **state)
 /* ------------------------------------------------------------ rewrite */
 
 static void
-rewrite_expect(const char *in, enum mig_dialect d, const char *want)
+rewrite_expect(const char *in, enum sbx_migrate_dialect d, const char *want)
 {
-	char *out = mig_rewrite(in, d);
+	char *out = sbx_migrate_rewrite(in, d);
 
 	assert_non_null(out);
 	assert_string_equal(out, want);
@@ -298,25 +298,25 @@ static void
 test_rewrite(void **state)
 {
 	(void)state;
-	rewrite_expect("CREATE INDEX IF NOT EXISTS i ON t (a)", MIG_DSQL,
+	rewrite_expect("CREATE INDEX IF NOT EXISTS i ON t (a)", SBX_MIGRATE_DSQL,
 	    "CREATE INDEX ASYNC IF NOT EXISTS i ON t (a)");
 	rewrite_expect("CREATE UNIQUE INDEX IF NOT EXISTS i ON t (a)",
-	    MIG_DSQL, "CREATE UNIQUE INDEX ASYNC IF NOT EXISTS i ON t (a)");
-	rewrite_expect("create  unique\n index i on t (a, b)", MIG_DSQL,
+	    SBX_MIGRATE_DSQL, "CREATE UNIQUE INDEX ASYNC IF NOT EXISTS i ON t (a)");
+	rewrite_expect("create  unique\n index i on t (a, b)", SBX_MIGRATE_DSQL,
 	    "create  unique\n index ASYNC i on t (a, b)");
-	rewrite_expect("  CREATE INDEX i ON t (a)", MIG_DSQL,
+	rewrite_expect("  CREATE INDEX i ON t (a)", SBX_MIGRATE_DSQL,
 	    "  CREATE INDEX ASYNC i ON t (a)");
 	/* already ASYNC, or not an index */
-	rewrite_expect("CREATE INDEX ASYNC i ON t (a)", MIG_DSQL,
+	rewrite_expect("CREATE INDEX ASYNC i ON t (a)", SBX_MIGRATE_DSQL,
 	    "CREATE INDEX ASYNC i ON t (a)");
-	rewrite_expect("CREATE TABLE IF NOT EXISTS index_t (a int)", MIG_DSQL,
+	rewrite_expect("CREATE TABLE IF NOT EXISTS index_t (a int)", SBX_MIGRATE_DSQL,
 	    "CREATE TABLE IF NOT EXISTS index_t (a int)");
-	rewrite_expect("CREATE INDEXES", MIG_DSQL, "CREATE INDEXES");
-	rewrite_expect("CREATE UNIQUEINDEX i", MIG_DSQL, "CREATE UNIQUEINDEX i");
-	rewrite_expect("INSERT INTO t VALUES ('CREATE INDEX')", MIG_DSQL,
+	rewrite_expect("CREATE INDEXES", SBX_MIGRATE_DSQL, "CREATE INDEXES");
+	rewrite_expect("CREATE UNIQUEINDEX i", SBX_MIGRATE_DSQL, "CREATE UNIQUEINDEX i");
+	rewrite_expect("INSERT INTO t VALUES ('CREATE INDEX')", SBX_MIGRATE_DSQL,
 	    "INSERT INTO t VALUES ('CREATE INDEX')");
 	/* PostgreSQL: unchanged */
-	rewrite_expect("CREATE INDEX IF NOT EXISTS i ON t (a)", MIG_POSTGRES,
+	rewrite_expect("CREATE INDEX IF NOT EXISTS i ON t (a)", SBX_MIGRATE_POSTGRES,
 	    "CREATE INDEX IF NOT EXISTS i ON t (a)");
 }
 
@@ -335,18 +335,18 @@ test_file_names(void **state)
 	size_t i;
 
 	(void)state;
-	assert_true(mig_file_parse("001_init.sql", version, &name));
+	assert_true(sbx_migrate_file_parse("001_init.sql", version, &name));
 	assert_string_equal(version, "001");
 	assert_string_equal(name, "001_init");
 	free(name);
 	name = NULL;
-	assert_true(mig_file_parse("020_sandbox-stack_2.sql", version, &name));
+	assert_true(sbx_migrate_file_parse("020_sandbox-stack_2.sql", version, &name));
 	assert_string_equal(version, "020");
 	assert_string_equal(name, "020_sandbox-stack_2");
 	free(name);
 	for (i = 0; i < N(bad); i++) {
 		name = NULL;
-		if (mig_file_parse(bad[i], version, &name))
+		if (sbx_migrate_file_parse(bad[i], version, &name))
 			fail_msg("accepted %s", bad[i]);
 		assert_null(name);
 	}
@@ -357,19 +357,19 @@ static void
 test_migration_param(void **state)
 {
 	(void)state;
-	assert_true(mig_uses_param("UPDATE users SET oidc_iss = $1 WHERE x"));
-	assert_true(mig_uses_param("SELECT $1"));
-	assert_false(mig_uses_param("SELECT $10"));
-	assert_false(mig_uses_param("CREATE TABLE t (a text)"));
-	assert_false(mig_uses_param("SELECT '$' || 'x'"));
+	assert_true(sbx_migrate_uses_param("UPDATE users SET oidc_iss = $1 WHERE x"));
+	assert_true(sbx_migrate_uses_param("SELECT $1"));
+	assert_false(sbx_migrate_uses_param("SELECT $10"));
+	assert_false(sbx_migrate_uses_param("CREATE TABLE t (a text)"));
+	assert_false(sbx_migrate_uses_param("SELECT '$' || 'x'"));
 
 	unsetenv("SBX_ENV_FILE");
 	unsetenv("OIDC_ISSUER");
-	assert_string_equal(mig_issuer(), "https://accounts.google.com");
+	assert_string_equal(sbx_migrate_issuer(), "https://accounts.google.com");
 	setenv("OIDC_ISSUER", "accounts.google.com", 1);
-	assert_string_equal(mig_issuer(), "https://accounts.google.com");
+	assert_string_equal(sbx_migrate_issuer(), "https://accounts.google.com");
 	setenv("OIDC_ISSUER", "https://idp.example", 1);
-	assert_string_equal(mig_issuer(), "https://idp.example");
+	assert_string_equal(sbx_migrate_issuer(), "https://idp.example");
 	unsetenv("OIDC_ISSUER");
 }
 

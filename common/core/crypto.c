@@ -1,0 +1,120 @@
+/*
+ * SHA-256, HMAC-SHA256, random bytes and constant-time comparison on
+ * OpenSSL 3 (see crypto.h).
+ */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "common/core/crypto.h"
+
+enum sbx_err
+sbx_crypto_sha256(const void *data, size_t len,
+    unsigned char out[SBX_CRYPTO_SHA256_LEN])
+{
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(data != NULL ? data : "", len, out, &mdlen,
+	    EVP_sha256(), NULL) != 1 || mdlen != SBX_CRYPTO_SHA256_LEN)
+		return SBX_EINTERNAL;
+	return SBX_OK;
+}
+
+enum sbx_err
+sbx_crypto_sha256_hex(const void *data, size_t len,
+    char out[2 * SBX_CRYPTO_SHA256_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[SBX_CRYPTO_SHA256_LEN];
+	size_t i;
+
+	out[0] = '\0';
+	if (sbx_crypto_sha256(data, len, md) != SBX_OK)
+		return SBX_EINTERNAL;
+	for (i = 0; i < sizeof(md); i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[2 * sizeof(md)] = '\0';
+	return SBX_OK;
+}
+
+enum sbx_err
+sbx_crypto_hmac_sha256_parts(const void *key, size_t keylen,
+    const struct sbx_crypto_part *parts, size_t n,
+    unsigned char out[SBX_CRYPTO_SHA256_LEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	EVP_MAC *mac = NULL;
+	EVP_MAC_CTX *ctx = NULL;
+	OSSL_PARAM params[2];
+	size_t mdlen = 0, i;
+	enum sbx_err err = SBX_EINTERNAL;
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (mac == NULL || (ctx = EVP_MAC_CTX_new(mac)) == NULL)
+		goto out;
+	/* An empty key is a valid HMAC key; OpenSSL wants a non-NULL one. */
+	if (EVP_MAC_init(ctx, keylen > 0 ? key : (const void *)"", keylen,
+	    params) != 1)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (parts[i].len > 0 && EVP_MAC_update(ctx, parts[i].p,
+		    parts[i].len) != 1)
+			goto out;
+	if (EVP_MAC_final(ctx, md, &mdlen, sizeof(md)) != 1 ||
+	    mdlen != SBX_CRYPTO_SHA256_LEN)
+		goto out;
+	memcpy(out, md, SBX_CRYPTO_SHA256_LEN);
+	err = SBX_OK;
+out:
+	OPENSSL_cleanse(md, sizeof(md));
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	return err;
+}
+
+enum sbx_err
+sbx_crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
+    size_t len, unsigned char out[SBX_CRYPTO_SHA256_LEN])
+{
+	struct sbx_crypto_part part = { data, len };
+
+	return sbx_crypto_hmac_sha256_parts(key, keylen, &part, 1, out);
+}
+
+enum sbx_err
+sbx_crypto_random(void *buf, size_t n)
+{
+	if (n > (size_t)0x7fffffff)
+		return SBX_EINVAL;
+	return RAND_bytes(buf, (int)n) == 1 ? SBX_OK : SBX_EINTERNAL;
+}
+
+int
+sbx_crypto_memeq(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+int
+sbx_crypto_streq(const char *a, const char *b)
+{
+	size_t la, lb;
+
+	if (a == NULL || b == NULL)
+		return 0;
+	la = strlen(a);
+	lb = strlen(b);
+	/* The length is not a secret; the bytes are. */
+	if (la != lb)
+		return 0;
+	return CRYPTO_memcmp(a, b, la) == 0;
+}
