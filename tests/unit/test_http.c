@@ -616,9 +616,14 @@ static const struct sbx_route routes[] = {
 	{ "GET", "/auth/login", h_login, SBX_ROUTE_HTML, NULL, 0 },
 	{ "GET", "/api/twice", h_twice, 0, NULL, 0 },
 	{ "GET", "/api/noauth", h_delete, SBX_ROUTE_AUTH, NULL, 0 },
+	{ "POST", "/api/person", h_delete, SBX_ROUTE_AUTH | SBX_ROUTE_PERSON,
+	    NULL, 0 },
 };
 
-/* "Bearer user" and "Bearer admin" sign in; anything else is refused. */
+/*
+ * "Bearer user" and "Bearer admin" sign in, "Bearer pat" as user with an
+ * API token; anything else is refused.
+ */
 static enum sbx_err
 fake_authenticate(struct sbx_req *req)
 {
@@ -626,7 +631,7 @@ fake_authenticate(struct sbx_req *req)
 	struct sbx_principal *p;
 
 	if (h == NULL || (strcmp(h, "Bearer user") != 0 &&
-	    strcmp(h, "Bearer admin") != 0)) {
+	    strcmp(h, "Bearer admin") != 0 && strcmp(h, "Bearer pat") != 0)) {
 		sbx_reply_err(req, SBX_EAUTH, "missing or invalid token");
 		return SBX_EAUTH;
 	}
@@ -635,6 +640,8 @@ fake_authenticate(struct sbx_req *req)
 	p->user_id = strdup("u-1");
 	p->email = strdup("someone@example.com");
 	p->is_admin = strcmp(h, "Bearer admin") == 0;
+	if (strcmp(h, "Bearer pat") == 0)
+		p->api_token_id = strdup("t-1");
 	req->principal = p;
 	return SBX_OK;
 }
@@ -705,6 +712,8 @@ test_dispatch_table(void **state)
 		"HTTP_AUTHORIZATION=Bearer user", NULL };
 	static const char *const admin[] = {
 		"HTTP_AUTHORIZATION=Bearer admin", NULL };
+	static const char *const pat[] = {
+		"HTTP_AUTHORIZATION=Bearer pat", NULL };
 	static const char *const bad_token[] = {
 		"HTTP_AUTHORIZATION=Bearer nope", NULL };
 	static const char *const bad_query[] = {
@@ -810,6 +819,14 @@ test_dispatch_table(void **state)
 		{ "POST", "/api/admin", user, NULL, 403, "forbidden", NULL, NULL,
 		    0 },
 		{ "POST", "/api/admin", admin, NULL, 204, NULL, NULL, NULL, 1 },
+		/* a route for a person refuses an API token, others take it */
+		{ "POST", "/api/person", pat, NULL, 403, "forbidden", NULL, NULL,
+		    0 },
+		{ "POST", "/api/person", NULL, NULL, 401, "unauthorized", NULL,
+		    NULL, 0 },
+		{ "POST", "/api/person", user, NULL, 204, NULL, NULL, NULL, 1 },
+		{ "DELETE", "/api/things/x", pat, NULL, 204, NULL, NULL, NULL,
+		    1 },
 		/* a handler that forgets to answer, one that answers twice */
 		{ "GET", "/api/forget", NULL, NULL, 500, "internal-error", NULL,
 		    NULL, 1 },
