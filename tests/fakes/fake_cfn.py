@@ -15,7 +15,9 @@ Binds 127.0.0.1 only. Logs one line per request to stderr (action, stack,
 status, error code); never a secret, session token or parameter value.
 Exits 0 on SIGTERM or SIGINT. With --session-token, requests with key K must
 carry that X-Amz-Security-Token; without it any token (or none) is accepted.
---state FILE keeps the stacks across restarts (JSON, rewritten on change).
+--state FILE keeps the stacks across restarts: a journal of JSON lines, one
+appended per changed stack (never the whole state per call, so 10,000s of
+stacks stay cheap), compacted when loaded.
 
 The control API (/_fake/..., JSON, no auth, never faulted) is described
 above Handler.control.
@@ -25,6 +27,8 @@ Python: /usr/bin/python3, stdlib plus Debian's python3-botocore.
 import argparse
 import datetime
 import hashlib
+import heapq
+import itertools
 import json
 import os
 import re
@@ -262,6 +266,17 @@ class State:
                                            "token": args.session_token}}
         self.stacks = []         # oldest first; deleted ones stay
         self.tokens = {}         # CreateStack ClientRequestToken -> stack id
+        # Indexes over self.stacks, so that no call scans every stack: by
+        # StackId; by name (oldest first); the stacks not yet known to be
+        # DELETE_COMPLETE; and a heap of the times at which some of them
+        # are planned to reach DELETE_COMPLETE (entries may be stale: a
+        # delete can replace a plan; count_live checks the status).
+        self.by_id = {}
+        self.by_name = {}
+        self.live = {}
+        self.ends = []
+        self.seq = itertools.count()
+        self.journal = None
         self.reset()
         self.load()
 
@@ -270,7 +285,7 @@ class State:
         self.config.update({
             "create_delay": self.args.create_delay,
             "delete_delay": self.args.delete_delay,
-            "fail_create": [], "fail_delete": [], "max_stacks": 2000,
+            "fail_create": [], "fail_delete": [], "max_stacks": 100000,
         })
         self.calls = {"actions": {}, "actions_ok": {}, "stacks": {},
                       "stacks_ok": {}, "rejected": {}, "recent": []}
@@ -278,27 +293,96 @@ class State:
     def wipe(self):
         self.stacks = []
         self.tokens = {}
-        self.save()
+        self.by_id, self.by_name, self.live, self.ends = {}, {}, {}, []
+        self.compact()
+
+    # -- indexes ---------------------------------------------------------
+    def add(self, stack):
+        """Appends a new stack (callers journal it with save)."""
+        self.stacks.append(stack)
+        self.by_id[stack["id"]] = stack
+        self.by_name.setdefault(stack["name"], []).append(stack)
+        self.live[stack["id"]] = stack
+        self.planned(stack)
+
+    def planned(self, stack):
+        """Notes when a (re)planned timeline reaches DELETE_COMPLETE."""
+        for e in stack["timeline"]:
+            if e["status"] == "DELETE_COMPLETE":
+                heapq.heappush(self.ends, (e["t"], next(self.seq),
+                                           stack["id"]))
+
+    def live_stacks(self, now):
+        """The stacks that are not DELETE_COMPLETE at now, oldest first."""
+        while self.ends and self.ends[0][0] <= now:
+            _, _, sid = heapq.heappop(self.ends)
+            s = self.live.get(sid)
+            if s is not None and self.status(s, now) == "DELETE_COMPLETE":
+                del self.live[sid]
+        return self.live.values()
 
     # -- persistence -----------------------------------------------------
+    # The state file is a journal: {"stack": {...}} lines (the newest line
+    # of a StackId wins) and {"token": [token, stack id]} lines. Each
+    # change appends one line; loading replays the lines and rewrites the
+    # file compacted. A state file of the older format (one JSON object
+    # with "stacks" and "tokens") is read too.
     def load(self):
         if not self.args.state:
             return
+        stacks = {}
         try:
             with open(self.args.state, encoding="utf-8") as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            return
-        self.stacks = doc.get("stacks", [])
-        self.tokens = doc.get("tokens", {})
+                text = f.read()
+        except OSError:
+            text = ""
+        try:
+            doc = json.loads(text) if text.lstrip().startswith(
+                '{"stacks"') else None
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            for st in doc.get("stacks", []):
+                stacks[st["id"]] = st
+            self.tokens = doc.get("tokens", {})
+        else:
+            for line in text.splitlines():
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue    # a line cut short by a crash
+                if "stack" in rec:
+                    stacks[rec["stack"]["id"]] = rec["stack"]
+                elif "token" in rec:
+                    self.tokens[rec["token"][0]] = rec["token"][1]
+        for st in stacks.values():
+            self.add(st)
+        self.compact()
 
-    def save(self):
+    def compact(self):
+        """Rewrites the state file from memory and opens it to append."""
         if not self.args.state:
             return
+        if self.journal is not None:
+            self.journal.close()
         tmp = self.args.state + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"stacks": self.stacks, "tokens": self.tokens}, f)
+            for st in self.stacks:
+                f.write(json.dumps({"stack": st}) + "\n")
+            for tok, sid in self.tokens.items():
+                f.write(json.dumps({"token": [tok, sid]}) + "\n")
         os.replace(tmp, self.args.state)
+        self.journal = open(self.args.state, "a", encoding="utf-8")
+
+    def save(self, stack, token=None):
+        """Journals one changed stack (and the token that created it)."""
+        if self.journal is None:
+            return
+        self.journal.write(json.dumps({"stack": stack}) + "\n")
+        if token is not None:
+            self.journal.write(json.dumps({"token": [token, stack["id"]]}) +
+                               "\n")
+        self.journal.flush()
 
     # -- lookups ---------------------------------------------------------
     @staticmethod
@@ -313,25 +397,22 @@ class State:
         return self.now_entry(stack, now)["status"]
 
     def live_by_name(self, name, now):
-        for s in reversed(self.stacks):
-            if s["name"] == name and self.status(s, now) != "DELETE_COMPLETE":
+        for s in reversed(self.by_name.get(name, ())):
+            if self.status(s, now) != "DELETE_COMPLETE":
                 return s
         return None
 
     def find(self, name_or_id, now):
         """A stack by name (live ones only) or by StackId (any)."""
         if name_or_id.startswith("arn:"):
-            for s in self.stacks:
-                if s["id"] == name_or_id:
-                    return s
-            return None
+            return self.by_id.get(name_or_id)
         return self.live_by_name(name_or_id, now)
 
     def stack_name_of(self, name_or_id):
         if name_or_id and name_or_id.startswith("arn:"):
-            for s in self.stacks:
-                if s["id"] == name_or_id:
-                    return s["name"]
+            s = self.by_id.get(name_or_id)
+            if s is not None:
+                return s["name"]
         return name_or_id
 
     # -- timelines -------------------------------------------------------
@@ -482,10 +563,10 @@ class State:
                 per = c["stacks_ok"].setdefault(stack_name, {})
                 per[action] = per.get(action, 0) + 1
             # the newest stack of that name (the one a name now means)
-            for s in reversed(self.stacks):
-                if s["name"] == stack_name:
-                    s["counts"][action] = s["counts"].get(action, 0) + 1
-                    break
+            named = self.by_name.get(stack_name)
+            if named:
+                s = named[-1]
+                s["counts"][action] = s["counts"].get(action, 0) + 1
         c["recent"].append({"time": iso(time.time()), "action": action,
                             "stack": stack_name, "status": status,
                             "code": code})
@@ -764,8 +845,7 @@ def act_create(params, now, request_id):
             raise ApiError(400, "TokenAlreadyExistsException",
                            "Another CreateStack request with the same "
                            "ClientRequestToken already exists")
-        nlive = sum(1 for s in STATE.stacks
-                    if STATE.status(s, now) != "DELETE_COMPLETE")
+        nlive = len(STATE.live_stacks(now))
         if nlive >= int(STATE.config["max_stacks"]):
             raise ApiError(400, "LimitExceededException",
                            "Limit on the number of stacks has been exceeded "
@@ -774,10 +854,10 @@ def act_create(params, now, request_id):
                                 tag_list, caps, on_failure, role, timeout,
                                 disable_rb)
         STATE.plan_create(stack, now, name in STATE.config["fail_create"])
-        STATE.stacks.append(stack)
+        STATE.add(stack)
         if token is not None:
             STATE.tokens[token] = stack["id"]
-        STATE.save()
+        STATE.save(stack, token)
         return el("StackId", stack["id"])
 
 
@@ -790,8 +870,7 @@ def act_describe(params, now, request_id):
                 raise validation("Stack with id %s does not exist" % name)
             found = [s]
         else:
-            found = [s for s in reversed(STATE.stacks)
-                     if STATE.status(s, now) != "DELETE_COMPLETE"]
+            found = list(reversed(list(STATE.live_stacks(now))))
         return members("Stacks", [stack_xml(s, now) for s in found])
 
 
@@ -810,7 +889,8 @@ def act_delete(params, now, request_id):
         if status in ("DELETE_COMPLETE", "DELETE_IN_PROGRESS"):
             return None
         STATE.plan_delete(s, now, s["name"] in STATE.config["fail_delete"])
-        STATE.save()
+        STATE.planned(s)
+        STATE.save(s)
         return None
 
 
@@ -1118,8 +1198,9 @@ class Handler(fakehttp.Handler):
                     return 200, json.loads(json.dumps(STATE.calls))
                 if name == "stacks":
                     return 200, {"stacks": [
-                        stack_json(s, now) for s in STATE.stacks
-                        if "name" not in q or s["name"] == q["name"]]}
+                        stack_json(s, now) for s in
+                        (STATE.by_name.get(q["name"], ()) if "name" in q
+                         else STATE.stacks)]}
                 if name == "resources":
                     return 200, {"resources": resources_json(now, q)}
                 return 404, {"error": "unknown control endpoint"}
@@ -1240,10 +1321,10 @@ def make_orphan(req, now):
         stack["complete_at"] = created
     if status == "DELETE_COMPLETE":
         stack["deleted_at"] = created
-    STATE.stacks.append(stack)
+    STATE.add(stack)
     if stack["token"]:
         STATE.tokens[stack["token"]] = stack["id"]
-    STATE.save()
+    STATE.save(stack, stack["token"])
     return stack_json(stack, now)
 
 
