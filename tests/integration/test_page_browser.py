@@ -70,6 +70,27 @@ def db_sandbox(name):
     return rows[0][0], int(rows[0][1]), int(rows[0][2])
 
 
+VIEWER_TZ = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+
+
+def local_input(epoch):
+    """A value for <input type=datetime-local> in the browsers' zone."""
+    return datetime.datetime.fromtimestamp(epoch, VIEWER_TZ).strftime("%Y-%m-%dT%H:%M")
+
+
+def viewer_time(epoch):
+    """What the page shows for a time in the browsers' zone (UTC+05:30),
+    as Intl's en-US medium date and short time: "Dec 7, 2026, 7:55 AM"."""
+    d = datetime.datetime.fromtimestamp(epoch, VIEWER_TZ)
+    return "%s %d, %d, %d:%02d %s" % (d.strftime("%b"), d.day, d.year, (d.hour % 12) or 12,
+                                      d.minute, "AM" if d.hour < 12 else "PM")
+
+
+def plain(text):
+    """Text with every kind of space as one plain space."""
+    return " ".join(text.replace("\u202f", " ").replace("\u00a0", " ").split())
+
+
 def luminance(css_rgb):
     """0 (black) to 1 (white), from "rgb(r, g, b)"."""
     r, g, b_ = [int(x) for x in css_rgb[css_rgb.index("(") + 1:].rstrip(")").split(",")[:3]]
@@ -153,6 +174,10 @@ def test_sandbox_turns_active_with_outputs():
     assert countdown_ms(b, NAME) < first, "the countdown does not move"
     left = b.css('li.card[data-name="%s"] .countdown' % NAME).text
     assert "min" in left, left
+    # The expiry in the viewer's time zone.
+    _, expiry, _ = db_sandbox(NAME)
+    shown = b.css('li.card[data-name="%s"] dl.meta time' % NAME)
+    assert plain(shown.text) == viewer_time(expiry), (shown.text, viewer_time(expiry))
     assert "soon" not in b.css('li.card[data-name="%s"] .countdown' % NAME).get_attribute("class")
     b.check_view("my-sandboxes")
     # The system's dark preference gives dark colours.
@@ -200,7 +225,7 @@ def test_extend_moves_the_countdown():
     card(b, NAME).find_element(By.CSS_SELECTOR, 'button[data-action="extend"]').click()
     d = dialog(b)
     box = d.find_element(By.CSS_SELECTOR, 'input[name="expiry_time"]')
-    late = datetime.datetime.fromtimestamp(max0 + 3600).strftime("%Y-%m-%dT%H:%M")
+    late = local_input(max0 + 3600)
     b.js("arguments[0].value = arguments[1]", box, late)
     d.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
     err = b.wait_css("#%s-error" % box.get_attribute("id"))
@@ -209,8 +234,7 @@ def test_extend_moves_the_countdown():
     assert db_sandbox(NAME)[1] == expiry1, "a refused time was sent"
     # A chosen time within bounds is taken.
     want = expiry1 + 2 * 3600 - (expiry1 % 60)
-    b.js("arguments[0].value = arguments[1]", box,
-         datetime.datetime.fromtimestamp(want).strftime("%Y-%m-%dT%H:%M"))
+    b.js("arguments[0].value = arguments[1]", box, local_input(want))
     d.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
     wait_dialog_closed(b)
     b.wait(lambda _: db_sandbox(NAME)[1] == want, what="the chosen expiry in the database")
@@ -269,6 +293,23 @@ def test_server_validation_error_at_its_field():
     assert "ttl_minutes" in err.text or "minutes" in err.text, err.text
     assert b.all("#%s-error" % name.get_attribute("id"))[0].text == "", "the old error stayed"
     b.assert_console_clean("ttl error", expect=[("/api/sandboxes", 400)])
+
+
+def test_countdown_under_five_minutes_is_highlighted():
+    name = s.fresh_name("soon")
+    s.create(ALICE, name, ttl_minutes=4)
+    b = browser("alice")
+    go(b, "#/", 'li.card[data-name="%s"]' % name)
+    b.driver.refresh()
+    c = card(b, name)
+    cd = c.find_element(By.CSS_SELECTOR, ".countdown")
+    b.wait(lambda _: "soon" in cd.get_attribute("class"), what="the highlight")
+    assert "soon" in c.get_attribute("class")
+    assert cd.get_attribute("title") == "Less than 5 minutes left"
+    # The long one is not highlighted.
+    assert "soon" not in card(b, NAME).find_element(By.CSS_SELECTOR, ".countdown").get_attribute("class")
+    b.check_view("countdown-soon")
+    s.cleanup(ALICE, name)
 
 
 def test_a_user_does_not_see_another_users_sandbox():
@@ -336,7 +377,9 @@ def test_admin_adds_and_disables_a_template():
     b.css('input[name="name"]').send_keys(name)
     b.css('input[name="description"]').send_keys("A page test template")
     body = ('{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},'
-            ' "Parameters": {"Secret": {"Type": "String", "NoEcho": true}}}')
+            ' "Parameters": {"Secret": {"Type": "String", "NoEcho": true}},'
+            ' "Outputs": {"WebsiteURL": {"Value": {"Ref": "Topic"}},'
+            ' "TopicName": {"Value": {"Ref": "Topic"}}}}')
     b.js("document.querySelector('textarea[name=body]').value = arguments[0]", body)
     b.css('form[aria-label="Add a template version"] button[type="submit"]').click()
     b.wait_css('tr[data-template="%s"]' % name)
@@ -350,6 +393,26 @@ def test_admin_adds_and_disables_a_template():
     secret = a.wait_css('input[name="parameters.Secret"]')
     assert secret.get_attribute("type") == "password"
     a.check_view("new-sandbox-noecho")
+    # Created from it: the secret reaches the stack's parameters, a
+    # URL-like output is a link, another output is text.
+    sbx = s.fresh_name("url")
+    a.css('input[name="name"]').send_keys(sbx)
+    secret.send_keys("s3cret-value")
+    a.css('form[aria-label="New sandbox"] button[type="submit"]').click()
+    a.wait(lambda d: d.current_url.endswith("#/"), what="back to my sandboxes")
+    a.wait(lambda _: card_status(a, sbx) == "ACTIVE", timeout=60, what="ACTIVE")
+    url = a.css('li.card[data-name="%s"] .output[data-output="WebsiteURL"] a.v' % sbx)
+    assert url.get_attribute("href").startswith("http://"), url.get_attribute("href")
+    assert url.get_attribute("rel") == "noopener noreferrer"
+    other = a.css('li.card[data-name="%s"] .output[data-output="TopicName"] .v' % sbx)
+    assert other.tag_name == "span", other.tag_name
+    stack = s.cfn_stacks(s.stack_name(sbx))[-1]
+    assert stack["parameters"].get("Secret") == "s3cret-value", "the NoEcho value did not reach the stack"
+    shown = t.psql("SELECT parameters FROM sandboxes WHERE name = :'n'", n=sbx)[0][0]
+    assert "s3cret-value" not in shown, "the NoEcho value is kept readable"
+    assert "s3cret-value" not in a.driver.page_source, "the secret stays in the page"
+    a.check_view("my-sandboxes-url-output")
+    s.cleanup(ALICE, sbx)
     # The admin disables it, after a confirmation naming it.
     b.css('tr[data-template="%s"] button[data-action="disable"]' % name).click()
     d = dialog(b)
@@ -360,6 +423,48 @@ def test_admin_adds_and_disables_a_template():
            what="the disabled template to go")
     assert t.psql("SELECT bool_or(enabled) FROM templates WHERE name = :'n'", n=name)[0][0] == "f"
     b.assert_console_clean("template disabled")
+
+
+def test_admin_retries_and_forgets_a_stuck_sandbox():
+    """Two sandboxes made stuck in the database as the reaper leaves them
+    (attempts spent, flagged): one whose delete kept failing is retried,
+    the other is forgotten with a reason."""
+    names = [s.fresh_name("stuck"), s.fresh_name("stuck")]
+    for n in names:
+        s.create(ALICE, n, ttl_minutes=30)
+        s.wait_status(ALICE, n, "ACTIVE")
+    stick = ("UPDATE sandboxes SET stuck = true, attempts = 8, status_reason = "
+             "'stuck after 8 attempts: page test' WHERE name = :'n' AND status <> 'TERMINATED'")
+    t.psql("UPDATE sandboxes SET status = 'TERMINATING', pending_action = 'delete' "
+           "WHERE name = :'n' AND status <> 'TERMINATED'", n=names[0])
+    for n in names:
+        t.psql(stick, n=n)
+    b = browser("admin")
+    go(b, "#/admin/stuck", 'tr[data-name="%s"]' % names[1])
+    row = b.css('tr[data-name="%s"]' % names[0])
+    assert "page test" in row.text and "8" in row.text, row.text
+    b.check_view("admin-stuck-two")
+    row.find_element(By.CSS_SELECTOR, 'button[data-action="retry"]').click()
+    b.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, 'tr[data-name="%s"]' % names[0]),
+           what="the retried sandbox to leave the list")
+    assert t.psql("SELECT stuck, attempts FROM sandboxes WHERE name = :'n' ORDER BY created_at DESC LIMIT 1",
+                  n=names[0])[0] == ["f", "0"]
+    # The operator cleaned the other up by hand: forget it, saying why.
+    b.css('tr[data-name="%s"] button[data-action="forget"]' % names[1]).click()
+    d = dialog(b)
+    d.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+    box = d.find_element(By.CSS_SELECTOR, 'textarea[name="reason"]')
+    err = b.wait_css("#%s-error" % box.get_attribute("id"))
+    assert "reason" in err.text, err.text
+    box.send_keys("stack removed by hand, page test")
+    d.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+    wait_dialog_closed(b)
+    b.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, 'tr[data-name="%s"]' % names[1]),
+           what="the forgotten sandbox to leave the list")
+    status, _, _ = db_sandbox(names[1])
+    assert status == "TERMINATED", status
+    b.assert_console_clean("forget", expect=[("/api/sandboxes/%s/forget" % names[1], 400)])
+    s.wait_status(ALICE, names[0], "TERMINATED", timeout=60)
 
 
 def test_api_tokens_create_use_revoke():
@@ -427,6 +532,23 @@ def test_expired_session_goes_back_to_sign_in():
     assert b.css("#signin").is_displayed()
     assert not b.all("#signout")
     b.check_view("session-expired", expect=[("/api/tokens", 401)])
+
+
+def test_admin_disables_and_enables_a_user():
+    b = browser("admin")
+    go(b, "#/admin/users", 'tr[data-email="%s"]' % BOB)
+    assert not b.all('tr[data-email="%s"] button' % ADMIN), "an admin can disable themself"
+    b.css('tr[data-email="%s"] button[data-action="disable"]' % BOB).click()
+    b.wait_css('tr[data-email="%s"] button[data-action="enable"]' % BOB)
+    assert "Disabled" in b.css('tr[data-email="%s"]' % BOB).text
+    assert t.psql("SELECT disabled_at IS NOT NULL FROM users WHERE email = :'e'", e=BOB)[0][0] == "t"
+    t.assert_problem(s.api("GET", "/api/me", BOB), 403)
+    b.check_view("admin-users-disabled")
+    b.css('tr[data-email="%s"] button[data-action="enable"]' % BOB).click()
+    b.wait_css('tr[data-email="%s"] button[data-action="disable"]' % BOB)
+    assert t.psql("SELECT disabled_at IS NULL FROM users WHERE email = :'e'", e=BOB)[0][0] == "t"
+    t.assert_json(s.api("GET", "/api/me", BOB), 200)
+    b.assert_console_clean("users")
 
 
 def test_sign_out():

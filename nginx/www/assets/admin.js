@@ -50,40 +50,44 @@ export function adminStuckView(view, ctx) {
       "or delete the stack by hand and forget the sandbox."));
   const holder = h("div");
   view.append(holder);
+  // Each stuck job names its sandbox ("sandbox"), the action the reaper
+  // keeps failing at, how often it tried, and why.
   const part = loader(holder, () => get("/api/jobs/reaper?limit=1").then((d) => d.stuck || []),
-    (stuck) => table(["Sandbox", "Owner", "Status", "Attempts", "Reason", ""], stuck.map((sb) => {
-      const retry = h("button", { type: "button", "data-action": "retry" }, "Retry now");
+    (stuck) => table(["Sandbox", "Owner", "Status", "Stuck at", "Attempts", "Reason", ""], stuck.map((job) => {
+      const name = job.sandbox;
+      const retry = h("button", { type: "button", "data-action": "retry", "aria-label": `Retry ${name} now` }, "Retry now");
       retry.addEventListener("click", async () => {
         retry.disabled = true;
         try {
-          await post(`/api/sandboxes/${enc(sb.name)}/retry`);
-          ctx.flash(`${sb.name}: retry scheduled.`);
+          await post(`/api/sandboxes/${enc(name)}/retry`);
+          ctx.flash(`${name}: retried now.`);
           part.load();
         } catch (e) {
           retry.disabled = false;
-          ctx.flash(`${sb.name}: ${e.message}`, "error");
+          ctx.flash(`${name}: ${e.message}`, "error");
         }
       });
-      const forget = h("button.danger", { type: "button", "data-action": "forget" }, "Forget…");
-      forget.addEventListener("click", () => forgetDialog(sb, ctx, part.load));
-      return h("tr", { "data-name": sb.name },
-        cell("Sandbox", h("strong", sb.name)),
-        cell("Owner", sb.owner),
-        cell("Status", badge(sb.status)),
-        cell("Attempts", String(sb.attempts ?? "—")),
-        cell("Reason", sb.status_reason || "—"),
+      const forget = h("button.danger", { type: "button", "data-action": "forget", "aria-label": `Forget ${name}` }, "Forget…");
+      forget.addEventListener("click", () => forgetDialog(name, ctx, part.load));
+      return h("tr", { "data-name": name },
+        cell("Sandbox", h("strong", name)),
+        cell("Owner", job.owner || "—"),
+        cell("Status", badge(job.status)),
+        cell("Stuck at", job.action || "—"),
+        cell("Attempts", String(job.attempts ?? "—")),
+        cell("Reason", job.status_reason || "—"),
         cell("Actions", h("div.actions", retry, forget)));
     })), "Nothing is stuck.");
   return part.stop;
 }
 
-function forgetDialog(sb, ctx, after) {
-  openDialog(`Forget ${sb.name}?`, (close) => {
+function forgetDialog(name, ctx, after) {
+  openDialog(`Forget ${name}?`, (close) => {
     const reason = h("textarea", { name: "reason", rows: 3, required: true });
     const f = field("Why (kept in the history)", reason, "E.g. “stack deleted by hand in the console”.");
     const yes = h("button.danger", { type: "submit" }, "Mark as terminated");
     const form = h("form", { novalidate: true },
-      h("p", "Only after the stack ", h("code", sb.stack_id || `sbx-${sb.name}`),
+      h("p", "Only after the stack of ", h("strong", name),
         " has been deleted by hand: the sandbox is marked terminated without asking AWS."),
       f, h("div.actions", h("button", { type: "button", onclick: close }, "Cancel"), yes));
     form.addEventListener("submit", async (ev) => {
@@ -91,9 +95,9 @@ function forgetDialog(sb, ctx, after) {
       setFieldError(f, "");
       yes.disabled = true;
       try {
-        await post(`/api/sandboxes/${enc(sb.name)}/forget`, { reason: reason.value.trim() });
+        await post(`/api/sandboxes/${enc(name)}/forget`, { reason: reason.value.trim() });
         close();
-        ctx.flash(`${sb.name} forgotten.`);
+        ctx.flash(`${name} forgotten.`);
         after();
       } catch (e) {
         yes.disabled = false;

@@ -34,6 +34,7 @@ import sbxtest as t
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 WIDE = (1280, 900)
+TIMEZONE = "Asia/Kolkata"           # UTC+05:30, no daylight saving
 NARROW = (360, 780)
 
 __all__ = ["Browser", "By", "Keys"]
@@ -80,6 +81,10 @@ class Browser:
         self.driver.execute_cdp_cmd("Browser.grantPermissions", {
             "origin": base_url(),
             "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+        # A time zone far from the machine's UTC: times on the page must
+        # be the viewer's.
+        self.driver.execute_cdp_cmd("Emulation.setTimezoneOverride",
+                                    {"timezoneId": TIMEZONE})
         self.driver.set_page_load_timeout(60)
         self.driver.set_script_timeout(30)
         self.width = WIDE[0]
