@@ -11,7 +11,8 @@ the reaper's rows straight into the local CloudFormation through its
 control API (POST /_fake/stacks), tagged as common/domain/sandbox_cfn.c tags them.
 
     bench.py seed-list EMAIL N       N ACTIVE sandboxes, not expiring soon,
-                                     for the user EMAIL (signed in already)
+                                     for the user EMAIL (signed in already);
+                                     prints their tag (names TAG-0001...)
     bench.py drop-list EMAIL         removes them again (a running stack)
     bench.py seed-reaper N           N expired ACTIVE sandboxes of N/5 new
                                      users, each with a live stack; prints
@@ -22,12 +23,27 @@ control API (POST /_fake/stacks), tagged as common/domain/sandbox_cfn.c tags the
                                      that back to restore them)
     bench.py summary FILE            the reaper's counts from the JSON line
                                      it printed last ("k=v k=v")
+    bench.py owner-id EMAIL          the user id of EMAIL
+    bench.py id-token EMAIL          an ID token for EMAIL minted by the
+                                     local IdP (stdout: capture it)
+    bench.py api-token EMAIL         a new personal API token of EMAIL
+                                     (made with an ID token; stdout)
+    bench.py pairs TAG N THREADS     N create + delete (+ GET until
+                                     TERMINATED) cycles through nginx, one
+                                     user per thread; prints a BENCH line
+                                     as report.lua does, latency per cycle
+    bench.py timed OUT ERR CMD...    runs CMD (stdout to OUT, stderr to
+                                     ERR); prints "rc wall_s cpu_s maxrss_kB"
+                                     of CMD alone (its own rusage)
+    bench.py delete-counts TAG       how many stacks of the tag saw 0, 1, 2+
+                                     DeleteStack calls ("once=N other=M")
 """
 
 import http.client
 import json
 import os
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -37,6 +53,7 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration", "lib"))
 import sbxtest as t  # noqa: E402
+import sbxsandbox as sb  # noqa: E402
 
 PER_USER = 5        # live sandboxes per owner, as the default quota has it
 THREADS = 8         # parallel POST /_fake/stacks
@@ -96,6 +113,7 @@ def seed_list(email, n):
         tag=tag, uid=uid, e=email, n=n,
         prefix=t.setting("STACK_NAME_PREFIX", "sbx-"),
         region=t.setting("AWS_REGION", "us-east-1"))
+    print(tag)
 
 
 def drop_list(email):
@@ -208,6 +226,102 @@ def summary(path):
     print("no summary")
 
 
+def owner_id(email):
+    got = t.psql("SELECT id::text FROM users WHERE email = :'e'", e=email)
+    if len(got) != 1:
+        fail("expected one user %s, found %d" % (email, len(got)))
+    print(got[0][0])
+
+
+def id_token(email):
+    print(sb.token(email))
+
+
+def api_token(email):
+    resp = sb.api("POST", "/api/tokens", email, {"name": "bench"})
+    if resp.status != 201:
+        fail("POST /api/tokens answered %d" % resp.status)
+    print(resp.json()["token"])
+
+
+def pairs(tag, n, threads):
+    """Latency of whole cycles: POST /api/sandboxes, DELETE it, then GET it
+    until TERMINATED (with the local CloudFormation's delays at 0 the first
+    GET sees it), so that the owner's quota is free again."""
+    lat, bad, errors = [], [], []
+    lock = threading.Lock()
+
+    def one(email, name):
+        t0 = time.monotonic()
+        r = sb.create(email, name, expect=None)
+        if r.status != 201:
+            return None, "POST %d" % r.status
+        r = sb.delete(email, name)
+        if r.status != 202:
+            return None, "DELETE %d" % r.status
+        for _ in range(100):
+            r = sb.get(email, name)
+            if r.status != 200:
+                return None, "GET %d" % r.status
+            if r.json().get("status") == "TERMINATED":
+                return time.monotonic() - t0, None
+            time.sleep(0.05)
+        return None, "not TERMINATED"
+
+    def work(k):
+        email = "%s-%d@example.com" % (tag, k)
+        for i in range(k, n, threads):
+            try:
+                took, why = one(email, "%s-%d" % (tag, i))
+            except BaseException as e:  # reported below
+                with lock:
+                    errors.append(repr(e))
+                continue
+            with lock:
+                if why:
+                    bad.append(why)
+                else:
+                    lat.append(took)
+
+    t0 = time.monotonic()
+    ths = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    dur = time.monotonic() - t0
+    lat.sort()
+
+    def pct(q):
+        return int(lat[min(len(lat) - 1, int(q * len(lat)))] * 1e6) if lat else 0
+    if bad or errors:
+        sys.stderr.write("bench.py pairs: %s\n" % (bad + errors)[:5])
+    print("BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d non2xx=%d "
+          "socket_errors=%d" % (len(lat), int(dur * 1e6), pct(0.5),
+                                pct(0.99), len(bad), len(errors)))
+
+
+def timed(out, err, cmd):
+    t0 = time.monotonic()
+    with open(out, "wb") as fo, open(err, "wb") as fe:
+        proc = subprocess.Popen(cmd, stdout=fo, stderr=fe)
+        _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t0
+    rc = os.waitstatus_to_exitcode(status)
+    print("%d %.2f %.2f %d" % (rc, wall, ru.ru_utime + ru.ru_stime,
+                               ru.ru_maxrss))
+
+
+def delete_counts(tag):
+    calls = cfn_control("GET", "/_fake/calls")["stacks"]
+    prefix = t.setting("STACK_NAME_PREFIX", "sbx-") + tag + "-"
+    n = t.psql("SELECT count(*)::text FROM sandboxes WHERE name LIKE :'p'",
+               p=tag + "-%")[0][0]
+    once = sum(1 for k, v in calls.items()
+               if k.startswith(prefix) and v.get("DeleteStack") == 1)
+    print("once=%d other=%d" % (once, int(n) - once))
+
+
 def main(argv):
     cmds = {
         "seed-list": (2, lambda a: seed_list(a[0], int(a[1]))),
@@ -216,7 +330,15 @@ def main(argv):
         "statuses": (1, lambda a: statuses(a[0])),
         "cfn-config": (1, lambda a: cfn_config(a[0])),
         "summary": (1, lambda a: summary(a[0])),
+        "owner-id": (1, lambda a: owner_id(a[0])),
+        "id-token": (1, lambda a: id_token(a[0])),
+        "api-token": (1, lambda a: api_token(a[0])),
+        "pairs": (3, lambda a: pairs(a[0], int(a[1]), int(a[2]))),
+        "delete-counts": (1, lambda a: delete_counts(a[0])),
     }
+    if len(argv) > 4 and argv[1] == "timed":
+        timed(argv[2], argv[3], argv[4:])
+        return 0
     if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][0]:
         sys.stderr.write(__doc__)
         return 2
