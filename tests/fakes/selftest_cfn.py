@@ -27,10 +27,13 @@ NS = "{http://cloudformation.amazonaws.com/doc/2010-05-15/}"
 REGION = "eu-west-2"
 
 
+# The checks read the IN_PROGRESS states right after a call: the delays
+# leave a busy machine (make -j2 check beside a build) time to get there
+# first. 0.3 s was too short under load (CREATE_COMPLETE was seen at once).
 def start(*extra):
     return FakeProcess(FAKE, "--access-key-id", AK, "--secret-access-key", SK,
-                       "--region", REGION, "--create-delay", "0.3",
-                       "--delete-delay", "0.3", *extra)
+                       "--region", REGION, "--create-delay", "1.5",
+                       "--delete-delay", "1.5", *extra)
 
 
 def post_xml(fake, body, headers):
