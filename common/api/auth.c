@@ -10,6 +10,7 @@
 #include "common/api/auth.h"
 #include "common/core/log.h"
 #include "common/core/util.h"
+#include "common/io/idcache.h"
 #include "common/io/oidc.h"
 #include "common/domain/session.h"
 #include "common/domain/tokens.h"
@@ -146,10 +147,20 @@ auth_id_token(struct sbx_req *req, const char *token)
 	struct sbx_oidc_identity id = { 0 };
 	struct sbx_user u = { 0 };
 	const char *why = NULL;
+	long long now = (long long)time(NULL);
 	enum sbx_err err;
 
-	err = sbx_oidc_verify(sbx_config(), token, NULL, (long long)time(NULL),
-	    &id, &why);
+	/*
+	 * A token verified before is taken from this process's memory until
+	 * its exp (idcache.h); its user's row, disabled state included, is
+	 * still read below on every request.
+	 */
+	if ((err = sbx_idcache_get(token, now, &id)) == SBX_ENOTFOUND) {
+		err = sbx_oidc_verify(sbx_config(), token, NULL, now, &id,
+		    &why);
+		if (err == SBX_OK)
+			sbx_idcache_put(token, &id);
+	}
 	if (err != SBX_OK) {
 		fail(req, err, why != NULL ? why : "invalid token");
 		goto out;

@@ -59,6 +59,7 @@ static struct {
 	long long last_attempt;	/* last fetch, successful or not */
 	int attempted;
 	unsigned long fetches;
+	unsigned long generation;	/* bumped whenever the keys change */
 } jwks;
 
 static sbx_oidc_transport_fn transport = sbx_http_send;
@@ -86,6 +87,13 @@ jwks_clear(void)
 	}
 	jwks.nkeys = 0;
 	jwks.loaded = 0;
+	jwks.generation++;
+}
+
+unsigned long
+sbx_oidc_jwks_generation(void)
+{
+	return jwks.generation;
 }
 
 static void
@@ -334,6 +342,7 @@ sbx_oidc_check_claims(const cJSON *claims, const struct sbx_oidc_expect *ex,
 		REJECT(SBX_ENOMEM, "out of memory");
 	for (p = out->email; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
+	out->exp = exp;
 out:
 	if (err != SBX_OK)
 		sbx_oidc_identity_fini(out);

@@ -43,6 +43,7 @@ struct sbx_oidc_identity {
 	char *name;		/* NULL when absent */
 	char *picture;		/* NULL when absent */
 	char *hd;		/* NULL when absent (not a Workspace account) */
+	long long exp;		/* the token's exp (seconds since the epoch) */
 };
 
 void sbx_oidc_identity_fini(struct sbx_oidc_identity *id);
@@ -111,6 +112,13 @@ enum sbx_err sbx_oidc_pkce_challenge(const char *verifier,
  */
 enum sbx_err sbx_oidc_jwks_load(const char *json, size_t len, long long now,
     long max_age);
+
+/*
+ * A number that changes whenever the cached keys are replaced or dropped
+ * (a refetch, a rotation): what was verified under one generation is
+ * re-verified under the next (idcache.h).
+ */
+unsigned long sbx_oidc_jwks_generation(void);
 
 /*
  * The PEM of the key named kid, fetching the JWKS when the cache is

@@ -215,6 +215,12 @@ def test_disable_and_enable_a_user():
     r = t.post("/api/users/nobody-%s/disable" % bob, headers=a.bearer(admin))
     t.assert_problem(r, 404)
 
+    # An ID token in use before: the responders remember its verification
+    # (every worker that served it), never the user's disabled state.
+    bob_id = a.mint(email=bob)
+    for _ in range(6):
+        t.assert_json(a.me(bob_id), 200)
+
     r = t.post("/api/users/%s/disable" % bob, headers=a.bearer(admin))
     body = t.assert_json(r, 200)
     assert body["disabled"] is True and body["email"] == bob, body
@@ -229,11 +235,15 @@ def test_disable_and_enable_a_user():
     p = t.assert_problem(r, 403)
     assert "disabled" in p["detail"], p
     assert a.sessions_of(bob) == before
-    # An ID token of theirs is refused too.
+    # An ID token of theirs is refused too, the one already in use
+    # included, on every request.
     t.assert_problem(a.me(a.mint(email=bob)), 403)
+    for _ in range(6):
+        t.assert_problem(a.me(bob_id), 403)
 
     r = t.post("/api/users/%s/enable" % bob, headers=a.bearer(admin))
     assert t.assert_json(r, 200)["disabled"] is False
+    t.assert_json(a.me(bob_id), 200)
     # Their old sessions stay revoked; they sign in again.
     t.assert_problem(a.me(bob_token), 401)
     token = a.session_token(bob)
