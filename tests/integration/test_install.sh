@@ -137,6 +137,9 @@ for row in section.splitlines():
                 bad.append("%s (README's Settings table) is missing" % name)
 for b in bad:
     print("sbx.env.example: " + b, file=sys.stderr)
+if bad:
+    print("(add each to scripts/server/sbx.env.example.in: commented, with its default)",
+          file=sys.stderr)
 print("ok: sbx.env.example has the %d settings of config.c with their defaults" % len(table))
 sys.exit(1 if bad else 0)
 PYEOF
