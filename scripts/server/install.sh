@@ -69,10 +69,10 @@ edit() {
 # "=" meaning "through edit()", "@NAME" the responder unit of NAME.
 manifest() {
     for f in "$srcdir"/schema/[0-9]*.sql; do
-        [ -f "$f" ] && echo "0644 schema/${f##*/} $sbxdatadir/schema/${f##*/}"
+        if [ -f "$f" ]; then echo "0644 schema/${f##*/} $sbxdatadir/schema/${f##*/}"; fi
     done
     for f in "$srcdir"/nginx/*.conf.in; do
-        [ -f "$f" ] && echo "0644 nginx/${f##*/} $sbxdatadir/nginx/${f##*/}"
+        if [ -f "$f" ]; then echo "0644 nginx/${f##*/} $sbxdatadir/nginx/${f##*/}"; fi
     done
     if [ -d "$srcdir/nginx/www" ]; then
         (cd "$srcdir/nginx" && find www -type f ! -name '.*' | LC_ALL=C sort) |
