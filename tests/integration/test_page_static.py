@@ -7,7 +7,8 @@ The page's behaviour in a browser is test_page_browser.py's."""
 import hashlib
 import os
 import re
-import urllib.parse
+import subprocess
+import tempfile
 
 import sbxtest as t
 import authflow as af
@@ -114,6 +115,35 @@ def test_modules_no_eval_no_inline():
                     "insertAdjacentHTML", "document.write", ".style.",
                     "setAttribute(\"style\"", "http://", "https://"):
             assert bad not in src, "%s uses %s" % (name, bad)
+
+
+def test_avatar_hosts_setting_is_checked():
+    """AVATAR_HOSTS becomes the page's img-src: https host sources only, so
+    that nothing else can reach the policy or nginx's configuration."""
+    script = os.path.join(os.environ["SBX_SRC_DIR"], "scripts", "lib", "nginx.sh")
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "avatar.conf")
+
+        def render(value):
+            env = {"PATH": "/usr/bin:/bin", "AVATAR_HOSTS": value, "OUT": out}
+            return subprocess.run(
+                ["bash", "-c", '. "$1"; sbx_nginx_avatar "$OUT"', "x", script],
+                env=env, capture_output=True, text=True, timeout=30)
+
+        done = render("https://*.googleusercontent.com, https://pics.example.org:8443")
+        assert done.returncode == 0, done.stderr
+        with open(out) as f:
+            conf = f.read()
+        assert '"https://*.googleusercontent.com https://pics.example.org:8443"' in conf, conf
+        done = render("")
+        assert done.returncode == 0, done.stderr
+        with open(out) as f:
+            assert 'default "";' in f.read()
+        for bad in ("http://pics.example.org", "https://x.org/path", "*", "'unsafe-inline'",
+                    "https://a.org; script-src *", 'https://a.org"', "data:"):
+            done = render(bad)
+            assert done.returncode != 0 and "AVATAR_HOSTS" in done.stderr, \
+                "accepted %r" % bad
 
 
 def test_favicon():

@@ -227,6 +227,20 @@ class Browser:
         assert not bad, "%s: %s: console errors or CSP violations:\n  %s" % (
             self.label, view, "\n  ".join(bad))
 
+    def assert_controls_labelled(self, view):
+        """Every visible control has a name a screen reader can say: a
+        <label>, aria-label(ledby), or (buttons, links) its text."""
+        bare = self.js(
+            "const out = [];"
+            "for (const el of document.querySelectorAll('input, select, textarea, button, a[href]')) {"
+            "  if (!el.getClientRects().length || el.type === 'hidden') continue;"
+            "  const named = (el.labels && el.labels.length) || el.getAttribute('aria-label')"
+            "    || el.getAttribute('aria-labelledby')"
+            "    || ((el.tagName === 'BUTTON' || el.tagName === 'A') && el.textContent.trim());"
+            "  if (!named) out.push(el.outerHTML.slice(0, 120));"
+            "} return out;")
+        assert not bare, "%s: %s: controls without a label: %s" % (self.label, view, bare)
+
     def screenshot(self, name):
         path = os.path.join(screenshot_dir(), "%s-%s.png" % (self.label, name))
         try:
@@ -240,6 +254,7 @@ class Browser:
         or CSP violation, then the same view at 360 px: no horizontal
         scrolling, a screenshot, and back to wide."""
         self.assert_console_clean(name, expect)
+        self.assert_controls_labelled(name)
         self.screenshot(name)
         self.set_width(NARROW)
         time.sleep(0.3)
