@@ -4,6 +4,7 @@
  * personal API tokens (common/api/tokens_api.h).
  */
 #include "common/api/auth.h"
+#include "common/api/cost_api.h"
 #include "common/api/http.h"
 #include "common/api/signin.h"
 #include "common/api/tokens_api.h"
@@ -19,6 +20,10 @@ static const struct sbx_route routes[] = {
 	    SBX_ROUTE_ADMIN, NULL, 0 },
 	{ "POST", "/api/users/{email}/enable", sbx_signin_user_enable,
 	    SBX_ROUTE_ADMIN, NULL, 0 },
+	/* A user's monthly budget (issue 13; common/api/cost_api.c). */
+	{ "PUT", "/api/users/{email}/budget", sbx_cost_api_budget_put,
+	    SBX_ROUTE_ADMIN | SBX_ROUTE_JSON, sbx_cost_api_budget_fields,
+	    SBX_COST_API_BUDGET_NFIELDS },
 	{ "POST", "/api/tokens", sbx_tokens_api_create,
 	    SBX_ROUTE_AUTH | SBX_ROUTE_PERSON | SBX_ROUTE_JSON,
 	    sbx_tokens_api_create_fields, SBX_TOKENS_API_CREATE_NFIELDS },
@@ -31,7 +36,8 @@ static const struct sbx_app app = {
 	.name = "sbx-auth",
 	.routes = routes,
 	.nroutes = sizeof(routes) / sizeof(routes[0]),
-	.config_needs = SBX_AUTH_CONFIG_NEEDS | SBX_NEED_SIGNIN,
+	.config_needs = SBX_AUTH_CONFIG_NEEDS | SBX_NEED_SIGNIN |
+	    SBX_NEED_SANDBOX,
 	.authenticate = sbx_auth_authenticate,
 	.start = NULL,
 };

@@ -3,6 +3,7 @@
  * the handlers' contracts; common/domain/sandbox.h the rules behind them).
  */
 #include "common/api/auth.h"
+#include "common/api/cost_api.h"
 #include "common/api/http.h"
 #include "common/api/jobs.h"
 #include "common/api/sandbox_api.h"
@@ -29,6 +30,8 @@ static const struct sbx_route routes[] = {
 	{ "POST", "/api/sandboxes/{name}/forget", sbx_jobs_api_forget,
 	    ADMIN | SBX_ROUTE_JSON, sbx_jobs_api_forget_fields,
 	    SBX_JOBS_API_FORGET_NFIELDS },
+	/* Costs (issue 13; handlers in common/api/cost_api.c). */
+	{ "GET", "/api/costs", sbx_cost_api_report, AUTH, NULL, 0 },
 	{ "GET", "/api/templates", sbx_template_api_list, AUTH, NULL, 0 },
 	{ "GET", "/api/templates/{name}", sbx_template_api_get, AUTH, NULL, 0 },
 	{ "PUT", "/api/templates/{name}", sbx_template_api_put,

@@ -121,10 +121,24 @@ data "aws_iam_policy_document" "app" {
     actions = [
       "cloudformation:DeleteStack",
       "cloudformation:DescribeStackEvents",
+      "cloudformation:DescribeStackResources",
       "cloudformation:DescribeStacks",
       "cloudformation:TagResource",
     ]
     resources = [local.stack_arn_pattern]
+  }
+
+  # The cost estimates (issue 13): the reaper reads a sandbox's instances
+  # and volumes and prices them from the Price List. None of these
+  # actions supports resource-level permissions; all are read-only.
+  statement {
+    sid = "EstimateSandboxCosts"
+    actions = [
+      "ec2:DescribeInstances",
+      "ec2:DescribeVolumes",
+      "pricing:GetProducts",
+    ]
+    resources = ["*"]
   }
 
   # The reaper lists every stack to find orphans (tagged sbx:sandbox-id

@@ -880,11 +880,12 @@ sbx_reply_redirect(struct sbx_req *req, const char *location)
 }
 
 static void problem_v(struct sbx_req *, int, const char *, const char *,
-    va_list) __attribute__((format(printf, 4, 0)));
+    const char *, va_list) __attribute__((format(printf, 5, 0)));
 
+/* slug NULL: the status's usual problem type. */
 static void
-problem_v(struct sbx_req *req, int status, const char *field,
-    const char *fmt, va_list ap)
+problem_v(struct sbx_req *req, int status, const char *slug,
+    const char *field, const char *fmt, va_list ap)
 {
 	char detail[512], type[80];
 	cJSON *o;
@@ -892,7 +893,8 @@ problem_v(struct sbx_req *req, int status, const char *field,
 
 	/* The detail may quote a client's text: cut it between characters. */
 	sbx_json_vfmt(detail, sizeof(detail), fmt, ap);
-	snprintf(type, sizeof(type), "urn:sbx:problem:%s", problem_slug(status));
+	snprintf(type, sizeof(type), "urn:sbx:problem:%s",
+	    slug != NULL ? slug : problem_slug(status));
 	o = cJSON_CreateObject();
 	if (o == NULL ||
 	    cJSON_AddStringToObject(o, "type", type) == NULL ||
@@ -919,7 +921,18 @@ sbx_reply_problem(struct sbx_req *req, int status, const char *detail_fmt, ...)
 	va_list ap;
 
 	va_start(ap, detail_fmt);
-	problem_v(req, status, NULL, detail_fmt, ap);
+	problem_v(req, status, NULL, NULL, detail_fmt, ap);
+	va_end(ap);
+}
+
+void
+sbx_reply_problem_type(struct sbx_req *req, int status, const char *slug,
+    const char *field, const char *detail_fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, detail_fmt);
+	problem_v(req, status, slug, field, detail_fmt, ap);
 	va_end(ap);
 }
 
@@ -930,7 +943,7 @@ sbx_reply_invalid(struct sbx_req *req, const char *field,
 	va_list ap;
 
 	va_start(ap, detail_fmt);
-	problem_v(req, 400, field, detail_fmt, ap);
+	problem_v(req, 400, NULL, field, detail_fmt, ap);
 	va_end(ap);
 }
 

@@ -187,6 +187,13 @@ void sbx_reply_redirect(struct sbx_req *req, const char *location);
  */
 void sbx_reply_problem(struct sbx_req *req, int status, const char *detail_fmt,
     ...) __attribute__((format(printf, 3, 4)));
+/*
+ * A problem of its own cause: type "urn:sbx:problem:<slug>" (e.g.
+ * "budget-exceeded"), with "field" when field is non-NULL.
+ */
+void sbx_reply_problem_type(struct sbx_req *req, int status, const char *slug,
+    const char *field, const char *detail_fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* A 400 problem with a "field" member naming the offending input. */
 void sbx_reply_invalid(struct sbx_req *req, const char *field,
     const char *detail_fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -11,6 +11,7 @@
 
 #include "common/core/config.h"
 #include "common/core/crypto.h"
+#include "common/domain/cost.h"
 #include "common/core/json.h"
 #include "common/core/log.h"
 #include "common/core/util.h"
@@ -304,6 +305,9 @@ sbx_sandbox_api_create(struct sbx_req *req)
 	if (r.http_status == 400)
 		sbx_reply_invalid(req, r.field != NULL ? r.field : "body", "%s",
 		    r.detail);
+	else if (r.problem != NULL)
+		sbx_reply_problem_type(req, r.http_status, r.problem, r.field,
+		    "%s", r.detail);
 	else
 		sbx_reply_problem(req, r.http_status, "%s", r.detail);
 out:
@@ -446,6 +450,37 @@ const struct sbx_field
 	    "a positive integer number of minutes" },
 };
 
+/*
+ * An extension's budget check: the added time at the sandbox's last
+ * estimated rate (unknown counts as 0). Answers 409 budget-exceeded and
+ * returns 0 when the owner's budget would be exceeded.
+ */
+static int
+budget_allows_or_reply(struct sbx_req *req, const struct sbx_sandbox *sb,
+    long long want)
+{
+	char detail[256];
+	double hourly = 0;
+	int known = 0, refused = 0;
+	enum sbx_err err;
+
+	err = sbx_cost_sandbox_hourly(sb->id, &hourly, &known);
+	if (err == SBX_OK)
+		err = sbx_cost_budget_check(sb->owner_id, known ? hourly *
+		    (double)(want - sb->expiry_time) / 3600.0 : -1, &refused,
+		    detail, sizeof(detail));
+	if (err != SBX_OK) {
+		sbx_reply_err(req, err, "checking the budget");
+		return 0;
+	}
+	if (refused) {
+		sbx_reply_problem_type(req, 409, "budget-exceeded", NULL, "%s",
+		    detail);
+		return 0;
+	}
+	return 1;
+}
+
 void
 sbx_sandbox_api_patch(struct sbx_req *req)
 {
@@ -496,9 +531,14 @@ sbx_sandbox_api_patch(struct sbx_req *req)
 			goto out;
 		}
 		if (err == SBX_ECONFLICT) {
-			sbx_reply_problem(req, 409, "%s", detail);
+			sbx_reply_problem_type(req, 409, "lifetime-exceeded",
+			    exp != NULL ? "expiry_time" : "extend_minutes",
+			    "%s", detail);
 			goto out;
 		}
+		if (want > sb->expiry_time && !budget_allows_or_reply(req, sb,
+		    want))
+			goto out;
 		err = sbx_sandbox_set_expiry(sb, want, actor(req), &after);
 		if (err == SBX_OK) {
 			sbx_sandbox_api_reply(req, 200, after, 0);
@@ -690,6 +730,7 @@ const struct sbx_field
 	{ "max_ttl_minutes", SBX_F_INT, 0, 1, 100000, NULL,
 	    "a positive integer" },
 	{ "default", SBX_F_BOOL, 0, 0, 0, NULL, "true or false" },
+	{ "max_cost_usd", SBX_F_AMOUNT, 0, 0, 0, NULL, NULL },
 };
 
 void

@@ -46,7 +46,7 @@ void sbx_template_api_list(struct sbx_req *req);
 void sbx_template_api_get(struct sbx_req *req);
 
 /* PUT /api/templates/{name} (admins) */
-#define SBX_TEMPLATE_API_PUT_NFIELDS 8
+#define SBX_TEMPLATE_API_PUT_NFIELDS 9
 extern const struct sbx_field
     sbx_template_api_put_fields[SBX_TEMPLATE_API_PUT_NFIELDS];
 void sbx_template_api_put(struct sbx_req *req);

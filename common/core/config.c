@@ -58,6 +58,7 @@ static int check_not_placeholder(const char *);
 static int check_cw_namespace(const char *);
 static int check_pg_role(const char *);
 static int check_iam_role_arns(const char *);
+static int check_usd(const char *);
 
 #define OFF(member) offsetof(struct sbx_config, member)
 
@@ -184,6 +185,18 @@ static const struct setting settings[] = {
 	    NULL, 1, 1024, SBX_NEED_NOTIFY, F_NOECHO, NULL, NULL, NULL },
 	{ "EXPIRY_WARNING_MINUTES", NULL, S_INT, OFF(expiry_warning_minutes),
 	    "5", 0, 100000, SBX_NEED_NOTIFY, 0, NULL, NULL, NULL },
+
+	/* cost and budgets (issue 13) */
+	{ "COST_REFRESH_SECONDS", NULL, S_INT, OFF(cost_refresh_seconds),
+	    "600", 0, 86400, SBX_NEED_SANDBOX, 0, NULL, NULL, NULL },
+	{ "PRICE_CACHE_HOURS", NULL, S_INT, OFF(price_cache_hours), "24",
+	    0, 8760, SBX_NEED_SANDBOX, 0, NULL, NULL, NULL },
+	{ "USER_MONTHLY_BUDGET_USD", NULL, S_STRING,
+	    OFF(user_monthly_budget_usd), NULL, 1, 32, SBX_NEED_SANDBOX, 0,
+	    NULL, check_usd, "an amount in USD >= 0, such as 25 or 9.50" },
+	{ "COST_CLOCK_OFFSET_SECONDS", NULL, S_INT,
+	    OFF(cost_clock_offset_seconds), "0", 0, 400L * 86400,
+	    SBX_NEED_SANDBOX, 0, NULL, NULL, NULL },
 
 	/* metrics: sbx-meta (GET /metrics) and the reaper (EMF) */
 	{ "METRICS_OVERDUE_GRACE_SECONDS", NULL, S_INT,
@@ -433,6 +446,23 @@ check_emails(const char *v)
 }
 
 /* The region becomes part of host names, so only [a-z0-9-]. */
+/* A USD amount: digits with at most one '.', >= 0 (no sign, no exponent). */
+static int
+check_usd(const char *v)
+{
+	int dot = 0, digits = 0;
+
+	for (; *v != '\0'; v++) {
+		if (*v == '.' && !dot)
+			dot = 1;
+		else if (is_digit((unsigned char)*v))
+			digits++;
+		else
+			return 0;
+	}
+	return digits > 0;
+}
+
 static int
 check_region(const char *v)
 {

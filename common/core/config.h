@@ -81,6 +81,12 @@ struct sbx_config {
 	char *notify_webhook_secret;
 	long expiry_warning_minutes;
 
+	/* cost and budgets */
+	long cost_refresh_seconds;	/* a sandbox's estimate, at most every */
+	long price_cache_hours;		/* a cached price is fresh for */
+	char *user_monthly_budget_usd;	/* NULL: no budget */
+	long cost_clock_offset_seconds;	/* tests: the cost clock runs ahead */
+
 	/* metrics (GET /metrics, the reaper's EMF summary) */
 	long metrics_overdue_grace_seconds;
 	char *metrics_namespace;	/* CloudWatch namespace of the EMF */

@@ -245,6 +245,8 @@ type_phrase(enum sbx_ftype t)
 		return "must be an array";
 	case SBX_F_TIME:
 		return "must be an RFC 3339 time such as 2026-11-26T10:00:00Z";
+	case SBX_F_AMOUNT:
+		return "must be a number >= 0, or null";
 	}
 	return "has the wrong type";
 }
@@ -315,6 +317,13 @@ check_member(const cJSON *item, const struct sbx_field *f, char *detail,
 		return 1;
 	case SBX_F_BOOL:
 		if (!cJSON_IsBool(item))
+			goto type;
+		return 1;
+	case SBX_F_AMOUNT:
+		if (cJSON_IsNull(item))
+			return 1;
+		if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble) ||
+		    item->valuedouble < 0 || item->valuedouble > 1e12)
 			goto type;
 		return 1;
 	case SBX_F_OBJECT:

@@ -23,7 +23,8 @@ enum sbx_ftype {
 	SBX_F_BOOL,
 	SBX_F_OBJECT,
 	SBX_F_ARRAY,
-	SBX_F_TIME		/* a string holding an RFC 3339 time */
+	SBX_F_TIME,		/* a string holding an RFC 3339 time */
+	SBX_F_AMOUNT		/* a finite number >= 0, or null (an amount) */
 };
 
 struct sbx_field {

@@ -58,6 +58,8 @@ static const struct {
 	{ "terminating", "sandbox.terminating" },
 	{ "terminated", "sandbox.terminated" },
 	{ "stuck", "sandbox.stuck" },
+	{ "budget_terminated", "sandbox.budget_terminated" },
+	{ "budget_warning", "user.budget_warning" },
 };
 
 const char *
@@ -105,6 +107,13 @@ sbx_notify_body(const struct sbx_sandbox_event *ev,
 		cJSON_Delete(s);
 		cJSON_Delete(o);
 		return NULL;
+	}
+	/* A user's event names the user (the sandbox is the one it rode on). */
+	if (strncmp(type, "user.", 5) == 0 && sb != NULL) {
+		cJSON *u = cJSON_AddObjectToObject(o, "user");
+
+		if (u != NULL)
+			sbx_json_add_str_or_null(u, "email", sb->owner_email);
 	}
 	/* cJSON's adders fail silently on ENOMEM: check the result whole. */
 	if (cJSON_GetObjectItemCaseSensitive(o, "time") == NULL ||

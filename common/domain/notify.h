@@ -17,7 +17,8 @@
  *
  * where "sandbox" is the sandbox as the API shows it at the time of
  * sending. Types: sandbox.created, .active, .failed, .expiring,
- * .extended, .terminating, .terminated, .stuck; other events (an
+ * .extended, .terminating, .terminated, .stuck, .budget_terminated, and
+ * user.budget_warning (which also carries "user": {"email"}); other events (an
  * operator's "retry") are not sent and are marked skipped.
  *
  * Delivery is at least once: an event is claimed, sent, and marked

@@ -16,6 +16,7 @@
 
 #include "common/io/cfn.h"
 #include "common/core/config.h"
+#include "common/domain/cost.h"
 #include "common/io/db.h"
 #include "common/domain/housekeeping.h"
 #include "common/core/json.h"
@@ -947,6 +948,31 @@ out:
 
 /* ------------------------------------------------------------ a run */
 
+/*
+ * The cost step (cost.h) before the webhooks, so that its terminations and
+ * warnings go out in the same run. AWS being down is counted, not fatal.
+ */
+static void
+run_costs(struct run *x)
+{
+	struct sbx_cost_counts c;
+	enum sbx_err err;
+
+	if (stopped(x))
+		return;
+	err = sbx_cost_reaper_step(x->o->dry_run, x->batch, x->backoff, &c);
+	x->r->counts[SBX_RC_COST_REFRESHED] += c.refreshed;
+	x->r->counts[SBX_RC_COST_FAILED] += c.refresh_failed;
+	x->r->counts[SBX_RC_BUDGET_TERMINATED] += c.terminated;
+	x->r->counts[SBX_RC_BUDGET_WARNINGS] += c.warnings;
+	if (err != SBX_OK) {
+		if (db_down(err))
+			fatal_db(x, err, "following costs");
+		else
+			say(x, 1, "cost step: %s", sbx_strerror(err));
+	}
+}
+
 enum sbx_err
 sbx_reaper_run(const struct sbx_reaper_opts *o, volatile sig_atomic_t *stop,
     struct sbx_reaper_result *r)
@@ -993,6 +1019,8 @@ sbx_reaper_run(const struct sbx_reaper_opts *o, volatile sig_atomic_t *stop,
 			run_orphans(&x);	/* while CloudFormation is warm */
 		run_step(&x, (enum step)s);
 	}
+	if (x.fatal == SBX_OK)
+		run_costs(&x);
 	run_webhooks(&x);
 	run_housekeeping(&x);
 	count_stuck(&x);

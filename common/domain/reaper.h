@@ -76,6 +76,10 @@ enum sbx_reaper_count {
 	SBX_RC_API_TOKENS_DELETED,	/* housekeeping (dry run: would be) */
 	SBX_RC_SKIPPED,		/* claim lost, or the row kept conflicting */
 	SBX_RC_ERRORS,		/* a row failed for another reason (logged) */
+	SBX_RC_COST_REFRESHED,	/* cost estimates made (cost.h) */
+	SBX_RC_COST_FAILED,	/* estimates AWS could not give: last kept */
+	SBX_RC_BUDGET_TERMINATED,	/* over max_cost_usd or the budget */
+	SBX_RC_BUDGET_WARNINGS,	/* user.budget_warning sent */
 	SBX_RC__MAX
 };
 

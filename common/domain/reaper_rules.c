@@ -36,6 +36,10 @@ static const char *const count_names[SBX_RC__MAX] = {
 	[SBX_RC_API_TOKENS_DELETED] = "api_tokens_deleted",
 	[SBX_RC_SKIPPED] = "skipped",
 	[SBX_RC_ERRORS] = "errors",
+	[SBX_RC_COST_REFRESHED] = "cost_refreshed",
+	[SBX_RC_COST_FAILED] = "cost_failed",
+	[SBX_RC_BUDGET_TERMINATED] = "budget_terminated",
+	[SBX_RC_BUDGET_WARNINGS] = "budget_warnings",
 };
 
 const char *

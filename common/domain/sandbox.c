@@ -61,7 +61,7 @@ sbx_sandbox_db_take(void *base, const struct sbx_sandbox_db_text *cols,
 enum sandbox_col {
 	COL_ID, COL_NAME, COL_OWNER_ID, COL_OWNER_EMAIL, COL_TEMPLATE_NAME,
 	COL_STATUS_REASON, COL_STACK_NAME, COL_STACK_ID, COL_PARAMETERS,
-	COL_STACK_PARAMETERS, COL_OUTPUTS,
+	COL_STACK_PARAMETERS, COL_OUTPUTS, COL_COST,
 	COL_TEMPLATE_VERSION, COL_STATUS, COL_CREATED_AT, COL_EXPIRY_TIME,
 	COL_MAX_EXPIRY_TIME, COL_TERMINATED_AT, COL_UPDATED_AT,
 	COL_REFRESHED_AT, COL_VERSION, COL_PENDING_ACTION, COL_ATTEMPTS,
@@ -72,15 +72,15 @@ enum sandbox_col {
 static const char *const sandbox_col_names[COL__MAX] = {
 	"id", "name", "owner_id", "owner_email", "template_name",
 	"status_reason", "stack_name", "stack_id", "parameters",
-	"stack_parameters", "outputs",
+	"stack_parameters", "outputs", "cost",
 	"template_version", "status", "created_at", "expiry_time",
 	"max_expiry_time", "terminated_at", "updated_at",
 	"refreshed_at", "version", "pending_action", "attempts",
 	"next_attempt_at", "stuck",
 };
 
-/* The text columns (COL_ID .. COL_OUTPUTS) and the members they fill. */
-static const size_t sandbox_text_off[COL_OUTPUTS + 1] = {
+/* The text columns (COL_ID .. COL_COST) and the members they fill. */
+static const size_t sandbox_text_off[COL_COST + 1] = {
 	offsetof(struct sbx_sandbox, id),
 	offsetof(struct sbx_sandbox, name),
 	offsetof(struct sbx_sandbox, owner_id),
@@ -92,6 +92,7 @@ static const size_t sandbox_text_off[COL_OUTPUTS + 1] = {
 	offsetof(struct sbx_sandbox, parameters),
 	offsetof(struct sbx_sandbox, stack_parameters),
 	offsetof(struct sbx_sandbox, outputs),
+	offsetof(struct sbx_sandbox, cost),
 };
 
 static void
@@ -131,7 +132,7 @@ row_read(const PGresult *res, int row, const int *cols)
 	sb = calloc(1, sizeof(*sb));
 	if (sb == NULL)
 		return NULL;
-	for (i = 0; i <= COL_OUTPUTS; i++) {
+	for (i = 0; i <= COL_COST; i++) {
 		char **dst = (char **)(void *)((char *)sb +
 		    sandbox_text_off[i]);
 

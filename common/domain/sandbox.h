@@ -71,6 +71,7 @@ struct sbx_sandbox {
 	 */
 	char *stack_parameters;
 	char *outputs;			/* JSON object text, NULL until ACTIVE */
+	char *cost;			/* raw cost (cost.h sbx_cost_view), or NULL */
 	long long created_at;
 	long long expiry_time;
 	long long max_expiry_time;
@@ -463,6 +464,8 @@ struct sbx_sandbox_create_result {
 	char *body;			/* replay: the stored body text */
 	struct sbx_sandbox *sandbox;	/* 201: the row */
 	const char *field;		/* 4xx: offending field, or NULL */
+	/* 4xx of a cause of its own ("budget-exceeded"); NULL: by status */
+	const char *problem;
 	char detail[256];
 	char field_buf[160];		/* storage field may point to */
 };

@@ -23,6 +23,7 @@
 #include <libpq-fe.h>
 
 #include "common/core/config.h"
+#include "common/domain/cost.h"
 #include "common/io/db.h"
 #include "common/domain/housekeeping.h"
 #include "common/core/json.h"
@@ -378,6 +379,28 @@ sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
 	a.stack_name = stack_name;
 	a.params_masked = masked_text;
 	a.params_real = eff_text;
+	/*
+	 * The budget: what this sandbox would add, from the parameters chosen
+	 * and the cached prices (never the Price List itself), for its TTL.
+	 */
+	{
+		double hourly = 0;
+		int known = 0, refused = 0;
+
+		err = sbx_cost_template_hourly(t->body, eff, 1, &hourly,
+		    &known);
+		if (err == SBX_OK)
+			err = sbx_cost_budget_check(req->owner_id, known ?
+			    hourly * (double)ttl / 60.0 : -1, &refused,
+			    res->detail, sizeof(res->detail));
+		if (err != SBX_OK)
+			goto out;
+		if (refused) {
+			res->http_status = 409;
+			res->problem = "budget-exceeded";
+			goto out;
+		}
+	}
 	snprintf(a.ttl, sizeof(a.ttl), "%ld", ttl);
 	snprintf(a.lifetime, sizeof(a.lifetime), "%ld",
 	    cfg->sandbox_max_lifetime_minutes);
@@ -388,6 +411,10 @@ sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
 		/* A replay or a refusal, decided inside the transaction. */
 		res->http_status = a.status;
 		res->field = a.field;
+		/* Each 409 its own type; the quota's stays "conflict". */
+		if (a.status == 409 && a.field != NULL &&
+		    strcmp(a.field, "name") == 0)
+			res->problem = "name-taken";
 		snprintf(res->detail, sizeof(res->detail), "%s", a.detail);
 		res->body = a.replay_body;
 		a.replay_body = NULL;

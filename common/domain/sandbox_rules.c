@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "common/domain/cost.h"
 #include "common/core/json.h"
 #include "common/domain/sandbox.h"
 
@@ -304,6 +305,9 @@ sbx_sandbox_to_json(const struct sbx_sandbox *sb)
 	add_time(o, "expiry_time", sb->expiry_time);
 	add_time(o, "max_expiry_time", sb->max_expiry_time);
 	add_time(o, "terminated_at", sb->terminated_at);
+	/* null until the reaper has estimated it (cost.h). */
+	cJSON_AddItemToObject(o, "cost", sbx_cost_view(sb->cost,
+	    sb->expiry_time, sbx_cost_now()));
 	return o;
 }
 
@@ -327,6 +331,7 @@ sbx_sandbox_free(struct sbx_sandbox *sb)
 		free(sb->stack_parameters);
 	}
 	free(sb->outputs);
+	free(sb->cost);
 	free(sb);
 }
 

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "common/core/config.h"
+#include "common/domain/cost.h"
 #include "common/io/db.h"
 #include "common/core/json.h"
 #include "common/core/log.h"
@@ -26,7 +27,9 @@
 	" default_ttl_minutes, max_ttl_minutes," \
 	" CASE WHEN enabled THEN 1 ELSE 0 END AS enabled," \
 	" CASE WHEN is_default THEN 1 ELSE 0 END AS is_default," \
-	" floor(extract(epoch FROM created_at))::bigint AS created_at"
+	" floor(extract(epoch FROM created_at))::bigint AS created_at," \
+	" max_cost_usd::text AS max_cost_usd," \
+	" estimated_hourly_usd::text AS estimated_hourly_usd"
 
 void
 sbx_template_free(struct sbx_template *t)
@@ -38,6 +41,8 @@ sbx_template_free(struct sbx_template *t)
 	free(t->body);
 	free(t->parameters);
 	free(t->capabilities);
+	free(t->max_cost_usd);
+	free(t->estimated_hourly_usd);
 	free(t);
 }
 
@@ -68,6 +73,9 @@ static const struct sbx_sandbox_db_text template_text[] = {
 	{ "body", offsetof(struct sbx_template, body) },
 	{ "parameters", offsetof(struct sbx_template, parameters) },
 	{ "capabilities", offsetof(struct sbx_template, capabilities) },
+	{ "max_cost_usd", offsetof(struct sbx_template, max_cost_usd) },
+	{ "estimated_hourly_usd", offsetof(struct sbx_template,
+	    estimated_hourly_usd) },
 };
 
 static struct sbx_template *
@@ -202,6 +210,16 @@ out:
 
 /* ------------------------------------------------------------ JSON */
 
+/* A numeric column's text as a JSON number, or null. */
+static void
+add_amount(cJSON *o, const char *name, const char *text)
+{
+	if (text != NULL)
+		cJSON_AddNumberToObject(o, name, strtod(text, NULL));
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
 cJSON *
 sbx_template_to_json(const struct sbx_template *t, int with_body)
 {
@@ -233,6 +251,8 @@ sbx_template_to_json(const struct sbx_template *t, int with_body)
 	cJSON_AddBoolToObject(o, "enabled", t->enabled);
 	sbx_time_format(t->created_at, when, sizeof(when));
 	cJSON_AddStringToObject(o, "created_at", when);
+	add_amount(o, "max_cost_usd", t->max_cost_usd);
+	add_amount(o, "estimated_hourly_usd", t->estimated_hourly_usd);
 	if (with_body)
 		sbx_json_add_str_or_null(o, "body", t->body);
 	return o;
@@ -256,6 +276,8 @@ struct put_args {
 	const char *capabilities;
 	const char *default_ttl;	/* NULL: not set */
 	const char *max_ttl;
+	const char *max_cost;		/* NULL: none */
+	const char *estimate;		/* from the price cache; NULL: unknown */
 	const char *actor;
 	int is_default;			/* -1: keep the name's */
 	struct sbx_template *out;
@@ -276,9 +298,11 @@ static const char sql_put_undefault[] =
 static const char sql_put_insert[] =
     "INSERT INTO templates (name, version, description, body, parameters,"
     " capabilities, default_ttl_minutes, max_ttl_minutes, enabled,"
-    " is_default, created_by)"
+    " is_default, created_by, max_cost_usd, estimated_hourly_usd,"
+    " estimated_at)"
     " VALUES ($1, $2::int, $3, $4, $5, $6, $7::int, $8::int, true,"
-    " $9::boolean, $10)"
+    " $9::boolean, $10, $11::numeric, $12::numeric,"
+    " CASE WHEN $12::numeric IS NULL THEN NULL ELSE now() END)"
     " RETURNING " TEMPLATE_COLS;
 
 static enum sbx_err
@@ -317,11 +341,12 @@ tx_put_fn(PGconn *conn, void *arg)
 		res = NULL;
 	}
 	{
-		const char *p[10] = { a->name, ver, a->description, a->body,
+		const char *p[12] = { a->name, ver, a->description, a->body,
 		    a->parameters, a->capabilities, a->default_ttl, a->max_ttl,
-		    is_default ? "true" : "false", a->actor };
+		    is_default ? "true" : "false", a->actor, a->max_cost,
+		    a->estimate };
 
-		err = sbx_db_query(conn, "tpl_put_insert", sql_put_insert, 10,
+		err = sbx_db_query(conn, "tpl_put_insert", sql_put_insert, 12,
 		    p, &res);
 	}
 	/* Two PUTs of one name at once took the same version: again. */
@@ -360,7 +385,7 @@ sbx_template_put(const char *name, const cJSON *req, const char *actor,
 	const cJSON *c;
 	cJSON *doc = NULL, *declared = NULL;
 	char *body_text = NULL, *params_text = NULL, *caps_text = NULL;
-	char dttl[32], mttl[32];
+	char dttl[32], mttl[32], maxcost[64], estimate[64];
 	long long d_ttl, m_ttl;
 	struct put_args a;
 	enum sbx_err err;
@@ -506,6 +531,28 @@ sbx_template_put(const char *name, const cJSON *req, const char *actor,
 	a.max_ttl = m_ttl > 0 ? mttl : NULL;
 	a.actor = actor;
 	a.is_default = deflt == NULL ? -1 : cJSON_IsTrue(deflt);
+	/*
+	 * The cost cap, and the estimate from the price cache only (a PUT
+	 * never waits on the Price List; without a cached price the reaper
+	 * fills it in).
+	 */
+	{
+		const cJSON *mc = cJSON_GetObjectItemCaseSensitive(req,
+		    "max_cost_usd");
+		double hourly = 0;
+		int known = 0;
+
+		if (cJSON_IsNumber(mc)) {
+			snprintf(maxcost, sizeof(maxcost), "%.6f",
+			    mc->valuedouble);
+			a.max_cost = maxcost;
+		}
+		if (sbx_cost_template_hourly(body_text, NULL, 1, &hourly,
+		    &known) == SBX_OK && known) {
+			snprintf(estimate, sizeof(estimate), "%.6f", hourly);
+			a.estimate = estimate;
+		}
+	}
 	err = sbx_db_tx(tx_put_fn, &a);
 	if (err == SBX_OK) {
 		sbx_log(SBX_LOG_INFO, MODULE, "template %s version %ld added "

@@ -38,6 +38,8 @@ struct sbx_template {
 	int enabled;
 	int is_default;
 	long long created_at;
+	char *max_cost_usd;		/* numeric text; NULL: no cap */
+	char *estimated_hourly_usd;	/* numeric text; NULL: unknown */
 };
 
 struct sbx_template_list {

@@ -1,235 +1,70 @@
 /*
- * The CloudFormation Query API client: builds the form body, signs it,
- * sends it through the one HTTP client, retries what is worth retrying,
- * and reads the XML answers. See cfn.h for the contracts.
+ * The CloudFormation Query API client: builds the form body, has
+ * common/io/awsapi.c sign, send and retry it, and reads the XML answers.
+ * See cfn.h for the contracts.
  */
-#include <errno.h>
-#include <limits.h>
-#include <pthread.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <curl/curl.h>
-#include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <libxml/xmlerror.h>
 
-#include "common/io/aws.h"
-#include "common/io/cfn.h"
 #include "common/core/config.h"
-#include "common/core/crypto.h"
-#include "common/io/httpclient.h"
 #include "common/core/log.h"
+#include "common/io/aws.h"
+#include "common/io/awsapi.h"
+#include "common/io/awsxml.h"
+#include "common/io/cfn.h"
+#include "common/io/httpclient.h"
 
 #define SERVICE "cloudformation"
 #define CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
-#define RETRY_BASE_MS 200L
-#define RETRY_CAP_MS 5000L
 /* A guard against a NextToken that never ends. */
 #define MAX_PAGES 1000
 
 /* ------------------------------------------------------------------ XML */
-
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-
-static void
-xml_init(void)
-{
-	xmlInitParser();
-}
-
-/*
- * libxml2 reports some failures (a body that does not convert from the
- * encoding it declares) through its generic error channel, which
- * XML_PARSE_NOERROR does not reach and which by default writes to stderr,
- * outside our log. The caller gets SBX_EPARSE and logs that instead.
- */
-static void
-xml_quiet(void *ctx, const char *msg, ...)
-{
-	(void)ctx;
-	(void)msg;
-}
-
-/*
- * Parses an answer and checks its root element. No entity substitution,
- * no DTD loading, no network; a document with a DTD at all is refused,
- * since AWS never sends one and it is the door for entity tricks.
- */
-static enum sbx_err
-xml_open(const char *xml, size_t len, const char *root_name, xmlDoc **doc,
-    xmlNode **root)
-{
-	xmlNode *r;
-
-	*doc = NULL;
-	*root = NULL;
-	if (xml == NULL || len == 0 || len > INT_MAX)
-		return SBX_EPARSE;
-	(void)pthread_once(&xml_once, xml_init);
-	/* The channel is per thread in libxml2: set it for this one. */
-	xmlSetGenericErrorFunc(NULL, xml_quiet);
-	*doc = xmlReadMemory(xml, (int)len, "cfn.xml", NULL,
-	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (*doc == NULL)
-		return SBX_EPARSE;
-	if ((*doc)->intSubset != NULL || (*doc)->extSubset != NULL ||
-	    (r = xmlDocGetRootElement(*doc)) == NULL ||
-	    strcmp((const char *)r->name, root_name) != 0) {
-		xmlFreeDoc(*doc);
-		*doc = NULL;
-		return SBX_EPARSE;
-	}
-	*root = r;
-	return SBX_OK;
-}
-
-/* The first child element with this local name (namespaces ignored). */
-static xmlNode *
-child(xmlNode *n, const char *name)
-{
-	xmlNode *c;
-
-	if (n == NULL)
-		return NULL;
-	for (c = n->children; c != NULL; c = c->next)
-		if (c->type == XML_ELEMENT_NODE &&
-		    strcmp((const char *)c->name, name) == 0)
-			return c;
-	return NULL;
-}
-
-/* The next sibling element with the same local name as n. */
-static xmlNode *
-next_named(xmlNode *n)
-{
-	xmlNode *c;
-
-	for (c = n->next; c != NULL; c = c->next)
-		if (c->type == XML_ELEMENT_NODE &&
-		    strcmp((const char *)c->name, (const char *)n->name) == 0)
-			return c;
-	return NULL;
-}
-
-/*
- * The text of child element name of n, copied into *out (NULL when the
- * element is absent). Returns -1 only when out of memory.
- */
-static int
-child_text(xmlNode *n, const char *name, char **out)
-{
-	xmlNode *c = child(n, name);
-	xmlChar *t;
-
-	*out = NULL;
-	if (c == NULL)
-		return 0;
-	if ((t = xmlNodeGetContent(c)) == NULL)
-		return -1;
-	*out = strdup((const char *)t);
-	xmlFree(t);
-	return *out == NULL ? -1 : 0;
-}
-
-/* Copies s into a fixed buffer, cutting on a UTF-8 boundary. */
-static void
-copy_utf8(char *dst, size_t cap, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n >= cap) {
-		n = cap - 1;
-		/* Back up over continuation bytes to a character start. */
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
-	}
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-}
+/* The XML reading is the one every Query API client shares (awsapi.h). */
 
 enum sbx_err
 sbx_cfn_parse_error(const char *xml, size_t len, struct sbx_cfn_error *cerr)
 {
+	struct sbx_aws_error e;
 	xmlDoc *doc = NULL;
-	xmlNode *root, *e;
-	char *code = NULL, *msg = NULL;
+	xmlNode *root;
 	enum sbx_err err;
 
-	if ((err = xml_open(xml, len, "ErrorResponse", &doc, &root)) != SBX_OK)
+	memset(&e, 0, sizeof(e));
+	if ((err = sbx_awsxml_open(xml, len, "ErrorResponse", &doc, &root)) !=
+	    SBX_OK)
 		return err;
-	err = SBX_EPARSE;
-	if ((e = child(root, "Error")) == NULL)
-		goto out;
-	if (child_text(e, "Code", &code) != 0 ||
-	    child_text(e, "Message", &msg) != 0) {
-		err = SBX_ENOMEM;
-		goto out;
+	err = sbx_awsxml_error(sbx_awsxml_child(root, "Error"), &e);
+	if (err == SBX_OK) {
+		sbx_awsapi_copy(cerr->code, sizeof(cerr->code), e.code);
+		sbx_awsapi_copy(cerr->message, sizeof(cerr->message),
+		    e.message);
 	}
-	if (code == NULL || code[0] == '\0')
-		goto out;
-	copy_utf8(cerr->code, sizeof(cerr->code), code);
-	copy_utf8(cerr->message, sizeof(cerr->message), msg ? msg : "");
-	err = SBX_OK;
-out:
-	free(code);
-	free(msg);
 	xmlFreeDoc(doc);
 	return err;
 }
 
-static int
-code_in(const char *code, const char *const *list)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(code, *list) == 0)
-			return 1;
-	return 0;
-}
-
+/* CloudFormation's own codes first, then those every AWS service shares. */
 enum sbx_err
 sbx_cfn_map_error(long status, const char *code, const char *message)
 {
-	static const char *const throttled[] = { "Throttling",
-	    "ThrottlingException", "RequestLimitExceeded",
-	    "TooManyRequestsException", NULL };
-	static const char *const conflict[] = { "AlreadyExistsException",
-	    "TokenAlreadyExistsException", NULL };
-	static const char *const auth[] = { "InvalidClientTokenId",
-	    "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
-	    "AccessDenied", "AccessDeniedException", "IncompleteSignature",
-	    "MissingAuthenticationToken", "UnrecognizedClientException",
-	    "InvalidAccessKeyId", "AuthFailure", NULL };
-	static const char *const unavailable[] = { "ServiceUnavailable",
-	    "InternalFailure", "InternalError", "ServiceUnavailableException",
-	    NULL };
-
 	if (code == NULL)
 		code = "";
 	if (message == NULL)
 		message = "";
-	if (code_in(code, throttled))
-		return SBX_ETHROTTLED;
 	if (strcmp(code, "ValidationError") == 0)
 		return strstr(message, "does not exist") != NULL ?
 		    SBX_ENOTFOUND : SBX_EINVAL;
-	if (code_in(code, conflict))
+	if (strcmp(code, "AlreadyExistsException") == 0 ||
+	    strcmp(code, "TokenAlreadyExistsException") == 0)
 		return SBX_ECONFLICT;
 	if (strcmp(code, "InsufficientCapabilitiesException") == 0)
 		return SBX_EINVAL;
-	if (code_in(code, auth))
-		return SBX_EAUTH;
-	if (code_in(code, unavailable) || status >= 500 || status == 0)
-		return SBX_EUNAVAILABLE;
-	if (status == 429)
-		return SBX_ETHROTTLED;
-	if (status == 401 || status == 403)
-		return SBX_EAUTH;
-	return SBX_EREMOTE;
+	return sbx_awsapi_map_error(status, code);
 }
 
 enum sbx_err
@@ -240,10 +75,10 @@ sbx_cfn_parse_create(const char *xml, size_t len, char **stack_id)
 	enum sbx_err err;
 
 	*stack_id = NULL;
-	if ((err = xml_open(xml, len, "CreateStackResponse", &doc, &root)) !=
+	if ((err = sbx_awsxml_open(xml, len, "CreateStackResponse", &doc, &root)) !=
 	    SBX_OK)
 		return err;
-	if (child_text(child(root, "CreateStackResult"), "StackId",
+	if (sbx_awsxml_text(sbx_awsxml_child(root, "CreateStackResult"), "StackId",
 	    stack_id) != 0)
 		err = SBX_ENOMEM;
 	else if (*stack_id == NULL || (*stack_id)[0] == '\0')
@@ -345,7 +180,7 @@ member_read(xmlNode *m, const struct member_kind *k, void *elem)
 	enum sbx_err err = SBX_ENOMEM;
 
 	for (i = 0; i < k->nfields; i++)
-		if (child_text(m, k->fields[i].name,
+		if (sbx_awsxml_text(m, k->fields[i].name,
 		    field_at(elem, &k->fields[i])) != 0)
 			goto fail;
 	for (i = 0; i < k->nfields; i++) {
@@ -380,7 +215,7 @@ members_read(xmlNode *list, const struct member_kind *k, void **v, size_t *n)
 	char *nv;
 	enum sbx_err err;
 
-	for (m = child(list, "member"); m != NULL; m = next_named(m)) {
+	for (m = sbx_awsxml_child(list, "member"); m != NULL; m = sbx_awsxml_next(m)) {
 		if ((nv = vec_grow(*v, *n, k->size)) == NULL)
 			return SBX_ENOMEM;
 		*v = nv;
@@ -417,13 +252,13 @@ stack_read_more(xmlNode *m, void *elem)
 	void *v = NULL;
 	enum sbx_err err;
 
-	err = members_read(child(m, "Outputs"), &output_kind, &v,
+	err = members_read(sbx_awsxml_child(m, "Outputs"), &output_kind, &v,
 	    &s->noutputs);
 	s->outputs = v;
 	if (err != SBX_OK)
 		return err;
 	v = NULL;
-	err = members_read(child(m, "Tags"), &tag_kind, &v, &s->ntags);
+	err = members_read(sbx_awsxml_child(m, "Tags"), &tag_kind, &v, &s->ntags);
 	s->tags = v;
 	return err;
 }
@@ -491,6 +326,30 @@ static const struct member_kind summary_kind = {
 	NFIELDS(summary_fields), NULL, NULL,
 };
 
+static const struct field resource_fields[] = {
+	{ "LogicalResourceId", offsetof(struct sbx_cfn_resource, logical_id),
+	    FIELD_REQUIRED },
+	{ "PhysicalResourceId", offsetof(struct sbx_cfn_resource,
+	    physical_id), FIELD_OPTIONAL },
+	{ "ResourceType", offsetof(struct sbx_cfn_resource, resource_type),
+	    FIELD_REQUIRED },
+	{ "ResourceStatus", offsetof(struct sbx_cfn_resource, status),
+	    FIELD_OPTIONAL },
+};
+static const struct member_kind resource_kind = {
+	sizeof(struct sbx_cfn_resource), resource_fields,
+	NFIELDS(resource_fields), NULL, NULL,
+};
+
+void
+sbx_cfn_resources_fini(struct sbx_cfn_resources *l)
+{
+	if (l == NULL)
+		return;
+	members_free(&resource_kind, l->v, l->n);
+	memset(l, 0, sizeof(*l));
+}
+
 void
 sbx_cfn_stack_fini(struct sbx_cfn_stack *s)
 {
@@ -543,14 +402,14 @@ parse_list(const char *xml, size_t len, const char *action, const char *list,
 		*next_token = NULL;
 	snprintf(rname, sizeof(rname), "%sResponse", action);
 	snprintf(sname, sizeof(sname), "%sResult", action);
-	if ((err = xml_open(xml, len, rname, &doc, &root)) != SBX_OK)
+	if ((err = sbx_awsxml_open(xml, len, rname, &doc, &root)) != SBX_OK)
 		return err;
-	if ((result = child(root, sname)) == NULL) {
+	if ((result = sbx_awsxml_child(root, sname)) == NULL) {
 		err = SBX_EPARSE;
 		goto out;
 	}
 	if (next_token != NULL) {
-		if (child_text(result, "NextToken", next_token) != 0) {
+		if (sbx_awsxml_text(result, "NextToken", next_token) != 0) {
 			err = SBX_ENOMEM;
 			goto out;
 		}
@@ -559,7 +418,7 @@ parse_list(const char *xml, size_t len, const char *action, const char *list,
 			*next_token = NULL;
 		}
 	}
-	err = members_read(child(result, list), k, v, n);
+	err = members_read(sbx_awsxml_child(result, list), k, v, n);
 out:
 	if (err != SBX_OK && next_token != NULL) {
 		free(*next_token);
@@ -591,6 +450,19 @@ sbx_cfn_parse_events(const char *xml, size_t len, struct sbx_cfn_events *out,
 
 	err = parse_list(xml, len, "DescribeStackEvents", "StackEvents",
 	    &event_kind, &v, &out->n, next_token);
+	out->v = v;
+	return err;
+}
+
+enum sbx_err
+sbx_cfn_parse_resources(const char *xml, size_t len,
+    struct sbx_cfn_resources *out)
+{
+	void *v = out->v;
+	enum sbx_err err;
+
+	err = parse_list(xml, len, "DescribeStackResources", "StackResources",
+	    &resource_kind, &v, &out->n, NULL);
 	out->v = v;
 	return err;
 }
@@ -676,273 +548,58 @@ form_free(struct form *f)
 	memset(f, 0, sizeof(*f));
 }
 
-static long
-retry_base_ms(void)
-{
-	const char *v = sbx_config_getenv("CFN_RETRY_BASE_MS", NULL);
-	char *end;
-	long ms;
-
-	if (v == NULL || v[0] == '\0')
-		return RETRY_BASE_MS;
-	errno = 0;
-	ms = strtol(v, &end, 10);
-	if (errno != 0 || *end != '\0' || ms < 0 || ms > 60000)
-		return RETRY_BASE_MS;
-	return ms;
-}
-
-/* Full jitter: a uniform wait in [0, min(cap, base * 2^(attempt-1))]. */
-static void
-backoff(int attempt)
-{
-	long base = retry_base_ms(), ceil_ms = base, ms;
-	uint32_t r = 0;
-	struct timespec ts;
-	int i;
-
-	if (base == 0)
-		return;
-	for (i = 1; i < attempt && ceil_ms < RETRY_CAP_MS; i++)
-		ceil_ms *= 2;
-	if (ceil_ms > RETRY_CAP_MS)
-		ceil_ms = RETRY_CAP_MS;
-	if (sbx_crypto_random(&r, sizeof(r)) != SBX_OK)
-		r = (uint32_t)rand();
-	ms = (long)(r % (uint32_t)(ceil_ms + 1));
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* Where to send: the endpoint URL, its Host header and its path. */
-struct target {
-	char *url;
-	char *host;		/* host[:port] as the Host header says it */
-	char *path;		/* decoded path for the canonical request */
-};
-
-static void
-target_fini(struct target *t)
-{
-	free(t->url);
-	free(t->host);
-	free(t->path);
-	memset(t, 0, sizeof(*t));
-}
-
+/* An error answer read into the shared struct (awsapi's callback). */
 static enum sbx_err
-target_resolve(const char *region, struct target *t)
+parse_error_cb(const char *xml, size_t len, struct sbx_aws_error *e)
 {
-	CURLU *u = NULL;
-	char *host = NULL, *port = NULL, *path = NULL, *user = NULL;
-	CURLUcode uc;
-	size_t n;
+	struct sbx_cfn_error ce;
 	enum sbx_err err;
 
-	memset(t, 0, sizeof(*t));
-	if ((err = sbx_aws_endpoint(SERVICE, region, &t->url)) != SBX_OK)
+	memset(&ce, 0, sizeof(ce));
+	if ((err = sbx_cfn_parse_error(xml, len, &ce)) != SBX_OK)
 		return err;
-	err = SBX_ECONFIG;
-	if (!sbx_http_url_allowed(t->url)) {
-		sbx_log(SBX_LOG_ERROR, "cfn", "the CloudFormation endpoint "
-		    "must be https, or http to a loopback address");
-		goto out;
-	}
-	if ((u = curl_url()) == NULL) {
-		err = SBX_ENOMEM;
-		goto out;
-	}
-	if (curl_url_set(u, CURLUPART_URL, t->url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) !=
-	    CURLUE_OK)
-		goto out;
-	/* Credentials in the endpoint URL would be sent in the clear. */
-	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
-		goto out;
-	uc = curl_url_get(u, CURLUPART_PORT, &port, 0);
-	if (uc != CURLUE_OK && uc != CURLUE_NO_PORT)
-		goto out;
-	n = strlen(host) + (port ? strlen(port) + 1 : 0) + 1;
-	if ((t->host = malloc(n)) == NULL) {
-		err = SBX_ENOMEM;
-		goto out;
-	}
-	/* curl leaves out a port the scheme implies; so does the Host header. */
-	if (port != NULL && !((strncmp(t->url, "https:", 6) == 0 &&
-	    strcmp(port, "443") == 0) || (strncmp(t->url, "http:", 5) == 0 &&
-	    strcmp(port, "80") == 0)))
-		snprintf(t->host, n, "%s:%s", host, port);
-	else
-		snprintf(t->host, n, "%s", host);
-	if ((t->path = strdup(path[0] ? path : "/")) == NULL) {
-		err = SBX_ENOMEM;
-		goto out;
-	}
-	err = SBX_OK;
-out:
-	if (err != SBX_OK)
-		target_fini(t);
-	curl_free(user);
-	curl_free(host);
-	curl_free(port);
-	curl_free(path);
-	curl_url_cleanup(u);
-	return err;
-}
-
-/* One signed POST. */
-static enum sbx_err
-send_signed(const struct target *t, const char *region, const char *body,
-    const struct sbx_aws_creds *creds, struct sbx_http_response *resp)
-{
-	struct sbx_http_header signed_hdrs[] = {
-		{ "Content-Type", CONTENT_TYPE },
-	};
-	struct sbx_aws_sign_req r = {
-		.method = "POST",
-		.path = t->path,
-		.host = t->host,
-		.headers = signed_hdrs,
-		.nheaders = 1,
-		.payload = body,
-		.payload_len = strlen(body),
-		.region = region,
-		.service = SERVICE,
-		.now = (long long)time(NULL),
-	};
-	struct sbx_aws_sig sig = { 0 };
-	struct sbx_http_header h[6];
-	struct sbx_http_request req = { 0 };
-	size_t n = 0;
-	enum sbx_err err;
-
-	if ((err = sbx_aws_sign(&r, creds, &sig)) != SBX_OK)
-		return err;
-	h[n++] = (struct sbx_http_header){ "Host", t->host };
-	h[n++] = (struct sbx_http_header){ "Content-Type", CONTENT_TYPE };
-	h[n++] = (struct sbx_http_header){ "X-Amz-Date", sig.amz_date };
-	if (creds->session_token != NULL)
-		h[n++] = (struct sbx_http_header){ "X-Amz-Security-Token",
-		    creds->session_token };
-	h[n++] = (struct sbx_http_header){ "Authorization", sig.authorization };
-	h[n++] = (struct sbx_http_header){ "Accept", "text/xml" };
-	req.method = "POST";
-	req.url = t->url;
-	req.headers = h;
-	req.nheaders = n;
-	req.body = body;
-	req.body_len = strlen(body);
-	err = sbx_http_send(&req, resp);
-	sbx_aws_sig_fini(&sig);
-	return err;
-}
-
-static int
-expired_token(const struct sbx_cfn_error *e)
-{
-	return strcmp(e->code, "ExpiredToken") == 0 ||
-	    strcmp(e->code, "ExpiredTokenException") == 0;
+	sbx_awsapi_copy(e->code, sizeof(e->code), ce.code);
+	sbx_awsapi_copy(e->message, sizeof(e->message), ce.message);
+	return SBX_OK;
 }
 
 /*
- * Runs one Query API call with its retries. On SBX_OK, resp holds the 2xx
- * answer (the caller finis it); otherwise resp is empty and cerr says what
- * AWS said last.
+ * Runs one Query API call with its retries (common/awsapi.c). On SBX_OK,
+ * resp holds the 2xx answer (the caller finis it); otherwise resp is
+ * empty and cerr says what AWS said last, mapped as CloudFormation's
+ * codes mean (a missing stack, a name taken, a refused template).
  */
 static enum sbx_err
 cfn_call(const char *action, struct form *f, struct sbx_http_response *resp,
     struct sbx_cfn_error *cerr)
 {
-	struct sbx_aws_creds creds = { 0 };
-	struct target t = { 0 };
-	char region[64], *body = NULL;
-	int attempt, refreshed = 0;
+	struct sbx_awsapi_req r = { 0 };
+	struct sbx_aws_error e;
+	char *body = NULL;
 	enum sbx_err err;
 
 	memset(resp, 0, sizeof(*resp));
 	memset(cerr, 0, sizeof(*cerr));
+	memset(&e, 0, sizeof(e));
 	if (f->oom)
 		return SBX_ENOMEM;
-	/* Failures before any request still tell the caller why. */
-	if ((err = sbx_aws_region(region, sizeof(region))) != SBX_OK) {
-		sbx_log(SBX_LOG_ERROR, "cfn", "no AWS region: set AWS_REGION");
-		snprintf(cerr->code, sizeof(cerr->code), "NoRegion");
-		snprintf(cerr->message, sizeof(cerr->message),
-		    "no AWS region is configured");
-		return err;
-	}
-	if ((err = target_resolve(region, &t)) != SBX_OK) {
-		snprintf(cerr->code, sizeof(cerr->code), "BadEndpoint");
-		snprintf(cerr->message, sizeof(cerr->message),
-		    "the CloudFormation endpoint is not usable");
-		goto out;
-	}
 	if ((err = sbx_aws_canonical_query(f->v, f->n, &body)) != SBX_OK)
-		goto out;
-	if ((err = sbx_aws_creds_get(&creds)) != SBX_OK) {
-		snprintf(cerr->code, sizeof(cerr->code), "NoCredentials");
-		snprintf(cerr->message, sizeof(cerr->message),
-		    "AWS credentials could not be obtained: %s",
-		    sbx_strerror(err));
-		goto out;
-	}
-
-	for (attempt = 1;; attempt++) {
-		memset(cerr, 0, sizeof(*cerr));
-		sbx_http_response_fini(resp);
-		err = send_signed(&t, region, body, &creds, resp);
-		if (err == SBX_OK) {
-			cerr->http_status = resp->status;
-			if (resp->status >= 200 && resp->status < 300)
-				goto out;
-			if (sbx_cfn_parse_error(resp->body, resp->body_len,
-			    cerr) != SBX_OK) {
-				snprintf(cerr->code, sizeof(cerr->code),
-				    "HTTP%ld", resp->status);
-				cerr->message[0] = '\0';
-			}
-			err = sbx_cfn_map_error(resp->status, cerr->code,
-			    cerr->message);
-		} else if (err != SBX_EUNAVAILABLE) {
-			goto out;
-		} else {
-			snprintf(cerr->code, sizeof(cerr->code), "NoAnswer");
-			snprintf(cerr->message, sizeof(cerr->message),
-			    "CloudFormation could not be reached");
-		}
-		/*
-		 * What is retried is worth a warning; a refused signature
-		 * needs an operator; the rest (no such stack, name taken)
-		 * is the caller's to judge.
-		 */
-		sbx_log(err == SBX_ETHROTTLED || err == SBX_EUNAVAILABLE ?
-		    SBX_LOG_WARN : err == SBX_EAUTH ? SBX_LOG_ERROR :
-		    SBX_LOG_DEBUG, "cfn", "%s attempt %d/%d: %s (%s)", action,
-		    attempt, SBX_CFN_MAX_ATTEMPTS, sbx_strerror(err),
-		    cerr->code);
-		/* Credentials from the container may expire between calls. */
-		if (err == SBX_EAUTH && expired_token(cerr) && !refreshed) {
-			refreshed = 1;
-			sbx_aws_creds_fini(&creds);
-			sbx_aws_creds_reset();
-			if ((err = sbx_aws_creds_get(&creds)) != SBX_OK)
-				goto out;
-			continue;
-		}
-		if ((err != SBX_ETHROTTLED && err != SBX_EUNAVAILABLE) ||
-		    attempt >= SBX_CFN_MAX_ATTEMPTS)
-			goto out;
-		backoff(attempt);
-	}
-out:
-	if (err != SBX_OK)
-		sbx_http_response_fini(resp);
-	sbx_aws_creds_fini(&creds);
+		return err;
+	r.service = SERVICE;
+	r.content_type = CONTENT_TYPE;
+	r.accept = "text/xml";
+	r.body = body;
+	r.body_len = strlen(body);
+	r.what = action;
+	r.parse_error = parse_error_cb;
+	err = sbx_awsapi_call(&r, resp, &e);
+	cerr->http_status = e.http_status;
+	sbx_awsapi_copy(cerr->code, sizeof(cerr->code), e.code);
+	sbx_awsapi_copy(cerr->message, sizeof(cerr->message), e.message);
+	/* What awsapi does not know: CloudFormation's own codes. */
+	if (err == SBX_EREMOTE)
+		err = sbx_cfn_map_error(e.http_status, e.code, e.message);
 	free(body);
-	target_fini(&t);
 	return err;
 }
 
@@ -1144,31 +801,55 @@ sbx_cfn_stacks_with_tag(const char *key, const char *value,
 	return err;
 }
 
-enum sbx_err
-sbx_cfn_describe_stack_events(const char *name_or_id,
-    struct sbx_cfn_events *out, struct sbx_cfn_error *cerr)
+/*
+ * A call about one stack (StackName = name_or_id) whose answer parse()
+ * reads into out; fini() empties out on failure.
+ */
+static enum sbx_err
+one_stack_call(const char *action, const char *name_or_id,
+    enum sbx_err (*parse)(const char *, size_t, void *), void *out,
+    void (*fini)(void *), struct sbx_cfn_error *cerr)
 {
 	struct sbx_cfn_error dummy;
 	struct sbx_http_response resp = { 0 };
 	struct form f = { 0 };
 	enum sbx_err err;
 
-	memset(out, 0, sizeof(*out));
 	if (cerr == NULL)
 		cerr = &dummy;
 	memset(cerr, 0, sizeof(*cerr));
 	if (name_or_id == NULL || name_or_id[0] == '\0')
 		return SBX_EINVAL;
-	form_action(&f, "DescribeStackEvents");
+	form_action(&f, action);
 	form_add(&f, "StackName", name_or_id);
-	if ((err = cfn_call("DescribeStackEvents", &f, &resp, cerr)) ==
-	    SBX_OK)
-		err = sbx_cfn_parse_events(resp.body, resp.body_len, out, NULL);
+	if ((err = cfn_call(action, &f, &resp, cerr)) == SBX_OK)
+		err = parse(resp.body, resp.body_len, out);
 	if (err != SBX_OK)
-		sbx_cfn_events_fini(out);
+		fini(out);
 	sbx_http_response_fini(&resp);
 	form_free(&f);
 	return err;
+}
+
+static enum sbx_err
+parse_events_one(const char *xml, size_t len, void *out)
+{
+	return sbx_cfn_parse_events(xml, len, out, NULL);
+}
+
+static void
+events_fini(void *out)
+{
+	sbx_cfn_events_fini(out);
+}
+
+enum sbx_err
+sbx_cfn_describe_stack_events(const char *name_or_id,
+    struct sbx_cfn_events *out, struct sbx_cfn_error *cerr)
+{
+	memset(out, 0, sizeof(*out));
+	return one_stack_call("DescribeStackEvents", name_or_id,
+	    parse_events_one, out, events_fini, cerr);
 }
 
 enum sbx_err
@@ -1214,4 +895,25 @@ sbx_cfn_list_stacks(const char *const *statuses, size_t nstatuses,
 	if (err != SBX_OK)
 		sbx_cfn_summaries_fini(out);
 	return err;
+}
+
+static enum sbx_err
+parse_resources_one(const char *xml, size_t len, void *out)
+{
+	return sbx_cfn_parse_resources(xml, len, out);
+}
+
+static void
+resources_fini(void *out)
+{
+	sbx_cfn_resources_fini(out);
+}
+
+enum sbx_err
+sbx_cfn_describe_stack_resources(const char *name_or_id,
+    struct sbx_cfn_resources *out, struct sbx_cfn_error *cerr)
+{
+	memset(out, 0, sizeof(*out));
+	return one_stack_call("DescribeStackResources", name_or_id,
+	    parse_resources_one, out, resources_fini, cerr);
 }

@@ -30,6 +30,7 @@
 
 #include "common/core/err.h"
 
+/* common/awsapi.c's SBX_AWSAPI_MAX_ATTEMPTS, which runs the calls. */
 #define SBX_CFN_MAX_ATTEMPTS 4
 #define SBX_CFN_VERSION "2010-05-15"
 
@@ -151,6 +152,26 @@ void sbx_cfn_summaries_fini(struct sbx_cfn_summaries *l);
 enum sbx_err sbx_cfn_list_stacks(const char *const *statuses, size_t nstatuses,
     struct sbx_cfn_summaries *out, struct sbx_cfn_error *cerr);
 
+struct sbx_cfn_resource {
+	char *logical_id;
+	char *physical_id;		/* NULL until the resource exists */
+	char *resource_type;		/* "AWS::EC2::Instance", ... */
+	char *status;			/* "CREATE_COMPLETE", ... */
+};
+
+struct sbx_cfn_resources {
+	struct sbx_cfn_resource *v;
+	size_t n;
+};
+void sbx_cfn_resources_fini(struct sbx_cfn_resources *l);
+
+/*
+ * DescribeStackResources: the stack's resources (by name, or by stack id,
+ * which also finds a deleted stack's). SBX_ENOTFOUND for an unknown stack.
+ */
+enum sbx_err sbx_cfn_describe_stack_resources(const char *name_or_id,
+    struct sbx_cfn_resources *out, struct sbx_cfn_error *cerr);
+
 /*
  * The parsers behind the calls, pure, for the unit tests and the fuzzer.
  * Each reads one answer body of len bytes. The list parsers append to
@@ -166,6 +187,8 @@ enum sbx_err sbx_cfn_parse_events(const char *xml, size_t len,
     struct sbx_cfn_events *out, char **next_token);
 enum sbx_err sbx_cfn_parse_list(const char *xml, size_t len,
     struct sbx_cfn_summaries *out, char **next_token);
+enum sbx_err sbx_cfn_parse_resources(const char *xml, size_t len,
+    struct sbx_cfn_resources *out);
 
 /* Reads <ErrorResponse><Error><Code>, <Message> into cerr: SBX_OK or
  * SBX_EPARSE. */

@@ -88,6 +88,8 @@ test_types(void **state)
 		{ "terminating", "sandbox.terminating" },
 		{ "terminated", "sandbox.terminated" },
 		{ "stuck", "sandbox.stuck" },
+		{ "budget_terminated", "sandbox.budget_terminated" },
+		{ "budget_warning", "user.budget_warning" },
 		{ "retry", NULL },
 		{ "changed", NULL },
 		{ "", NULL },
@@ -158,6 +160,19 @@ test_body(void **state)
 	assert_string_equal(cJSON_GetObjectItem(s, "id")->valuestring,
 	    ev.sandbox_id);
 	assert_int_equal(cJSON_GetArraySize(s), 1);
+	cJSON_Delete(j);
+
+	/* A user's warning names the user; a sandbox event does not. */
+	j = sbx_notify_body(&ev, &sb);
+	assert_null(cJSON_GetObjectItem(j, "user"));
+	cJSON_Delete(j);
+	ev.action = "budget_warning";
+	sb.owner_email = (char *)"alice@example.com";
+	j = sbx_notify_body(&ev, &sb);
+	assert_string_equal(cJSON_GetObjectItem(j, "type")->valuestring,
+	    "user.budget_warning");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "user"),
+	    "email")->valuestring, "alice@example.com");
 	cJSON_Delete(j);
 
 	/* Not a webhook. */

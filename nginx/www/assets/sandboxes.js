@@ -5,6 +5,7 @@
 // so nothing jumps and focus stays where it was.
 
 import { get, patch, del, enc, getAll } from "./api.js";
+import { costText, spendLine } from "./cost.js";
 import {
   h, clear, badge, timeElement, localTime, timeLeft, toLocalInput,
   outputValue, copyButton, openDialog, confirmDialog, field, setFieldError,
@@ -34,6 +35,7 @@ function buildCard(sb, opts) {
     expiryLabel: h("dt", "Expires"),
     expiry: h("dd"),
     max: h("dd"),
+    cost: h("dd.cost"),
     reason: h("p.reason"),
     outputs: h("div.outputs"),
     actions: h("div.actions"),
@@ -47,7 +49,8 @@ function buildCard(sb, opts) {
       h("div", h("dt", "Template"), c.template),
       h("div", h("dt", "Time left"), h("dd", c.left)),
       h("div", c.expiryLabel, c.expiry),
-      h("div", h("dt", "Latest possible expiry"), c.max)),
+      h("div", h("dt", "Latest possible expiry"), c.max),
+      h("div", h("dt", "Cost"), c.cost)),
     c.reason,
     c.outputs,
     c.actions,
@@ -77,6 +80,7 @@ function fillCard(c, sb, opts) {
   if (!prev || prev.max_expiry_time !== sb.max_expiry_time) {
     clear(c.max).append(timeElement(sb.max_expiry_time));
   }
+  c.cost.textContent = costText(sb.cost);
   c.reason.textContent = sb.status_reason ? `Reason: ${sb.status_reason}` : "";
   c.reason.hidden = !sb.status_reason;
   c.reason.classList.toggle("failed", sb.status === "FAILED" || Boolean(sb.stuck));
@@ -249,6 +253,11 @@ export function mySandboxesView(view, ctx) {
   view.append(h("div.head",
     h("h1", "My sandboxes"),
     h("a.button.primary", { href: "#/new" }, "New sandbox")));
+  // The month against the budget, refreshed with the list.
+  const spend = spendLine();
+  view.append(spend.root);
+  spend.refresh();
+  const spendTimer = setInterval(spend.refresh, 30000);
   const empty = h("div.empty",
     h("p", "You have no sandboxes yet."),
     h("p", "A sandbox is a temporary AWS environment made from an approved template. ",
@@ -258,7 +267,10 @@ export function mySandboxesView(view, ctx) {
   const list = sandboxList(view, () => getAll(mine, 300).then(
     (all) => all.filter((sb) => sb.owner === ctx.me.email
       && (sb.status !== "TERMINATED" || recentlyEnded(sb)))), { empty, flash: ctx.flash });
-  return list.stop;
+  return () => {
+    clearInterval(spendTimer);
+    list.stop();
+  };
 }
 
 // A sandbox that ended in the last hour stays in view, so that a user sees

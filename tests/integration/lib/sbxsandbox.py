@@ -26,7 +26,7 @@ DOMAIN = "example.com"
 SANDBOX_FIELDS = {
     "id", "name", "owner", "template", "template_version", "status",
     "status_reason", "stack_id", "parameters", "outputs", "created_at",
-    "expiry_time", "max_expiry_time", "terminated_at",
+    "expiry_time", "max_expiry_time", "terminated_at", "cost",
 }
 
 _tokens = {}
