@@ -183,6 +183,50 @@ def test_budget_refuses_a_create_and_an_extend_with_the_figures():
     s.cleanup(email, name)
 
 
+def test_unknown_estimate_counts_as_zero_but_not_at_the_budget():
+    email = s.fresh_email("unknown")
+    t.assert_json(s.api("GET", "/api/sandboxes", email), 200)
+    tmpl = "nocost-" + s.fresh_name("u")[-8:]
+    body = json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}})
+    t.assert_json(s.api("PUT", "/api/templates/" + tmpl, ADMIN,
+                        {"body": body}), 201)
+    try:
+        # Nothing committed, a budget above it: the unknown counts as 0.
+        set_budget(email, 0.01)
+        name = s.fresh_name("unknown")
+        s.create(email, name, template=tmpl)
+        s.cleanup(email, name)
+        # A budget of 0: nothing more, whatever the estimate.
+        set_budget(email, 0)
+        resp = s.create(email, s.fresh_name("unknown"), expect=None,
+                        template=tmpl)
+        body = t.assert_problem(resp, 409)
+        assert body["type"] == "urn:sbx:problem:budget-exceeded", body
+        assert "not known yet" in body["detail"] and "of $0.00" in \
+            body["detail"], body
+    finally:
+        set_budget(email, None)
+        s.api("DELETE", "/api/templates/" + tmpl, ADMIN)
+
+
+def test_owner_budget_reached_terminates_their_sandboxes():
+    email, name = active("owner")
+    reap()
+    time.sleep(1)
+    # Less than what has accrued already: the month's budget is spent.
+    set_budget(email, 0.000001)
+    run = reap()
+    assert run.summary["counts"]["budget_terminated"] >= 1, run.summary
+    got = t.assert_json(s.get(email, name), 200)
+    assert got["status"] in ("TERMINATING", "TERMINATED"), got
+    ev = t.psql("SELECT detail FROM sandbox_events e JOIN sandboxes s ON"
+                " s.id = e.sandbox_id WHERE s.name = :'n' AND e.action ="
+                " 'budget_terminated'", n=name)
+    assert len(ev) == 1 and "reached the budget" in ev[0][0], ev
+    set_budget(email, None)
+    s.cleanup(email, name)
+
+
 def test_each_threshold_fires_once():
     email, name = active("warn")
     reap()

@@ -30,7 +30,7 @@ export function spendLine() {
   async function refresh() {
     let r;
     try {
-      r = (await get("/api/costs")).body;
+      r = await get("/api/costs");
     } catch {
       root.hidden = true;
       return;
