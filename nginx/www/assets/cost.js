@@ -24,15 +24,18 @@ export function costText(cost) {
 // committed of $10.00 (8 %)". Refreshes with refresh(); a failure leaves
 // the line hidden rather than showing something wrong.
 export function spendLine() {
-  const text = h("span");
+  // One line from the start, so that nothing below it moves when the
+  // figures arrive or change.
+  const text = h("span", "This month: …");
   const bar = h("progress.spend-bar", { max: "100", value: "0", hidden: true });
-  const root = h("p.spend", { "aria-live": "polite", hidden: true }, text, " ", bar);
+  const root = h("p.spend", { "aria-live": "polite" }, bar, " ", text);
   async function refresh() {
     let r;
     try {
       r = await get("/api/costs");
     } catch {
-      root.hidden = true;
+      clear(text).append("This month: not available");
+      bar.hidden = true;
       return;
     }
     const [y, m] = r.month.split("-").map(Number);
@@ -50,7 +53,6 @@ export function spendLine() {
       bar.hidden = true;
     }
     clear(text).append(line);
-    root.hidden = false;
   }
   return { root, refresh };
 }
