@@ -532,6 +532,11 @@ def test_expired_session_goes_back_to_sign_in():
     assert b.css("#signin").is_displayed()
     assert not b.all("#signout")
     b.check_view("session-expired", expect=[("/api/tokens", 401)])
+    # Opened again later, with the cookies of the ended session: the same.
+    b.open("/")
+    msg = b.wait_css("#signin-message")
+    assert "session has ended" in msg.text, msg.text
+    b.assert_console_clean("session-expired (reload)", expect=[("/api/me", 401)])
 
 
 def test_admin_disables_and_enables_a_user():

@@ -193,7 +193,9 @@ async function boot() {
   try {
     me = await get("/api/me", { quiet401: true });
   } catch (e) {
-    if (e.status === 401) showSignedOut("");
+    // The cookies are there but the session is not (revoked, signed out
+    // elsewhere, the user disabled): say so.
+    if (e.status === 401) showSignedOut("Your session has ended. Sign in again to continue.");
     else showSignedOut(`The service could not be reached (${e.message}). Try again in a moment.`);
     return;
   }
