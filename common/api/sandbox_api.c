@@ -138,6 +138,8 @@ canonical(const cJSON *v)
 	cJSON *out;
 	size_t n = 0, i;
 
+	if (v == NULL)
+		return NULL;
 	if (cJSON_IsArray(v)) {
 		out = cJSON_CreateArray();
 		cJSON_ArrayForEach(c, v) {
@@ -160,9 +162,11 @@ canonical(const cJSON *v)
 		cJSON_Delete(out);
 		return NULL;
 	}
+	/* n bounds the walk too: cJSON counted the same list. */
 	i = 0;
-	cJSON_ArrayForEach(c, v)
+	for (c = v->child; c != NULL && i < n; c = c->next)
 		kids[i++] = c;
+	n = i;
 	if (n > 1)
 		qsort(kids, n, sizeof(*kids), member_cmp);
 	for (i = 0; i < n; i++) {

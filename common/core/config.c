@@ -265,7 +265,7 @@ quote(char *buf, size_t len, const char *value)
 		return;
 	}
 	buf[o++] = '"';
-	for (i = 0; value[i] != '\0' && i < 64 && o + 5 < len; i++) {
+	for (i = 0; i < 64 && value[i] != '\0' && o + 5 < len; i++) {
 		unsigned char c = (unsigned char)value[i];
 
 		buf[o++] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';

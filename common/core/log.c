@@ -200,7 +200,7 @@ sbx_log_fields(enum sbx_log_level level, const char *module, const char *msg,
 	 * fixed keys above (a line must not lie about its time or level),
 	 * so a clashing one is kept under an "x_" prefix instead.
 	 */
-	if (cJSON_IsObject(fields)) {
+	if (fields != NULL && cJSON_IsObject(fields)) {
 		utf8_scrub_tree(fields->child);
 		while ((item = fields->child) != NULL) {
 			cJSON_DetachItemViaPointer(fields, item);

@@ -90,6 +90,7 @@ struct sbx_notify_counts {
  * the database's error.
  */
 enum sbx_err sbx_notify_deliver(long long now, long batch, long max_events,
-    int dry_run, volatile sig_atomic_t *stop, struct sbx_notify_counts *counts);
+    int dry_run, const volatile sig_atomic_t *stop,
+    struct sbx_notify_counts *counts);
 
 #endif

@@ -112,7 +112,7 @@ skip_old(long long now, long batch, long max_events, int dry_run,
 
 enum sbx_err
 sbx_notify_deliver(long long now, long batch, long max_events, int dry_run,
-    volatile sig_atomic_t *stop, struct sbx_notify_counts *c)
+    const volatile sig_atomic_t *stop, struct sbx_notify_counts *c)
 {
 	const struct sbx_config *cfg = sbx_config();
 	struct sbx_sandbox_event_list list = { NULL, 0 };

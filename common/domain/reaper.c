@@ -287,15 +287,20 @@ when(long long t, char *buf, size_t len)
 
 /* ------------------------------------------------------------ rows */
 
-/* DeleteStack for a row this reaper holds (transitioned or claimed). */
+/*
+ * DeleteStack for a row this reaper holds: one it just moved to
+ * TERMINATING (due 0), or a pending delete it claimed (due 1), which a
+ * killed reaper may have sent already.
+ */
 static void
-delete_row(struct run *x, const struct sbx_sandbox *sb)
+delete_row(struct run *x, const struct sbx_sandbox *sb, int due)
 {
 	struct sbx_sandbox *after = NULL;
 	enum sbx_err err;
 
-	err = sbx_sandbox_delete_stack(sb, SBX_REAPER_ACTOR, x->backoff,
-	    &after);
+	err = due ? sbx_sandbox_delete_stack_due(sb, SBX_REAPER_ACTOR,
+	    x->backoff, &after) : sbx_sandbox_delete_stack(sb,
+	    SBX_REAPER_ACTOR, x->backoff, &after);
 	if (err == SBX_OK) {
 		if (after != NULL && after->status == SBX_SANDBOX_TERMINATED) {
 			/* No stack had been made: nothing to delete. */
@@ -367,7 +372,7 @@ terminate_row(struct run *x, const struct sbx_sandbox *sb,
 	    sbx_sandbox_status_name(sb->status), detail);
 	/* With CloudFormation off, the DeleteStack is due after the lease. */
 	if (!x->aws_off)
-		delete_row(x, next);
+		delete_row(x, next, 0);
 	sbx_sandbox_free(next);
 }
 
@@ -441,7 +446,7 @@ delete_due_row(struct run *x, const struct sbx_sandbox *sb)
 		row_failed(x, sb, err, "claiming for DeleteStack");
 		return;
 	}
-	delete_row(x, claimed);
+	delete_row(x, claimed, 1);
 	sbx_sandbox_free(claimed);
 }
 
@@ -634,7 +639,11 @@ run_step(struct run *x, enum step s)
 		err = sbx_sandbox_list_work(steps[s].work, at, NULL, want,
 		    &list);
 		if (err != SBX_OK) {
-			fatal_db(x, err, "reading the work list");
+			char what[80];
+
+			snprintf(what, sizeof(what), "reading the work list "
+			    "of %s", steps[s].name);
+			fatal_db(x, err, what);
 			break;
 		}
 		if (!x->o->dry_run)

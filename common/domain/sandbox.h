@@ -291,6 +291,13 @@ enum sbx_err sbx_sandbox_apply_stack(const struct sbx_sandbox *sb,
  * never acknowledged) is checked by name and, when none exists, moved to
  * TERMINATED.
  *
+ * sbx_sandbox_delete_stack_due: the same for a delete that is due again
+ * (the reaper's pending deletes), where a previous attempt may have been
+ * accepted by CloudFormation without being recorded (its reaper was
+ * killed in between): when the stack already says DELETE_IN_PROGRESS or
+ * DELETE_COMPLETE, that delete is recorded as accepted and no second
+ * DeleteStack is sent; otherwise as sbx_sandbox_delete_stack.
+ *
  * sbx_sandbox_refresh: DescribeStacks (by stack id when known, else by
  * stack name) and sbx_sandbox_apply_stack. SBX_EUNAVAILABLE etc. when
  * CloudFormation did not answer (nothing changed).
@@ -298,6 +305,8 @@ enum sbx_err sbx_sandbox_apply_stack(const struct sbx_sandbox *sb,
 enum sbx_err sbx_sandbox_create_stack(const struct sbx_sandbox *sb,
     const char *actor, long backoff_seconds, struct sbx_sandbox **out);
 enum sbx_err sbx_sandbox_delete_stack(const struct sbx_sandbox *sb,
+    const char *actor, long backoff_seconds, struct sbx_sandbox **out);
+enum sbx_err sbx_sandbox_delete_stack_due(const struct sbx_sandbox *sb,
     const char *actor, long backoff_seconds, struct sbx_sandbox **out);
 enum sbx_err sbx_sandbox_refresh(const struct sbx_sandbox *sb,
     const char *actor, struct sbx_sandbox **out);

@@ -86,6 +86,11 @@ member_n(const cJSON *o, const char *key, int *count)
 	if (cJSON_IsObject(o))
 		cJSON_ArrayForEach(c, o) {
 			if (c->string != NULL && spelled(c->string, key)) {
+				/*
+				 * cppcheck reads cJSON_ArrayForEach as one
+				 * pass: first is NULL only the first time.
+				 */
+				/* cppcheck-suppress knownConditionTrueFalse */
 				if (first == NULL)
 					first = c;
 				n++;
@@ -298,7 +303,7 @@ decls_parse(const char *text, cJSON **root, struct decl **out, size_t *n,
 		err = decl_read(name, e, &d[i], detail, detail_len);
 		if (err != SBX_OK)
 			goto out;
-		for (j = 0; j < i; j++) {
+		for (j = 0; name != NULL && j < i; j++) {
 			if (strcmp(d[j].name, name) == 0) {
 				snprintf(detail, detail_len,
 				    "parameter %s is declared twice", name);

@@ -516,7 +516,7 @@ sbx_aws_sign(const struct sbx_aws_sign_req *r,
 	sb_add(&auth, "/");
 	sb_add(&auth, r->service);
 	sb_add(&auth, "/aws4_request, SignedHeaders=");
-	sb_add(&auth, signed_hdrs.p);
+	sb_add(&auth, signed_hdrs.p ? signed_hdrs.p : "");
 	sb_add(&auth, ", Signature=");
 	sb_add(&auth, sig->signature);
 	if ((sig->authorization = sb_take(&auth)) == NULL ||
@@ -1006,7 +1006,8 @@ sbx_aws_creds_parse_container(const char *text, size_t len,
 	    sbx_time_parse(exp->valuestring, &expiration) != SBX_OK))
 		goto out;
 	err = creds_set(out, akid->valuestring, secret->valuestring,
-	    cJSON_IsString(token) ? token->valuestring : NULL, expiration);
+	    token != NULL && cJSON_IsString(token) ? token->valuestring : NULL,
+	    expiration);
 	if (err == SBX_OK && !valid_creds(out)) {
 		sbx_aws_creds_fini(out);
 		err = SBX_EPARSE;

@@ -321,7 +321,6 @@ db_open(void)
 	char timeout[32];
 	char *password = NULL;
 	char msg[512];
-	enum sbx_err rc = SBX_OK;
 	int n = 0;
 
 	if (cfg == NULL || cfg->database_url == NULL) {
@@ -362,9 +361,8 @@ db_open(void)
 		/* libpq's connect errors never include the password. */
 		sbx_db_msg(msg, sizeof msg, PQerrorMessage(db.conn));
 		sbx_log(SBX_LOG_WARN, "db", "cannot connect: %s", msg);
-		rc = SBX_EUNAVAILABLE;
 		sbx_db_close();
-		return rc;
+		return SBX_EUNAVAILABLE;
 	}
 	PQsetNoticeReceiver(db.conn, db_notice, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &db.opened);

@@ -59,7 +59,7 @@ buf_append(struct buf *b, const char *p, size_t n)
 		return -1;
 	}
 	want = b->len + n + 1;
-	if (want > b->cap) {
+	if (want > b->cap || b->data == NULL) {
 		size_t ncap = b->cap ? b->cap : 1024;
 
 		while (ncap < want)
@@ -429,6 +429,11 @@ sbx_http_response_header(const struct sbx_http_response *resp,
 		    e[-1] == ' ' || e[-1] == '\t'))
 			e--;
 		vlen = (size_t)(e - v);
+		/*
+		 * cppcheck takes the loops above to keep e == v (they can
+		 * leave any length): its "always false" is wrong here.
+		 */
+		/* cppcheck-suppress knownConditionTrueFalse */
 		if (vlen >= len)
 			vlen = len - 1;
 		memcpy(buf, v, vlen);

@@ -320,7 +320,7 @@ char *
 sbx_migrate_rewrite(const char *sql, enum sbx_migrate_dialect dialect)
 {
 	const char *p, *q;
-	size_t at;
+	size_t at, len;
 	char *out;
 
 	if (dialect != SBX_MIGRATE_DSQL)
@@ -335,12 +335,11 @@ sbx_migrate_rewrite(const char *sql, enum sbx_migrate_dialect dialect)
 	if (q == NULL || mig_keyword(mig_skip_blank(q), "ASYNC") != NULL)
 		return strdup(sql);
 	at = (size_t)(q - sql);
-	out = malloc(strlen(sql) + sizeof(" ASYNC"));
+	len = strlen(sql) + sizeof(" ASYNC");
+	out = malloc(len);
 	if (out == NULL)
 		return NULL;
-	memcpy(out, sql, at);
-	memcpy(out + at, " ASYNC", 6);
-	strcpy(out + at + 6, sql + at);
+	snprintf(out, len, "%.*s ASYNC%s", (int)at, sql, sql + at);
 	return out;
 }
 
@@ -497,7 +496,8 @@ mig_list(const char *dir, struct mig_file **out, size_t *nout)
 	}
 	closedir(d);
 	d = NULL;
-	qsort(f, n, sizeof(*f), mig_file_cmp);
+	if (n > 1)
+		qsort(f, n, sizeof(*f), mig_file_cmp);
 	for (i = 1; i < n; i++) {
 		if (strcmp(f[i - 1].version, f[i].version) == 0) {
 			fprintf(stderr, "sbx-migrate: %s.sql and %s.sql have the "
