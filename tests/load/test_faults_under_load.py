@@ -191,7 +191,9 @@ def lost_rows(load):
     """Sandboxes the clients were told were created that are missing, in
     two, without their "created" event, or half-written; and owners whose
     live count disagrees with their rows. Returns how many are wrong."""
-    ids = list(load.created)
+    with load.lock:         # the load goes on: a snapshot of what it made
+        created = dict(load.created)
+    ids = list(created)
     bad = 0
     if ids:
         got = t.psql(
@@ -205,7 +207,7 @@ def lost_rows(load):
             " WHERE s.id = ANY(string_to_array(:'ids', ',')::uuid[])",
             ids=",".join(ids))
         seen = {row[0]: row for row in got}
-        for sid, (email, name) in load.created.items():
+        for sid, (email, name) in created.items():
             row = seen.get(sid)
             if row is None:
                 fail("lost: %s (%s) was created and is gone" % (name, sid))
