@@ -9,7 +9,6 @@
 
 #include "common/io/db.h"
 #include "common/domain/housekeeping.h"
-#include "common/domain/sandbox_db.h"
 
 #define SESSIONS_OLD \
 	" (expires_at < now() - " SBX_HOUSEKEEPING_SESSION_KEEP \
@@ -72,7 +71,7 @@ tx_delete_fn(PGconn *conn, void *arg)
 	const char *p[1] = { a->limit };
 
 	a->n = 0;
-	return sbx_sandbox_db_run(conn, kinds[a->kind].delete_name,
+	return sbx_db_run(conn, kinds[a->kind].delete_name,
 	    kinds[a->kind].delete_sql, 1, p, &a->n);
 }
 
@@ -111,7 +110,7 @@ sbx_housekeeping_count(enum sbx_housekeeping_kind kind, long *n)
 	err = sbx_db_exec(kinds[kind].count_name, kinds[kind].count_sql, 0,
 	    NULL, &res);
 	if (err == SBX_OK)
-		*n = (long)sbx_sandbox_db_ll(res, 0, "n");
+		*n = (long)sbx_db_ll(res, 0, "n");
 	PQclear(res);
 	return err;
 }

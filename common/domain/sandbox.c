@@ -24,31 +24,6 @@
 
 /* ------------------------------------------------------------ rows */
 
-long long
-sbx_sandbox_db_ll(const PGresult *res, int row, const char *col)
-{
-	const char *v = sbx_db_get(res, row, col);
-
-	return v != NULL ? strtoll(v, NULL, 10) : 0;
-}
-
-int
-sbx_sandbox_db_take(void *base, const struct sbx_sandbox_db_text *cols,
-    size_t n, const PGresult *res, int row)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char **dst = (char **)(void *)((char *)base + cols[i].off);
-		const char *v = sbx_db_get(res, row, cols[i].col);
-
-		*dst = v != NULL ? strdup(v) : NULL;
-		if (v != NULL && *dst == NULL)
-			return 0;
-	}
-	return 1;
-}
-
 #define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
@@ -188,30 +163,6 @@ sbx_sandbox_db_one(const PGresult *res, struct sbx_sandbox **out)
 	return *out != NULL ? SBX_OK : SBX_ENOMEM;
 }
 
-/* A statement on conn inside a transaction, or on its own without one. */
-static enum sbx_err
-query(PGconn *conn, const char *name, const char *sql, int nparams,
-    const char *const *params, PGresult **res)
-{
-	if (conn != NULL)
-		return sbx_db_query(conn, name, sql, nparams, params, res);
-	return sbx_db_exec(name, sql, nparams, params, res);
-}
-
-enum sbx_err
-sbx_sandbox_db_run(PGconn *conn, const char *name, const char *sql,
-    int nparams, const char *const *params, long *rows)
-{
-	PGresult *res = NULL;
-	enum sbx_err err;
-
-	err = query(conn, name, sql, nparams, params, &res);
-	if (err == SBX_OK && rows != NULL)
-		*rows = strtol(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	return err;
-}
-
 enum sbx_err
 sbx_sandbox_db_row_query(PGconn *conn, const char *name, const char *sql,
     int nparams, const char *const *params, enum sbx_err none,
@@ -224,7 +175,7 @@ sbx_sandbox_db_row_query(PGconn *conn, const char *name, const char *sql,
 		sbx_sandbox_free(*out);
 		*out = NULL;
 	}
-	err = query(conn, name, sql, nparams, params, &res);
+	err = sbx_db_stmt(conn, name, sql, nparams, params, &res);
 	if (err == SBX_OK) {
 		err = sbx_sandbox_db_one(res, out);
 		if (err == SBX_ENOTFOUND)
@@ -358,7 +309,7 @@ sbx_sandbox_db_event(PGconn *conn, const char *sandbox_id, const char *actor,
 	const char *p[6] = { sandbox_id, actor != NULL ? actor : "system",
 	    action, from_status, to_status, detail };
 
-	return sbx_sandbox_db_run(conn, "sbx_event_insert", sql_event_insert,
+	return sbx_db_run(conn, "sbx_event_insert", sql_event_insert,
 	    6, p, NULL);
 }
 
@@ -394,7 +345,7 @@ sbx_sandbox_event_append(const char *sandbox_id, const char *actor,
 	" from_status, to_status, detail, delivery_attempts"
 
 /* The text columns of an event row (EVENT_COLS). */
-static const struct sbx_sandbox_db_text event_text[] = {
+static const struct sbx_db_text event_text[] = {
 	{ "id", offsetof(struct sbx_sandbox_event, id) },
 	{ "sandbox_id", offsetof(struct sbx_sandbox_event, sandbox_id) },
 	{ "actor", offsetof(struct sbx_sandbox_event, actor) },
@@ -421,13 +372,13 @@ events_all(const PGresult *res, struct sbx_sandbox_event_list *out)
 		int r = (int)i;
 
 		out->n = i + 1;
-		if (!sbx_sandbox_db_take(ev, event_text, NCOLS(event_text), res,
+		if (!sbx_db_take(ev, event_text, NCOLS(event_text), res,
 		    r)) {
 			sbx_sandbox_event_list_fini(out);
 			return SBX_ENOMEM;
 		}
-		ev->time = sbx_sandbox_db_ll(res, r, "time");
-		ev->delivery_attempts = (long)sbx_sandbox_db_ll(res, r,
+		ev->time = sbx_db_ll(res, r, "time");
+		ev->delivery_attempts = (long)sbx_db_ll(res, r,
 		    "delivery_attempts");
 	}
 	return SBX_OK;
@@ -499,7 +450,7 @@ sbx_sandbox_outbox_delivered(const char *event_id)
 
 	if (!sbx_sandbox_uuid_valid(event_id))
 		return SBX_EINVAL;
-	return sbx_sandbox_db_run(NULL, "sbx_outbox_delivered",
+	return sbx_db_run(NULL, "sbx_outbox_delivered",
 	    sql_outbox_delivered, 1, p, NULL);
 }
 
@@ -512,7 +463,7 @@ sbx_sandbox_outbox_failed(const char *event_id, long long next_attempt_at)
 	if (!sbx_sandbox_uuid_valid(event_id))
 		return SBX_EINVAL;
 	fmt_long(t, sizeof(t), next_attempt_at);
-	return sbx_sandbox_db_run(NULL, "sbx_outbox_failed", sql_outbox_failed,
+	return sbx_db_run(NULL, "sbx_outbox_failed", sql_outbox_failed,
 	    2, p, NULL);
 }
 
@@ -533,7 +484,7 @@ sbx_sandbox_outbox_claim(const char *event_id, long lease_seconds)
 	if (!sbx_sandbox_uuid_valid(event_id))
 		return SBX_EINVAL;
 	fmt_long(l, sizeof(l), lease_seconds);
-	err = sbx_sandbox_db_run(NULL, "sbx_outbox_claim", sql_outbox_claim, 2,
+	err = sbx_db_run(NULL, "sbx_outbox_claim", sql_outbox_claim, 2,
 	    p, &rows);
 	return err == SBX_OK && rows < 1 ? SBX_ECONFLICT : err;
 }
@@ -549,7 +500,7 @@ sbx_sandbox_outbox_skipped(const char *event_id)
 
 	if (!sbx_sandbox_uuid_valid(event_id))
 		return SBX_EINVAL;
-	return sbx_sandbox_db_run(NULL, "sbx_outbox_skipped",
+	return sbx_db_run(NULL, "sbx_outbox_skipped",
 	    sql_outbox_skipped, 1, p, NULL);
 }
 
@@ -570,7 +521,7 @@ sbx_sandbox_outbox_skip_older(long long before, long limit, long *n)
 	*n = 0;
 	fmt_long(t, sizeof(t), before);
 	fmt_long(l, sizeof(l), limit > 0 ? limit : 100);
-	return sbx_sandbox_db_run(NULL, "sbx_outbox_skip_older",
+	return sbx_db_run(NULL, "sbx_outbox_skip_older",
 	    sql_outbox_skip_older, 2, p, n);
 }
 
@@ -647,7 +598,7 @@ tx_transition_fn(PGconn *conn, void *arg)
 	    sbx_sandbox_status_live(sb->status)) {
 		const char *u[1] = { sb->owner_id };
 
-		err = sbx_sandbox_db_run(conn, "sbx_user_live_dec",
+		err = sbx_db_run(conn, "sbx_user_live_dec",
 		    sql_user_live_dec, 1, u, NULL);
 		if (err != SBX_OK)
 			return err;
@@ -1211,7 +1162,7 @@ tx_warn_fn(PGconn *conn, void *arg)
 	enum sbx_err err;
 
 	fmt_long(exp, sizeof(exp), a->sb->expiry_time);
-	err = sbx_sandbox_db_run(conn, "sbx_warn_expiry", sql_warn_expiry, 2,
+	err = sbx_db_run(conn, "sbx_warn_expiry", sql_warn_expiry, 2,
 	    p, &rows);
 	if (err == SBX_OK && rows < 1)
 		err = SBX_ECONFLICT;

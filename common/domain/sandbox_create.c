@@ -137,7 +137,7 @@ idem_check(PGconn *conn, struct create_tx *a)
 	enum sbx_err err;
 	const char *hash, *code, *body;
 
-	err = sbx_sandbox_db_run(conn, "sbx_idem_sweep", sql_idem_sweep, 1, p,
+	err = sbx_db_run(conn, "sbx_idem_sweep", sql_idem_sweep, 1, p,
 	    NULL);
 	if (err != SBX_OK)
 		return err;
@@ -162,7 +162,7 @@ idem_check(PGconn *conn, struct create_tx *a)
 		}
 		goto out;
 	}
-	err = sbx_sandbox_db_run(conn, "sbx_idem_insert", sql_idem_insert, 4,
+	err = sbx_db_run(conn, "sbx_idem_insert", sql_idem_insert, 4,
 	    p, NULL);
 	/* Another request with this key committed first: run again, replay. */
 	if (err == SBX_ECONFLICT)
@@ -189,7 +189,7 @@ idem_answer(PGconn *conn, const struct sbx_sandbox_create *r,
 	cJSON_Delete(j);
 	if (body == NULL)
 		return SBX_ENOMEM;
-	err = sbx_sandbox_db_run(conn, "sbx_idem_answer", sql_idem_answer, 4,
+	err = sbx_db_run(conn, "sbx_idem_answer", sql_idem_answer, 4,
 	    p, NULL);
 	free(body);
 	return err;
@@ -205,7 +205,7 @@ live_count(PGconn *conn, const char *owner_id, long *n)
 
 	err = sbx_db_query(conn, "sbx_live_count", sql_live_count, 1, p, &res);
 	if (err == SBX_OK)
-		*n = (long)sbx_sandbox_db_ll(res, 0, "n");
+		*n = (long)sbx_db_ll(res, 0, "n");
 	PQclear(res);
 	return err;
 }
@@ -250,7 +250,7 @@ tx_create_fn(PGconn *conn, void *arg)
 	{
 		const char *p[2] = { r->owner_id, count };
 
-		err = sbx_sandbox_db_run(conn, "sbx_user_live_set",
+		err = sbx_db_run(conn, "sbx_user_live_set",
 		    sql_user_live_set, 2, p, &rows);
 	}
 	if (err != SBX_OK)
@@ -263,7 +263,7 @@ tx_create_fn(PGconn *conn, void *arg)
 	{
 		const char *p[1] = { r->name };
 
-		err = sbx_sandbox_db_run(conn, "sbx_name_taken", sql_name_taken,
+		err = sbx_db_run(conn, "sbx_name_taken", sql_name_taken,
 		    1, p, &rows);
 	}
 	if (err != SBX_OK)

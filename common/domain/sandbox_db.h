@@ -1,9 +1,9 @@
 /*
- * Internal to the sandbox modules of common/ (sandbox.c, sandbox_cfn.c,
- * sandbox_create.c, template.c, housekeeping.c): the column list every
- * statement about a sandbox row returns, the helpers that run statements
- * and read such rows, and the one that writes events inside a
- * transaction. Nothing outside those files includes this header (it
+ * Internal to the sandbox modules of common/domain (sandbox.c,
+ * sandbox_cfn.c, sandbox_create.c): the column list every statement about
+ * a sandbox row returns, the helpers that read such rows, and the one that
+ * writes events inside a transaction. The generic statement helpers are
+ * common/io/db.h's. Nothing outside those files includes this header (it
  * brings in libpq).
  */
 #ifndef SBX_SANDBOX_DB_H
@@ -39,35 +39,9 @@
 	"  c.unpriced::json, floor(extract(epoch FROM c.estimated_at)))::text" \
 	"  FROM sandbox_costs c WHERE c.sandbox_id = sandboxes.id) AS cost"
 
-/* A text column, and the char * member of a struct that gets a copy. */
-struct sbx_sandbox_db_text {
-	const char *col;
-	size_t off;			/* offsetof the member */
-};
-
-/*
- * Copies the n text columns of row `row` into the members of the struct
- * at base (NULL for SQL NULL; the caller frees them, also on failure).
- * 0 when a copy could not be made.
- */
-int sbx_sandbox_db_take(void *base, const struct sbx_sandbox_db_text *cols,
-    size_t n, const PGresult *res, int row);
-
-/* Column col of row `row` as an integer; 0 for SQL NULL. */
-long long sbx_sandbox_db_ll(const PGresult *res, int row, const char *col);
-
-/*
- * One statement whose rows are not read: on conn inside the caller's
- * transaction, or on its own (autocommit) when conn is NULL. *rows (may
- * be NULL) gets how many rows it changed or returned. Codes as
- * sbx_db_query's.
- */
-enum sbx_err sbx_sandbox_db_run(PGconn *conn, const char *name,
-    const char *sql, int nparams, const char *const *params, long *rows);
-
 /*
  * One statement that returns sandbox rows (SBX_SANDBOX_COLS), run as
- * sbx_sandbox_db_run does; its first row goes to *out (caller frees; out
+ * sbx_db_stmt does; its first row goes to *out (caller frees; out
  * may be NULL to only test). A row already in *out is freed first, so a
  * transaction body that runs again can pass the same one. No row gives
  * `none`: SBX_ENOTFOUND for a read, SBX_ECONFLICT for a conditional

@@ -2,7 +2,7 @@
  * Templates in the database (see template.h): the enabled versions, the
  * default one, an admin's PUT validated into a new version, and DELETE
  * disabling a name. The parameter checks themselves are pure and live in
- * sandbox_params.c.
+ * template_params.c.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -17,7 +17,6 @@
 #include "common/core/json.h"
 #include "common/core/log.h"
 #include "common/domain/sandbox.h"
-#include "common/domain/sandbox_db.h"
 #include "common/domain/template.h"
 
 #define MODULE "template"
@@ -63,11 +62,11 @@ sbx_template_list_fini(struct sbx_template_list *list)
 static long
 get_long(const PGresult *res, int row, const char *col)
 {
-	return (long)sbx_sandbox_db_ll(res, row, col);
+	return (long)sbx_db_ll(res, row, col);
 }
 
 /* The text columns of a template row (TEMPLATE_COLS). */
-static const struct sbx_sandbox_db_text template_text[] = {
+static const struct sbx_db_text template_text[] = {
 	{ "name", offsetof(struct sbx_template, name) },
 	{ "description", offsetof(struct sbx_template, description) },
 	{ "body", offsetof(struct sbx_template, body) },
@@ -85,7 +84,7 @@ row(const PGresult *res, int r)
 
 	if (t == NULL)
 		return NULL;
-	if (!sbx_sandbox_db_take(t, template_text, sizeof(template_text) /
+	if (!sbx_db_take(t, template_text, sizeof(template_text) /
 	    sizeof(template_text[0]), res, r)) {
 		sbx_template_free(t);
 		return NULL;

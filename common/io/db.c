@@ -745,6 +745,54 @@ sbx_db_get(const PGresult *res, int row, const char *column)
 	return PQgetvalue(res, row, col);
 }
 
+long long
+sbx_db_ll(const PGresult *res, int row, const char *col)
+{
+	const char *v = sbx_db_get(res, row, col);
+
+	return v != NULL ? strtoll(v, NULL, 10) : 0;
+}
+
+int
+sbx_db_take(void *base, const struct sbx_db_text *cols, size_t n,
+    const PGresult *res, int row)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char **dst = (char **)(void *)((char *)base + cols[i].off);
+		const char *v = sbx_db_get(res, row, cols[i].col);
+
+		*dst = v != NULL ? strdup(v) : NULL;
+		if (v != NULL && *dst == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+enum sbx_err
+sbx_db_stmt(PGconn *conn, const char *name, const char *sql, int nparams,
+    const char *const *params, PGresult **out)
+{
+	if (conn != NULL)
+		return sbx_db_query(conn, name, sql, nparams, params, out);
+	return sbx_db_exec(name, sql, nparams, params, out);
+}
+
+enum sbx_err
+sbx_db_run(PGconn *conn, const char *name, const char *sql, int nparams,
+    const char *const *params, long *rows)
+{
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	err = sbx_db_stmt(conn, name, sql, nparams, params, &res);
+	if (err == SBX_OK && rows != NULL)
+		*rows = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return err;
+}
+
 /* ------------------------------------------------------------ transactions */
 
 static const char sql_begin[] = "BEGIN ISOLATION LEVEL REPEATABLE READ";

@@ -54,6 +54,37 @@ enum sbx_err sbx_db_exec(const char *name, const char *sql, int nparams,
  */
 const char *sbx_db_get(const PGresult *res, int row, const char *column);
 
+/* Column col of row `row` as an integer; 0 for SQL NULL. */
+long long sbx_db_ll(const PGresult *res, int row, const char *col);
+
+/* A text column, and the char * member of a struct that gets a copy. */
+struct sbx_db_text {
+	const char *col;
+	size_t off;			/* offsetof the member */
+};
+
+/*
+ * Copies the n text columns of row `row` into the members of the struct
+ * at base (NULL for SQL NULL; the caller frees them, also on failure).
+ * 0 when a copy could not be made.
+ */
+int sbx_db_take(void *base, const struct sbx_db_text *cols, size_t n,
+    const PGresult *res, int row);
+
+/*
+ * One statement on conn inside the caller's transaction, or on its own
+ * (autocommit, sbx_db_exec) when conn is NULL; *out as sbx_db_query's.
+ */
+enum sbx_err sbx_db_stmt(PGconn *conn, const char *name, const char *sql,
+    int nparams, const char *const *params, PGresult **out);
+
+/*
+ * One statement whose rows are not read, run as sbx_db_stmt runs it.
+ * *rows (may be NULL) gets how many rows it changed or returned.
+ */
+enum sbx_err sbx_db_run(PGconn *conn, const char *name, const char *sql,
+    int nparams, const char *const *params, long *rows);
+
 /* SELECT 1 on the connection: SBX_OK or SBX_EUNAVAILABLE. */
 enum sbx_err sbx_db_ping(void);
 

@@ -1,5 +1,5 @@
 /*
- * Fuzz target for template parameters (common/domain/sandbox_params.c): an
+ * Fuzz target for template parameters (common/domain/template_params.c): an
  * admin's declarations (our array shape or CloudFormation's "Parameters"
  * object) as sbx_template_params_valid sees them in a PUT, and a create's
  * values checked against stored declarations by sbx_template_params_check,
@@ -27,7 +27,7 @@
 #include "fuzz.h"
 
 /*
- * The spelling rule of sandbox_params.c, written again: a declaration's
+ * The spelling rule of template_params.c, written again: a declaration's
  * member is known by its name without case and underscores, its first
  * spelling counts, and "true" in any case is true.
  */
