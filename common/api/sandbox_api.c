@@ -202,29 +202,6 @@ body_hash(const cJSON *json, char out[65])
 	return err;
 }
 
-/* Percent-encodes s for a query string into buf. */
-static void
-query_escape(const char *s, char *buf, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (; *s != '\0' && o + 4 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~') {
-			buf[o++] = (char)c;
-		} else {
-			buf[o++] = '%';
-			buf[o++] = hex[c >> 4];
-			buf[o++] = hex[c & 15];
-		}
-	}
-	buf[o] = '\0';
-}
-
 /* ------------------------------------------------------------ create */
 
 const struct sbx_field
@@ -375,21 +352,22 @@ sbx_sandbox_api_list(struct sbx_req *req)
 		cJSON_AddItemToArray(arr, j);
 	}
 	if (next != NULL) {
-		char link[700], esc[400];
-		int n;
+		struct sbx_util_buf b = { 0 };
+		char num[24], *link;
 
-		n = snprintf(link, sizeof(link), "</api/sandboxes?limit=%ld"
-		    "&cursor=%s", limit, next);
+		snprintf(num, sizeof(num), "%ld", limit);
+		sbx_util_buf_add(&b, "</api/sandboxes");
+		sbx_util_buf_add_query(&b, "limit", num);
+		sbx_util_buf_add_query(&b, "cursor", next);
 		if (status != NULL)
-			n += snprintf(link + n, sizeof(link) - (size_t)n,
-			    "&status=%s", status);
-		if (owner != NULL) {
-			query_escape(owner, esc, sizeof(esc));
-			n += snprintf(link + n, sizeof(link) - (size_t)n,
-			    "&owner=%s", esc);
+			sbx_util_buf_add_query(&b, "status", status);
+		if (owner != NULL)
+			sbx_util_buf_add_query(&b, "owner", owner);
+		sbx_util_buf_add(&b, ">; rel=\"next\"");
+		if ((link = sbx_util_buf_take(&b)) != NULL) {
+			sbx_reply_header(req, "Link", link);
+			free(link);
 		}
-		snprintf(link + n, sizeof(link) - (size_t)n, ">; rel=\"next\"");
-		sbx_reply_header(req, "Link", link);
 	}
 	sbx_reply_json(req, 200, arr);
 out:

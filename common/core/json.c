@@ -257,18 +257,18 @@ bounded(const struct sbx_field *f)
 	return f->min != 0 || f->max != 0;
 }
 
-/*
- * The double a number holds as a long long, if it is a whole number in
- * range. 2^63 is exact as a double, so the upper test is exact too.
- */
-static int
-as_integer(const cJSON *item, long long *out)
+int
+sbx_json_whole(const cJSON *item, double lo, double hi, long long *out)
 {
-	double d = item->valuedouble;
+	double d;
 	long long n;
 
-	if (!isfinite(d) || d < -9223372036854775808.0 ||
-	    d >= 9223372036854775808.0)
+	if (!cJSON_IsNumber(item))
+		return 0;
+	d = item->valuedouble;
+	/* 2^63 is exact as a double, so the upper test is exact too. */
+	if (!isfinite(d) || d < lo || d > hi ||
+	    d < -9223372036854775808.0 || d >= 9223372036854775808.0)
 		return 0;
 	n = (long long)d;
 	if ((double)n != d)
@@ -298,7 +298,7 @@ check_member(const cJSON *item, const struct sbx_field *f, char *detail,
 
 	switch (f->type) {
 	case SBX_F_INT:
-		if (!cJSON_IsNumber(item) || !as_integer(item, &n)) {
+		if (!sbx_json_whole(item, -HUGE_VAL, HUGE_VAL, &n)) {
 			if (bounded(f))
 				snprintf(detail, detail_len,
 				    "%s: must be an integer between %lld and "
@@ -447,7 +447,7 @@ sbx_json_int(const cJSON *obj, const char *name, long long def)
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
 	long long n;
 
-	return cJSON_IsNumber(item) && as_integer(item, &n) ? n : def;
+	return sbx_json_whole(item, -HUGE_VAL, HUGE_VAL, &n) ? n : def;
 }
 
 int

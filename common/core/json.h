@@ -66,6 +66,16 @@ enum sbx_err sbx_json_check(const cJSON *obj, const struct sbx_field *fields,
 /* Typed getters for checked objects; fall back to def when absent. */
 const char *sbx_json_str(const cJSON *obj, const char *name, const char *def);
 long long sbx_json_int(const cJSON *obj, const char *name, long long def);
+
+/* 2^53 - 1: the largest whole number every double below holds exactly. */
+#define SBX_JSON_EXACT_MAX 9007199254740991.0
+
+/*
+ * 1 when item is a JSON number holding a whole value in [lo, hi] (and in
+ * a long long's range), stored in *out; 0 otherwise (out untouched). The
+ * one check of "an integral number" (claims, declarations, fields).
+ */
+int sbx_json_whole(const cJSON *item, double lo, double hi, long long *out);
 int sbx_json_bool(const cJSON *obj, const char *name, int def);
 
 /* Adds a string member, or null when value is NULL. */

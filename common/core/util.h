@@ -10,10 +10,65 @@
 
 #include <stddef.h>
 
+#include "common/core/err.h"
+
 /* Overwrites n bytes at p with zeros the compiler may not elide. */
 void sbx_util_wipe(void *p, size_t n);
 
 /* Wipes the string s (up to its NUL) and frees it; NULL is fine. */
 void sbx_util_wipe_free(char *s);
+
+/*
+ * A growable string, always NUL-terminated once something was added.
+ * Start it zeroed ({ 0 }, or with .max set: the most bytes it may hold,
+ * 0 for no limit). A failed add is sticky: err says why (SBX_ENOMEM, or
+ * SBX_ETOOBIG past max) and later adds do nothing, so a caller may add
+ * several pieces and check once. It grows by copying and wipes what it
+ * leaves behind, and _fini wipes it too.
+ */
+struct sbx_util_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	size_t max;
+	enum sbx_err err;
+};
+
+/* Appends n bytes; 0, or -1 when the buffer is (now) failed. */
+int sbx_util_buf_addn(struct sbx_util_buf *b, const void *p, size_t n);
+int sbx_util_buf_add(struct sbx_util_buf *b, const char *s);
+
+/*
+ * Appends s percent-encoded: every byte but RFC 3986's unreserved ones
+ * (A-Z a-z 0-9 - . _ ~) as %XX in upper case, as SigV4, the Query API
+ * and application/x-www-form-urlencoded all accept; '/' kept when
+ * keep_slash (a SigV4 path).
+ */
+int sbx_util_buf_add_pct(struct sbx_util_buf *b, const char *s,
+    int keep_slash);
+
+/*
+ * The form builder: appends "name=value", value percent-encoded, with '&'
+ * before it when the buffer is not empty (a form body). A NULL value
+ * fails the buffer (SBX_EINVAL).
+ */
+int sbx_util_buf_add_param(struct sbx_util_buf *b, const char *name,
+    const char *value);
+
+/* The same for a URL: '?' before the first parameter, '&' after. */
+int sbx_util_buf_add_query(struct sbx_util_buf *b, const char *name,
+    const char *value);
+
+/*
+ * Hands the string to the caller (heap, caller frees; "" when nothing was
+ * added) and resets b; NULL (b wiped and reset) when b had failed.
+ */
+char *sbx_util_buf_take(struct sbx_util_buf *b);
+
+/* Wipes and frees the string and resets b; NULL and a zeroed b are fine. */
+void sbx_util_buf_fini(struct sbx_util_buf *b);
+
+/* s percent-encoded as sbx_util_buf_add_pct does (heap; NULL on ENOMEM). */
+char *sbx_util_pct_encode(const char *s);
 
 #endif

@@ -2,7 +2,6 @@
  * Session tokens (HS256 JWTs, HMAC from common/core/crypto), CSRF tokens
  * and sealed cookie values. See session.h for the contracts.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "common/core/b64url.h"
 #include "common/core/crypto.h"
+#include "common/core/json.h"
 #include "common/core/util.h"
 #include "common/domain/session.h"
 
@@ -176,16 +176,8 @@ out:
 static int
 json_epoch(const cJSON *obj, const char *name, long long *v)
 {
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
-	double d;
-
-	if (!cJSON_IsNumber(item))
-		return 0;
-	d = item->valuedouble;
-	if (!(d > 0 && d < 9007199254740992.0) || floor(d) != d)
-		return 0;
-	*v = (long long)d;
-	return 1;
+	return sbx_json_whole(cJSON_GetObjectItemCaseSensitive(obj, name), 1,
+	    SBX_JSON_EXACT_MAX, v);
 }
 
 #define FAIL(why) do { if (reason != NULL) *reason = (why); \

@@ -127,21 +127,6 @@ truthy(const cJSON *v)
  */
 #define EXACT_MAX 9007199254740992.0	/* 2^53: every whole double below */
 
-/* A whole number in [lo, hi] (both within EXACT_MAX) as *out. */
-static int
-whole_in(const cJSON *v, double lo, double hi, long long *out)
-{
-	double d;
-
-	if (!cJSON_IsNumber(v))
-		return 0;
-	d = v->valuedouble;
-	if (!isfinite(d) || d < lo || d > hi || floor(d) != d)
-		return 0;
-	*out = (long long)d;
-	return 1;
-}
-
 /* max_length as a number or a string of digits: 0 (none) to 4096. */
 static int
 max_length_read(const cJSON *v, long *out)
@@ -150,7 +135,7 @@ max_length_read(const cJSON *v, long *out)
 	const char *p;
 
 	if (cJSON_IsNumber(v)) {
-		if (!whole_in(v, 0, 4096, &n))
+		if (!sbx_json_whole(v, 0, 4096, &n))
 			return 0;
 	} else if (cJSON_IsString(v) && v->valuestring[0] != '\0') {
 		/* Digits only, stopping at the bound: no overflow either. */
@@ -381,7 +366,7 @@ scalar_text(const cJSON *v, char *buf, size_t len)
 	if (cJSON_IsNumber(v)) {
 		long long n;
 
-		if (whole_in(v, -EXACT_MAX, EXACT_MAX, &n))
+		if (sbx_json_whole(v, -EXACT_MAX, EXACT_MAX, &n))
 			snprintf(buf, len, "%lld", n);
 		else if (isfinite(v->valuedouble))
 			snprintf(buf, len, "%.17g", v->valuedouble);

@@ -33,114 +33,6 @@
 #define CREDENTIALS_FILE_MAX (1024 * 1024)
 #define PRESIGN_MAX_EXPIRES 604800
 
-/* ------------------------------------------------------------------ strings */
-
-/*
- * A growing string. Canonical requests and presigned queries can hold a
- * session token, so the buffer is always wiped when released.
- */
-struct sb {
-	char *p;
-	size_t len;
-	size_t cap;
-	int oom;
-};
-
-static void
-sb_addn(struct sb *b, const char *s, size_t n)
-{
-	char *np;
-	size_t ncap;
-
-	if (b->oom)
-		return;
-	if (n >= SIZE_MAX / 2 - b->len) {
-		b->oom = 1;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		ncap = b->cap ? b->cap : 256;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		/* Grow by copying so the old buffer can be wiped. */
-		if ((np = malloc(ncap)) == NULL) {
-			b->oom = 1;
-			return;
-		}
-		if (b->p != NULL) {
-			memcpy(np, b->p, b->len);
-			sbx_util_wipe(b->p, b->cap);
-			free(b->p);
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_add(struct sb *b, const char *s)
-{
-	sb_addn(b, s, strlen(s));
-}
-
-static int
-unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-	    c == '~';
-}
-
-/* URI-encodes s into b as SigV4 wants; keep_slash for paths. */
-static void
-sb_add_encoded(struct sb *b, const char *s, int keep_slash)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
-	char e[3];
-
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (unreserved(*p) || (keep_slash && *p == '/')) {
-			sb_addn(b, (const char *)p, 1);
-		} else {
-			e[0] = '%';
-			e[1] = hex[*p >> 4];
-			e[2] = hex[*p & 15];
-			sb_addn(b, e, 3);
-		}
-	}
-}
-
-static void
-sb_free(struct sb *b)
-{
-	if (b->p != NULL) {
-		sbx_util_wipe(b->p, b->cap);
-		free(b->p);
-	}
-	memset(b, 0, sizeof(*b));
-}
-
-/* Hands the string over to the caller; NULL when out of memory. */
-static char *
-sb_take(struct sb *b)
-{
-	char *p;
-
-	if (b->oom) {
-		sb_free(b);
-		return NULL;
-	}
-	if (b->p == NULL)
-		return strdup("");
-	p = b->p;
-	memset(b, 0, sizeof(*b));
-	return p;
-}
-
 /* ------------------------------------------------------------------ crypto */
 
 static void
@@ -233,7 +125,7 @@ enum sbx_err
 sbx_aws_canonical_query(const struct sbx_aws_param *params, size_t nparams,
     char **out)
 {
-	struct sb one = { 0 }, all = { 0 };
+	struct sbx_util_buf one = { 0 }, all = { 0 };
 	char **enc = NULL;
 	size_t i, made = 0;
 	enum sbx_err err = SBX_ENOMEM;
@@ -248,10 +140,10 @@ sbx_aws_canonical_query(const struct sbx_aws_param *params, size_t nparams,
 			err = SBX_EINVAL;
 			goto out;
 		}
-		sb_add_encoded(&one, params[i].name, 0);
-		sb_add(&one, "=");
-		sb_add_encoded(&one, params[i].value ? params[i].value : "", 0);
-		if ((enc[i] = sb_take(&one)) == NULL)
+		sbx_util_buf_add_pct(&one, params[i].name, 0);
+		sbx_util_buf_add(&one, "=");
+		sbx_util_buf_add_pct(&one, params[i].value ? params[i].value : "", 0);
+		if ((enc[i] = sbx_util_buf_take(&one)) == NULL)
 			goto out;
 		made++;
 	}
@@ -260,18 +152,18 @@ sbx_aws_canonical_query(const struct sbx_aws_param *params, size_t nparams,
 		qsort(enc, nparams, sizeof(*enc), param_cmp);
 	for (i = 0; i < nparams; i++) {
 		if (i > 0)
-			sb_add(&all, "&");
-		sb_add(&all, enc[i]);
+			sbx_util_buf_add(&all, "&");
+		sbx_util_buf_add(&all, enc[i]);
 	}
-	if ((*out = sb_take(&all)) == NULL)
+	if ((*out = sbx_util_buf_take(&all)) == NULL)
 		goto out;
 	err = SBX_OK;
 out:
 	for (i = 0; i < made; i++)
 		sbx_util_wipe_free(enc[i]);
 	free(enc);
-	sb_free(&one);
-	sb_free(&all);
+	sbx_util_buf_fini(&one);
+	sbx_util_buf_fini(&all);
 	return err;
 }
 
@@ -365,25 +257,25 @@ sign_canonical(const char *creq, const char *amz_date, const char *date,
     const char *region, const char *service,
     const struct sbx_aws_creds *creds, struct sbx_aws_sig *sig)
 {
-	struct sb sts = { 0 }, key = { 0 };
+	struct sbx_util_buf sts = { 0 }, key = { 0 };
 	char creq_hash[65];
 	unsigned char k[32], s[32];
 	enum sbx_err err = SBX_EINTERNAL;
 
 	sbx_aws_sha256_hex(creq, strlen(creq), creq_hash);
-	sb_add(&sts, ALGORITHM "\n");
-	sb_add(&sts, amz_date);
-	sb_add(&sts, "\n");
-	sb_add(&sts, date);
-	sb_add(&sts, "/");
-	sb_add(&sts, region);
-	sb_add(&sts, "/");
-	sb_add(&sts, service);
-	sb_add(&sts, "/aws4_request\n");
-	sb_add(&sts, creq_hash);
-	sb_add(&key, "AWS4");
-	sb_add(&key, creds->secret_access_key);
-	if (sts.oom || key.oom) {
+	sbx_util_buf_add(&sts, ALGORITHM "\n");
+	sbx_util_buf_add(&sts, amz_date);
+	sbx_util_buf_add(&sts, "\n");
+	sbx_util_buf_add(&sts, date);
+	sbx_util_buf_add(&sts, "/");
+	sbx_util_buf_add(&sts, region);
+	sbx_util_buf_add(&sts, "/");
+	sbx_util_buf_add(&sts, service);
+	sbx_util_buf_add(&sts, "/aws4_request\n");
+	sbx_util_buf_add(&sts, creq_hash);
+	sbx_util_buf_add(&key, "AWS4");
+	sbx_util_buf_add(&key, creds->secret_access_key);
+	if (sts.err != SBX_OK || key.err != SBX_OK) {
 		err = SBX_ENOMEM;
 		goto out;
 	}
@@ -395,7 +287,7 @@ sign_canonical(const char *creq, const char *amz_date, const char *date,
 		goto out;
 	hex_encode(s, 32, sig->signature);
 	memcpy(sig->amz_date, amz_date, 17);
-	if ((sig->string_to_sign = sb_take(&sts)) == NULL) {
+	if ((sig->string_to_sign = sbx_util_buf_take(&sts)) == NULL) {
 		err = SBX_ENOMEM;
 		goto out;
 	}
@@ -403,8 +295,8 @@ sign_canonical(const char *creq, const char *amz_date, const char *date,
 out:
 	sbx_util_wipe(k, sizeof(k));
 	sbx_util_wipe(s, sizeof(s));
-	sb_free(&key);
-	sb_free(&sts);
+	sbx_util_buf_fini(&key);
+	sbx_util_buf_fini(&sts);
 	return err;
 }
 
@@ -420,19 +312,19 @@ valid_req(const struct sbx_aws_sign_req *r, const struct sbx_aws_creds *creds)
 }
 
 static void
-add_path(struct sb *b, const char *path)
+add_path(struct sbx_util_buf *b, const char *path)
 {
 	if (path == NULL || path[0] == '\0')
-		sb_add(b, "/");
+		sbx_util_buf_add(b, "/");
 	else
-		sb_add_encoded(b, path, 1);
+		sbx_util_buf_add_pct(b, path, 1);
 }
 
 enum sbx_err
 sbx_aws_sign(const struct sbx_aws_sign_req *r,
     const struct sbx_aws_creds *creds, struct sbx_aws_sig *sig)
 {
-	struct sb creq = { 0 }, auth = { 0 }, signed_hdrs = { 0 };
+	struct sbx_util_buf creq = { 0 }, auth = { 0 }, signed_hdrs = { 0 };
 	struct hdr *h = NULL;
 	size_t n = 0, i;
 	char amz_date[17], date[9], payload_hash[65];
@@ -474,32 +366,32 @@ sbx_aws_sign(const struct sbx_aws_sign_req *r,
 	sbx_aws_sha256_hex(r->payload, r->payload ? r->payload_len : 0,
 	    payload_hash);
 
-	sb_add(&creq, r->method);
-	sb_add(&creq, "\n");
+	sbx_util_buf_add(&creq, r->method);
+	sbx_util_buf_add(&creq, "\n");
 	add_path(&creq, r->path);
-	sb_add(&creq, "\n");
-	sb_add(&creq, query);
-	sb_add(&creq, "\n");
+	sbx_util_buf_add(&creq, "\n");
+	sbx_util_buf_add(&creq, query);
+	sbx_util_buf_add(&creq, "\n");
 	/* Repeated names become one line, values joined by commas. */
 	for (i = 0; i < n; i++) {
 		if (i > 0 && strcmp(h[i].name, h[i - 1].name) == 0) {
-			sb_add(&creq, ",");
+			sbx_util_buf_add(&creq, ",");
 		} else {
 			if (i > 0) {
-				sb_add(&creq, "\n");
-				sb_add(&signed_hdrs, ";");
+				sbx_util_buf_add(&creq, "\n");
+				sbx_util_buf_add(&signed_hdrs, ";");
 			}
-			sb_add(&creq, h[i].name);
-			sb_add(&creq, ":");
-			sb_add(&signed_hdrs, h[i].name);
+			sbx_util_buf_add(&creq, h[i].name);
+			sbx_util_buf_add(&creq, ":");
+			sbx_util_buf_add(&signed_hdrs, h[i].name);
 		}
-		sb_add(&creq, h[i].value);
+		sbx_util_buf_add(&creq, h[i].value);
 	}
-	sb_add(&creq, "\n\n");
-	sb_add(&creq, signed_hdrs.p ? signed_hdrs.p : "");
-	sb_add(&creq, "\n");
-	sb_add(&creq, payload_hash);
-	if (creq.oom || signed_hdrs.oom) {
+	sbx_util_buf_add(&creq, "\n\n");
+	sbx_util_buf_add(&creq, signed_hdrs.p ? signed_hdrs.p : "");
+	sbx_util_buf_add(&creq, "\n");
+	sbx_util_buf_add(&creq, payload_hash);
+	if (creq.err != SBX_OK || signed_hdrs.err != SBX_OK) {
 		err = SBX_ENOMEM;
 		goto out;
 	}
@@ -507,20 +399,20 @@ sbx_aws_sign(const struct sbx_aws_sign_req *r,
 	    creds, sig)) != SBX_OK)
 		goto out;
 
-	sb_add(&auth, ALGORITHM " Credential=");
-	sb_add(&auth, creds->access_key_id);
-	sb_add(&auth, "/");
-	sb_add(&auth, date);
-	sb_add(&auth, "/");
-	sb_add(&auth, r->region);
-	sb_add(&auth, "/");
-	sb_add(&auth, r->service);
-	sb_add(&auth, "/aws4_request, SignedHeaders=");
-	sb_add(&auth, signed_hdrs.p ? signed_hdrs.p : "");
-	sb_add(&auth, ", Signature=");
-	sb_add(&auth, sig->signature);
-	if ((sig->authorization = sb_take(&auth)) == NULL ||
-	    (sig->canonical_request = sb_take(&creq)) == NULL) {
+	sbx_util_buf_add(&auth, ALGORITHM " Credential=");
+	sbx_util_buf_add(&auth, creds->access_key_id);
+	sbx_util_buf_add(&auth, "/");
+	sbx_util_buf_add(&auth, date);
+	sbx_util_buf_add(&auth, "/");
+	sbx_util_buf_add(&auth, r->region);
+	sbx_util_buf_add(&auth, "/");
+	sbx_util_buf_add(&auth, r->service);
+	sbx_util_buf_add(&auth, "/aws4_request, SignedHeaders=");
+	sbx_util_buf_add(&auth, signed_hdrs.p ? signed_hdrs.p : "");
+	sbx_util_buf_add(&auth, ", Signature=");
+	sbx_util_buf_add(&auth, sig->signature);
+	if ((sig->authorization = sbx_util_buf_take(&auth)) == NULL ||
+	    (sig->canonical_request = sbx_util_buf_take(&creq)) == NULL) {
 		err = SBX_ENOMEM;
 		goto out;
 	}
@@ -534,9 +426,9 @@ out:
 	}
 	free(h);
 	sbx_util_wipe_free(query);
-	sb_free(&creq);
-	sb_free(&auth);
-	sb_free(&signed_hdrs);
+	sbx_util_buf_fini(&creq);
+	sbx_util_buf_fini(&auth);
+	sbx_util_buf_fini(&signed_hdrs);
 	return err;
 }
 
@@ -557,7 +449,7 @@ sbx_aws_presign(const struct sbx_aws_sign_req *r, long expires,
 {
 	struct sbx_aws_param *all = NULL;
 	struct sbx_aws_sig sig = { 0 };
-	struct sb credential = { 0 }, creq = { 0 }, out = { 0 };
+	struct sbx_util_buf credential = { 0 }, creq = { 0 }, out = { 0 };
 	char amz_date[17], date[9], exp[24], empty_hash[65];
 	char *cq = NULL, *own = NULL;
 	int token;
@@ -571,15 +463,15 @@ sbx_aws_presign(const struct sbx_aws_sign_req *r, long expires,
 		return SBX_EINVAL;
 	token = creds->session_token != NULL && creds->session_token[0] != '\0';
 	snprintf(exp, sizeof(exp), "%ld", expires);
-	sb_add(&credential, creds->access_key_id);
-	sb_add(&credential, "/");
-	sb_add(&credential, date);
-	sb_add(&credential, "/");
-	sb_add(&credential, r->region);
-	sb_add(&credential, "/");
-	sb_add(&credential, r->service);
-	sb_add(&credential, "/aws4_request");
-	if (credential.oom) {
+	sbx_util_buf_add(&credential, creds->access_key_id);
+	sbx_util_buf_add(&credential, "/");
+	sbx_util_buf_add(&credential, date);
+	sbx_util_buf_add(&credential, "/");
+	sbx_util_buf_add(&credential, r->region);
+	sbx_util_buf_add(&credential, "/");
+	sbx_util_buf_add(&credential, r->service);
+	sbx_util_buf_add(&credential, "/aws4_request");
+	if (credential.err != SBX_OK) {
 		err = SBX_ENOMEM;
 		goto out;
 	}
@@ -605,16 +497,16 @@ sbx_aws_presign(const struct sbx_aws_sign_req *r, long expires,
 		goto out;
 
 	sbx_aws_sha256_hex("", 0, empty_hash);
-	sb_add(&creq, r->method);
-	sb_add(&creq, "\n");
+	sbx_util_buf_add(&creq, r->method);
+	sbx_util_buf_add(&creq, "\n");
 	add_path(&creq, r->path);
-	sb_add(&creq, "\n");
-	sb_add(&creq, cq);
-	sb_add(&creq, "\nhost:");
-	sb_add(&creq, r->host);
-	sb_add(&creq, "\n\nhost\n");
-	sb_add(&creq, empty_hash);
-	if (creq.oom) {
+	sbx_util_buf_add(&creq, "\n");
+	sbx_util_buf_add(&creq, cq);
+	sbx_util_buf_add(&creq, "\nhost:");
+	sbx_util_buf_add(&creq, r->host);
+	sbx_util_buf_add(&creq, "\n\nhost\n");
+	sbx_util_buf_add(&creq, empty_hash);
+	if (creq.err != SBX_OK) {
 		err = SBX_ENOMEM;
 		goto out;
 	}
@@ -623,22 +515,22 @@ sbx_aws_presign(const struct sbx_aws_sign_req *r, long expires,
 		goto out;
 
 	/* The order AWS's own SDKs produce (and the DSQL vector shows). */
-	sb_add(&out, own);
+	sbx_util_buf_add(&out, own);
 	if (own[0] != '\0')
-		sb_add(&out, "&");
-	sb_add(&out, "X-Amz-Algorithm=" ALGORITHM "&X-Amz-Credential=");
-	sb_add_encoded(&out, credential.p, 0);
-	sb_add(&out, "&X-Amz-Date=");
-	sb_add(&out, amz_date);
-	sb_add(&out, "&X-Amz-SignedHeaders=host&X-Amz-Expires=");
-	sb_add(&out, exp);
+		sbx_util_buf_add(&out, "&");
+	sbx_util_buf_add(&out, "X-Amz-Algorithm=" ALGORITHM "&X-Amz-Credential=");
+	sbx_util_buf_add_pct(&out, credential.p, 0);
+	sbx_util_buf_add(&out, "&X-Amz-Date=");
+	sbx_util_buf_add(&out, amz_date);
+	sbx_util_buf_add(&out, "&X-Amz-SignedHeaders=host&X-Amz-Expires=");
+	sbx_util_buf_add(&out, exp);
 	if (token) {
-		sb_add(&out, "&X-Amz-Security-Token=");
-		sb_add_encoded(&out, creds->session_token, 0);
+		sbx_util_buf_add(&out, "&X-Amz-Security-Token=");
+		sbx_util_buf_add_pct(&out, creds->session_token, 0);
 	}
-	sb_add(&out, "&X-Amz-Signature=");
-	sb_add(&out, sig.signature);
-	if ((*query_out = sb_take(&out)) == NULL) {
+	sbx_util_buf_add(&out, "&X-Amz-Signature=");
+	sbx_util_buf_add(&out, sig.signature);
+	if ((*query_out = sbx_util_buf_take(&out)) == NULL) {
 		err = SBX_ENOMEM;
 		goto out;
 	}
@@ -648,9 +540,9 @@ out:
 	free(all);
 	sbx_util_wipe_free(cq);
 	sbx_util_wipe_free(own);
-	sb_free(&credential);
-	sb_free(&creq);
-	sb_free(&out);
+	sbx_util_buf_fini(&credential);
+	sbx_util_buf_fini(&creq);
+	sbx_util_buf_fini(&out);
 	return err;
 }
 
@@ -671,18 +563,18 @@ sbx_aws_dsql_token(const char *host, const char *region, int admin,
 		.service = "dsql",
 		.now = now,
 	};
-	struct sb tok = { 0 };
+	struct sbx_util_buf tok = { 0 };
 	char *q = NULL;
 	enum sbx_err err;
 
 	*out = NULL;
 	if ((err = sbx_aws_presign(&r, expires, creds, &q)) != SBX_OK)
 		return err;
-	sb_add(&tok, host);
-	sb_add(&tok, "/?");
-	sb_add(&tok, q);
+	sbx_util_buf_add(&tok, host);
+	sbx_util_buf_add(&tok, "/?");
+	sbx_util_buf_add(&tok, q);
 	sbx_util_wipe_free(q);
-	if ((*out = sb_take(&tok)) == NULL)
+	if ((*out = sbx_util_buf_take(&tok)) == NULL)
 		return SBX_ENOMEM;
 	return SBX_OK;
 }
@@ -1067,7 +959,7 @@ sbx_aws_creds_from_container(struct sbx_aws_creds *out)
 	struct sbx_http_request req = { .method = "GET", .headers = hdrs,
 	    .nheaders = 1, .timeout_ms = CONTAINER_TIMEOUT_MS };
 	struct sbx_http_response resp = { 0 };
-	struct sb url = { 0 };
+	struct sbx_util_buf url = { 0 };
 	char *auth = NULL;
 	enum sbx_err err;
 
@@ -1079,20 +971,20 @@ sbx_aws_creds_from_container(struct sbx_aws_creds *out)
 			    "or http to a loopback address");
 			return SBX_ECONFIG;
 		}
-		sb_add(&url, full);
+		sbx_util_buf_add(&url, full);
 	} else if (rel != NULL) {
 		if (rel[0] != '/') {
 			sbx_log(SBX_LOG_ERROR, "aws", "AWS_CONTAINER_"
 			    "CREDENTIALS_RELATIVE_URI must start with '/'");
 			return SBX_ECONFIG;
 		}
-		sb_add(&url, ECS_CREDENTIALS_BASE);
-		sb_add(&url, rel);
+		sbx_util_buf_add(&url, ECS_CREDENTIALS_BASE);
+		sbx_util_buf_add(&url, rel);
 		req.allow_ecs_endpoint = 1;
 	} else {
 		return SBX_ENOTFOUND;
 	}
-	if (url.oom) {
+	if (url.err != SBX_OK) {
 		err = SBX_ENOMEM;
 		goto out;
 	}
@@ -1123,7 +1015,7 @@ out:
 		sbx_util_wipe(resp.body, resp.body_len);
 	sbx_http_response_fini(&resp);
 	sbx_util_wipe_free(auth);
-	sb_free(&url);
+	sbx_util_buf_fini(&url);
 	return err;
 }
 
@@ -1231,7 +1123,7 @@ enum sbx_err
 sbx_aws_endpoint_resolve(const char *service, const char *region,
     const char *(*get)(const char *name, void *ctx), void *ctx, char **out)
 {
-	struct sb name = { 0 }, url = { 0 };
+	struct sbx_util_buf name = { 0 }, url = { 0 };
 	const char *v = NULL, *ignore;
 	size_t i, n;
 	enum sbx_err err = SBX_ENOMEM;
@@ -1239,8 +1131,8 @@ sbx_aws_endpoint_resolve(const char *service, const char *region,
 	*out = NULL;
 	if (service == NULL || service[0] == '\0' || get == NULL)
 		return SBX_EINVAL;
-	sb_add(&name, "AWS_ENDPOINT_URL_");
-	for (i = 0; service[i] && !name.oom; i++) {
+	sbx_util_buf_add(&name, "AWS_ENDPOINT_URL_");
+	for (i = 0; service[i] && name.err == SBX_OK; i++) {
 		char c = service[i];
 
 		if (c >= 'a' && c <= 'z')
@@ -1249,13 +1141,13 @@ sbx_aws_endpoint_resolve(const char *service, const char *region,
 			c = '_';
 		else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
 			break;
-		sb_addn(&name, &c, 1);
+		sbx_util_buf_addn(&name, &c, 1);
 	}
 	if (service[i] != '\0') {
 		err = SBX_EINVAL;
 		goto out;
 	}
-	if (name.oom)
+	if (name.err != SBX_OK)
 		goto out;
 	ignore = get_nonempty(get, ctx, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	if (ignore == NULL || strcasecmp(ignore, "true") != 0) {
@@ -1267,24 +1159,24 @@ sbx_aws_endpoint_resolve(const char *service, const char *region,
 		n = strlen(v);
 		while (n > 0 && v[n - 1] == '/')
 			n--;
-		sb_addn(&url, v, n);
+		sbx_util_buf_addn(&url, v, n);
 	} else {
 		if (!valid_token(region) || !valid_token(service)) {
 			err = SBX_ECONFIG;
 			goto out;
 		}
-		sb_add(&url, "https://");
-		sb_add(&url, service);
-		sb_add(&url, ".");
-		sb_add(&url, region);
-		sb_add(&url, ".amazonaws.com");
+		sbx_util_buf_add(&url, "https://");
+		sbx_util_buf_add(&url, service);
+		sbx_util_buf_add(&url, ".");
+		sbx_util_buf_add(&url, region);
+		sbx_util_buf_add(&url, ".amazonaws.com");
 	}
-	if ((*out = sb_take(&url)) == NULL)
+	if ((*out = sbx_util_buf_take(&url)) == NULL)
 		goto out;
 	err = SBX_OK;
 out:
-	sb_free(&name);
-	sb_free(&url);
+	sbx_util_buf_fini(&name);
+	sbx_util_buf_fini(&url);
 	return err;
 }
 

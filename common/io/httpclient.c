@@ -17,6 +17,7 @@
 #include "common/core/config.h"
 #include "common/io/httpclient.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 
 /* Largest answer we keep; anything bigger is refused, not truncated. */
 #define HTTP_MAX_BODY (4L * 1024 * 1024)
@@ -39,50 +40,14 @@ curl_init(void)
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* A growing buffer with a hard cap; over flags that the cap was hit. */
-struct buf {
-	char *data;
-	size_t len;
-	size_t cap;
-	size_t max;
-	int over;
-};
-
-static int
-buf_append(struct buf *b, const char *p, size_t n)
-{
-	size_t want;
-	char *nd;
-
-	if (n > b->max - b->len) {
-		b->over = 1;
-		return -1;
-	}
-	want = b->len + n + 1;
-	if (want > b->cap || b->data == NULL) {
-		size_t ncap = b->cap ? b->cap : 1024;
-
-		while (ncap < want)
-			ncap *= 2;
-		if ((nd = realloc(b->data, ncap)) == NULL)
-			return -1;
-		b->data = nd;
-		b->cap = ncap;
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
 static size_t
 write_body(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct buf *b = arg;
+	struct sbx_util_buf *b = arg;
 	size_t n = size * nmemb;
 
 	/* Returning less than n makes curl stop with CURLE_WRITE_ERROR. */
-	if (buf_append(b, ptr, n) != 0)
+	if (sbx_util_buf_addn(b, ptr, n) != 0)
 		return 0;
 	return n;
 }
@@ -90,7 +55,7 @@ write_body(char *ptr, size_t size, size_t nmemb, void *arg)
 static size_t
 write_header(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct buf *b = arg;
+	struct sbx_util_buf *b = arg;
 	size_t n = size * nmemb;
 
 	/*
@@ -99,7 +64,7 @@ write_header(char *ptr, size_t size, size_t nmemb, void *arg)
 	 */
 	if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
 		b->len = 0;
-	if (buf_append(b, ptr, n) != 0)
+	if (sbx_util_buf_addn(b, ptr, n) != 0)
 		return 0;
 	return n;
 }
@@ -285,8 +250,8 @@ sbx_http_send(const struct sbx_http_request *req,
 {
 	CURL *c = NULL;
 	struct curl_slist *hdrs = NULL;
-	struct buf body = { .max = HTTP_MAX_BODY };
-	struct buf head = { .max = HTTP_MAX_HEADERS };
+	struct sbx_util_buf body = { .max = HTTP_MAX_BODY };
+	struct sbx_util_buf head = { .max = HTTP_MAX_HEADERS };
 	char errbuf[CURL_ERROR_SIZE] = "";
 	long connect_ms, total_ms;
 	CURLcode rc;
@@ -351,10 +316,10 @@ sbx_http_send(const struct sbx_http_request *req,
 
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
-		if (body.over || rc == CURLE_FILESIZE_EXCEEDED) {
+		if (body.err == SBX_ETOOBIG || rc == CURLE_FILESIZE_EXCEEDED) {
 			err = SBX_ETOOBIG;
 		} else if (rc == CURLE_OUT_OF_MEMORY ||
-		    (rc == CURLE_WRITE_ERROR && !head.over)) {
+		    (rc == CURLE_WRITE_ERROR && head.err != SBX_ETOOBIG)) {
 			err = SBX_ENOMEM;
 		} else if (rc == CURLE_URL_MALFORMAT ||
 		    rc == CURLE_UNSUPPORTED_PROTOCOL) {
@@ -372,21 +337,21 @@ sbx_http_send(const struct sbx_http_request *req,
 		goto out;
 
 	/* Always hand back NUL-terminated strings, even when empty. */
-	if ((body.data == NULL && buf_append(&body, "", 0) != 0) ||
-	    (head.data == NULL && buf_append(&head, "", 0) != 0)) {
+	if ((body.p == NULL && sbx_util_buf_addn(&body, "", 0) != 0) ||
+	    (head.p == NULL && sbx_util_buf_addn(&head, "", 0) != 0)) {
 		err = SBX_ENOMEM;
 		goto out;
 	}
-	resp->body = body.data;
+	resp->body = body.p;
 	resp->body_len = body.len;
-	resp->headers = head.data;
-	body.data = head.data = NULL;
+	resp->headers = head.p;
+	body.p = head.p = NULL;
 	err = SBX_OK;
 out:
 	if (err != SBX_OK)
 		resp->status = 0;
-	free(body.data);
-	free(head.data);
+	sbx_util_buf_fini(&body);
+	sbx_util_buf_fini(&head);
 	if (c != NULL)
 		curl_easy_reset(c);
 	header_list_free(hdrs);
@@ -446,30 +411,5 @@ sbx_http_response_header(const struct sbx_http_response *resp,
 char *
 sbx_http_form_escape(const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
-	char *out, *o;
-	size_t n;
-
-	if (s == NULL)
-		return NULL;
-	n = strlen(s);
-	if (n > (SIZE_MAX - 1) / 3)
-		return NULL;
-	if ((out = malloc(n * 3 + 1)) == NULL)
-		return NULL;
-	for (p = (const unsigned char *)s, o = out; *p != '\0'; p++) {
-		/* RFC 3986 unreserved, as SigV4 and the Query API want. */
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-		    *p == '_' || *p == '~') {
-			*o++ = (char)*p;
-		} else {
-			*o++ = '%';
-			*o++ = hex[*p >> 4];
-			*o++ = hex[*p & 15];
-		}
-	}
-	*o = '\0';
-	return out;
+	return sbx_util_pct_encode(s);
 }

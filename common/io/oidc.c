@@ -3,7 +3,6 @@
  * exchange with PKCE, ID-token verification. See oidc.h.
  */
 #include <ctype.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,9 @@
 
 #include "common/core/b64url.h"
 #include "common/core/crypto.h"
+#include "common/core/json.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 #include "common/io/oidc.h"
 
 #define MOD "oidc"
@@ -130,20 +131,12 @@ sbx_oidc_identity_fini(struct sbx_oidc_identity *id)
 
 /* ------------------------------------------------------------ claims */
 
-/* An integral JSON number into *v; 0 when absent or not one. */
+/* An integral JSON number in [0, 2^53) into *v; 0 when absent or not one. */
 static int
 claim_time(const cJSON *claims, const char *name, long long *v)
 {
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(claims, name);
-	double d;
-
-	if (!cJSON_IsNumber(item))
-		return 0;
-	d = item->valuedouble;
-	if (!(d >= 0 && d < 9007199254740992.0) || floor(d) != d)
-		return 0;
-	*v = (long long)d;
-	return 1;
+	return sbx_json_whole(cJSON_GetObjectItemCaseSensitive(claims, name),
+	    0, SBX_JSON_EXACT_MAX, v);
 }
 
 static const char *
@@ -882,34 +875,13 @@ out:
 
 /* ------------------------------------------------------------ login */
 
-/* Appends "&name=escaped(value)" (or "?" first) to a growing URL. */
-static int
-url_add(char **url, size_t *len, const char *name, const char *value)
-{
-	char *esc, *n;
-	size_t need;
-
-	if ((esc = sbx_http_form_escape(value)) == NULL)
-		return -1;
-	need = *len + 1 + strlen(name) + 1 + strlen(esc) + 1;
-	if ((n = realloc(*url, need)) == NULL) {
-		free(esc);
-		return -1;
-	}
-	*url = n;
-	*len += (size_t)snprintf(n + *len, need - *len, "%c%s=%s",
-	    strchr(n, '?') != NULL ? '&' : '?', name, esc);
-	free(esc);
-	return 0;
-}
-
 enum sbx_err
 sbx_oidc_authorize_url(const struct sbx_config *cfg, const char *redirect_uri,
     const char *state, const char *nonce, const char *verifier,
     const char *login_hint, char **url)
 {
-	char challenge[SBX_OIDC_CHALLENGE_LEN + 1], *u = NULL;
-	size_t len;
+	char challenge[SBX_OIDC_CHALLENGE_LEN + 1];
+	struct sbx_util_buf u = { 0 };
 	enum sbx_err err;
 
 	*url = NULL;
@@ -917,47 +889,20 @@ sbx_oidc_authorize_url(const struct sbx_config *cfg, const char *redirect_uri,
 		return err == SBX_ENOMEM ? err : SBX_EUNAVAILABLE;
 	if ((err = sbx_oidc_pkce_challenge(verifier, challenge)) != SBX_OK)
 		return err;
-	len = strlen(disco.authorization_endpoint);
-	if ((u = strdup(disco.authorization_endpoint)) == NULL)
+	sbx_util_buf_add(&u, disco.authorization_endpoint);
+	sbx_util_buf_add_query(&u, "response_type", "code");
+	sbx_util_buf_add_query(&u, "client_id", cfg->google_client_id);
+	sbx_util_buf_add_query(&u, "redirect_uri", redirect_uri);
+	sbx_util_buf_add_query(&u, "scope", "openid email profile");
+	sbx_util_buf_add_query(&u, "state", state);
+	sbx_util_buf_add_query(&u, "nonce", nonce);
+	sbx_util_buf_add_query(&u, "code_challenge", challenge);
+	sbx_util_buf_add_query(&u, "code_challenge_method", "S256");
+	if (login_hint != NULL)
+		sbx_util_buf_add_query(&u, "login_hint", login_hint);
+	if ((*url = sbx_util_buf_take(&u)) == NULL)
 		return SBX_ENOMEM;
-	if (url_add(&u, &len, "response_type", "code") != 0 ||
-	    url_add(&u, &len, "client_id", cfg->google_client_id) != 0 ||
-	    url_add(&u, &len, "redirect_uri", redirect_uri) != 0 ||
-	    url_add(&u, &len, "scope", "openid email profile") != 0 ||
-	    url_add(&u, &len, "state", state) != 0 ||
-	    url_add(&u, &len, "nonce", nonce) != 0 ||
-	    url_add(&u, &len, "code_challenge", challenge) != 0 ||
-	    url_add(&u, &len, "code_challenge_method", "S256") != 0 ||
-	    (login_hint != NULL &&
-	    url_add(&u, &len, "login_hint", login_hint) != 0)) {
-		free(u);
-		return SBX_ENOMEM;
-	}
-	*url = u;
 	return SBX_OK;
-}
-
-/* Appends "name=escaped(value)&" to a form body; -1 on ENOMEM. */
-static int
-form_add(char **body, size_t *len, const char *name, const char *value)
-{
-	char *esc, *n;
-	size_t need;
-
-	if ((esc = sbx_http_form_escape(value)) == NULL)
-		return -1;
-	need = *len + strlen(name) + strlen(esc) + 3;
-	if ((n = realloc(*body, need)) == NULL) {
-		OPENSSL_cleanse(esc, strlen(esc));
-		free(esc);
-		return -1;
-	}
-	*body = n;
-	*len += (size_t)snprintf(n + *len, need - *len, "%s%s=%s",
-	    *len > 0 ? "&" : "", name, esc);
-	OPENSSL_cleanse(esc, strlen(esc));
-	free(esc);
-	return 0;
 }
 
 /* Wipes the string values of a parsed answer before it is freed. */
@@ -1004,8 +949,7 @@ sbx_oidc_exchange(const struct sbx_config *cfg, const char *code,
 	};
 	struct sbx_http_request req;
 	struct sbx_http_response resp;
-	char *body = NULL;
-	size_t len = 0;
+	struct sbx_util_buf form = { 0 };
 	cJSON *doc = NULL;
 	const char *tok;
 	enum sbx_err err;
@@ -1019,14 +963,14 @@ sbx_oidc_exchange(const struct sbx_config *cfg, const char *code,
 			*reason = "the identity provider cannot be reached";
 		return err == SBX_ENOMEM ? err : SBX_EUNAVAILABLE;
 	}
-	if (form_add(&body, &len, "grant_type", "authorization_code") != 0 ||
-	    form_add(&body, &len, "code", code) != 0 ||
-	    form_add(&body, &len, "redirect_uri", redirect_uri) != 0 ||
-	    form_add(&body, &len, "client_id", cfg->google_client_id) != 0 ||
-	    form_add(&body, &len, "client_secret",
-	    cfg->google_client_secret != NULL ? cfg->google_client_secret : "")
-	    != 0 ||
-	    form_add(&body, &len, "code_verifier", verifier) != 0) {
+	sbx_util_buf_add_param(&form, "grant_type", "authorization_code");
+	sbx_util_buf_add_param(&form, "code", code);
+	sbx_util_buf_add_param(&form, "redirect_uri", redirect_uri);
+	sbx_util_buf_add_param(&form, "client_id", cfg->google_client_id);
+	sbx_util_buf_add_param(&form, "client_secret",
+	    cfg->google_client_secret != NULL ? cfg->google_client_secret : "");
+	sbx_util_buf_add_param(&form, "code_verifier", verifier);
+	if (form.err != SBX_OK) {
 		err = SBX_ENOMEM;
 		goto out;
 	}
@@ -1035,8 +979,8 @@ sbx_oidc_exchange(const struct sbx_config *cfg, const char *code,
 	req.url = disco.token_endpoint;
 	req.headers = hdrs;
 	req.nheaders = sizeof(hdrs) / sizeof(hdrs[0]);
-	req.body = body;
-	req.body_len = len;
+	req.body = form.p;
+	req.body_len = form.len;
 	if ((err = transport(&req, &resp)) != SBX_OK) {
 		sbx_log(SBX_LOG_WARN, MOD, "token endpoint: %s",
 		    sbx_strerror(err));
@@ -1081,9 +1025,6 @@ out:
 	if (resp.body != NULL)
 		OPENSSL_cleanse(resp.body, resp.body_len);
 	sbx_http_response_fini(&resp);
-	if (body != NULL) {
-		OPENSSL_cleanse(body, len);
-		free(body);
-	}
+	sbx_util_buf_fini(&form);
 	return err;
 }
