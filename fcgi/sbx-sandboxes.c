@@ -24,7 +24,7 @@ static const struct sbx_route routes[] = {
 	    NULL, 0 },
 	{ "GET", "/api/sandboxes/{name}/events", sbx_sandbox_api_events, AUTH,
 	    NULL, 0 },
-	/* Operators (issue 5; handlers in common/api/jobs.c). */
+	/* Operators (handlers in common/api/jobs.c). */
 	{ "POST", "/api/sandboxes/{name}/retry", sbx_jobs_api_retry, ADMIN,
 	    NULL, 0 },
 	{ "POST", "/api/sandboxes/{name}/forget", sbx_jobs_api_forget,

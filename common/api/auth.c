@@ -15,7 +15,7 @@
 #include "common/domain/session.h"
 #include "common/domain/tokens.h"
 
-#define MOD "auth"
+#define MODULE "auth"
 
 /* Query parameters that would carry a credential; never accepted. */
 static const char *const query_token_names[] = {
@@ -81,11 +81,11 @@ fail(struct sbx_req *req, enum sbx_err err, const char *why)
 {
 	switch (err) {
 	case SBX_EAUTH:
-		sbx_log(SBX_LOG_INFO, MOD, "rejected credentials: %s", why);
+		sbx_log(SBX_LOG_INFO, MODULE, "rejected credentials: %s", why);
 		sbx_reply_err(req, SBX_EAUTH, why);
 		break;
 	case SBX_EFORBIDDEN:
-		sbx_log(SBX_LOG_INFO, MOD, "refused: %s", why);
+		sbx_log(SBX_LOG_INFO, MODULE, "refused: %s", why);
 		sbx_reply_problem(req, 403, "%s", why);
 		break;
 	default:
@@ -122,7 +122,7 @@ auth_session(struct sbx_req *req, const char *token, int via_cookie,
 	    strlen(cfg->session_secret_key), token, (long long)time(NULL),
 	    claims, &why) != SBX_OK)
 		return fail(req, SBX_EAUTH, why != NULL ? why : "invalid token");
-	switch ((err = sbx_sessions_check(claims->jti, claims->sub, &u))) {
+	switch ((err = sbx_users_session_check(claims->jti, claims->sub, &u))) {
 	case SBX_OK:
 		break;
 	case SBX_EAUTH:
@@ -134,7 +134,7 @@ auth_session(struct sbx_req *req, const char *token, int via_cookie,
 	}
 	err = sbx_auth_principal_new(&u, claims->jti, via_cookie,
 	    &req->principal);
-	sbx_user_fini(&u);
+	sbx_users_user_fini(&u);
 	if (err != SBX_OK)
 		return fail(req, err, "out of memory");
 	return SBX_OK;
@@ -184,7 +184,7 @@ auth_id_token(struct sbx_req *req, const char *token)
 	    SBX_OK)
 		fail(req, err, "out of memory");
 out:
-	sbx_user_fini(&u);
+	sbx_users_user_fini(&u);
 	sbx_oidc_identity_fini(&id);
 	return err;
 }
@@ -211,7 +211,7 @@ auth_api_token(struct sbx_req *req, const char *token)
 		return fail(req, err, "cannot check the API token");
 	}
 	err = sbx_auth_principal_new(&u, NULL, 0, &req->principal);
-	sbx_user_fini(&u);
+	sbx_users_user_fini(&u);
 	if (err == SBX_OK &&
 	    (req->principal->api_token_id = strdup(id)) == NULL)
 		err = SBX_ENOMEM;

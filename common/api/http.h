@@ -1,4 +1,11 @@
 /*
+ * Layer api (common/api/): the FastCGI server (this module), the
+ * authenticate hook, the sign-in routes and the handlers. It may use every
+ * layer below (domain, io, core); it holds no business rule and no SQL:
+ * a handler decodes the request, calls the domain and maps the result to
+ * a status. Only the responders (fcgi/) include it; the reaper and
+ * sbx-migrate never link it.
+ *
  * The HTTP side of a responder: the FastCGI accept loop (or one request in
  * CGI mode when started by hand), request parsing, the route table with
  * path parameters, the order of checks every request goes through, and

@@ -22,7 +22,7 @@
 #include "common/api/signin.h"
 #include "common/domain/users.h"
 
-#define MOD "signin"
+#define MODULE "signin"
 
 /* The purpose the login cookie is sealed for (see sbx_session_seal). */
 #define LOGIN_PURPOSE "login"
@@ -254,7 +254,7 @@ out:
 static void
 callback_fail(struct sbx_req *req, int status, const char *detail)
 {
-	sbx_log(status >= 500 ? SBX_LOG_WARN : SBX_LOG_INFO, MOD,
+	sbx_log(status >= 500 ? SBX_LOG_WARN : SBX_LOG_INFO, MODULE,
 	    "sign-in failed (%d): %s", status, detail);
 	if (status == 503) {
 		sbx_reply_err(req, SBX_EUNAVAILABLE, detail);
@@ -372,12 +372,12 @@ sbx_signin_callback(struct sbx_req *req)
 		callback_fail(req, 503, "cannot sign the session");
 		goto out;
 	}
-	sbx_log(SBX_LOG_INFO, MOD, "signed in user %s (%s)", u.id,
+	sbx_log(SBX_LOG_INFO, MODULE, "signed in user %s (%s)", u.id,
 	    sbx_auth_role(u.email));
 	answer_signed_in(req, &u, token, claims.jti, ls.next);
 out:
 	sbx_util_wipe(&claims, sizeof(claims));
-	sbx_user_fini(&u);
+	sbx_users_user_fini(&u);
 	sbx_oidc_identity_fini(&id);
 	sbx_util_wipe_free(token);
 	sbx_util_wipe_free(id_token);
@@ -395,7 +395,7 @@ sbx_signin_logout(struct sbx_req *req)
 
 	/* A bearer ID token has no session of ours to end. */
 	if (p->session_id != NULL &&
-	    (err = sbx_sessions_revoke(p->session_id)) != SBX_OK) {
+	    (err = sbx_users_session_revoke(p->session_id)) != SBX_OK) {
 		sbx_reply_err(req, err, "cannot revoke the session");
 		return;
 	}
@@ -469,12 +469,12 @@ sbx_signin_users_list(struct sbx_req *req)
 			goto nomem;
 		cJSON_AddItemToArray(body, u);
 	}
-	sbx_user_info_list_fini(&list);
+	sbx_users_list_fini(&list);
 	sbx_reply_json(req, 200, body);
 	return;
 nomem:
 	cJSON_Delete(body);
-	sbx_user_info_list_fini(&list);
+	sbx_users_list_fini(&list);
 	sbx_reply_err(req, SBX_ENOMEM, "out of memory");
 }
 
@@ -516,7 +516,7 @@ set_disabled(struct sbx_req *req, int disabled)
 		    "no user has this email" : "cannot change the user");
 		return;
 	}
-	sbx_log(SBX_LOG_INFO, MOD, "%s %s a user; %ld session(s) revoked",
+	sbx_log(SBX_LOG_INFO, MODULE, "%s %s a user; %ld session(s) revoked",
 	    req->principal->user_id, disabled ? "disabled" : "enabled",
 	    revoked);
 	if ((body = cJSON_CreateObject()) == NULL ||

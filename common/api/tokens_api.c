@@ -11,7 +11,7 @@
 #include "common/domain/tokens.h"
 #include "common/api/tokens_api.h"
 
-#define MOD "tokens"
+#define MODULE "tokens"
 
 /* Rows a list answers at most: 20 live tokens, and the ended ones kept. */
 #define LIST_MAX 500
@@ -101,7 +101,7 @@ sbx_tokens_api_create(struct sbx_req *req)
 		sbx_reply_err(req, SBX_ENOMEM, "cannot answer");
 		goto out;
 	}
-	sbx_log(SBX_LOG_INFO, MOD, "user %s made API token %s",
+	sbx_log(SBX_LOG_INFO, MODULE, "user %s made API token %s",
 	    req->principal->user_id, t.id);
 	sbx_reply_json(req, 201, body);
 	body = NULL;
@@ -170,7 +170,7 @@ sbx_tokens_api_revoke(struct sbx_req *req)
 		    "no such API token" : "cannot revoke the API token");
 		return;
 	}
-	sbx_log(SBX_LOG_INFO, MOD, "user %s revoked API token %s",
+	sbx_log(SBX_LOG_INFO, MODULE, "user %s revoked API token %s",
 	    req->principal->user_id, id);
 	sbx_reply_empty(req, 204);
 }

@@ -1,4 +1,10 @@
 /*
+ * Layer core (common/core/): error codes, settings, logging, JSON,
+ * base64url, the small utilities (util.h) and the cryptographic
+ * primitives (crypto.h). It is the bottom layer: it includes nothing
+ * above it, knows no database, network, sandbox or HTTP request, and is
+ * the only layer besides io that calls OpenSSL.
+ *
  * Error codes shared by every module of libsbx. Functions return an
  * enum sbx_err and pass results through out-parameters; sbx_strerror()
  * gives each code a stable, human-readable name for logs and tests.

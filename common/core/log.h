@@ -2,6 +2,9 @@
  * Structured logging: one JSON object per line on stderr, with the time in
  * UTC, the level, the module, the message and, while a request is being
  * served, its request id and route. Never pass a secret or a token here.
+ *
+ * The module argument: each .c file that logs defines its name once,
+ * `#define MODULE "db"`, and passes MODULE.
  */
 #ifndef SBX_LOG_H
 #define SBX_LOG_H

@@ -1,6 +1,6 @@
 /*
- * The reaper: one run over the database's schedule (DESIGN.md section 4,
- * issue 5), and the operator actions built on the same steps. cron/
+ * The reaper: one run over the database's schedule (DESIGN.md section
+ * 4), and the operator actions built on the same steps. cron/
  * sbx-reaper is a thin main over sbx_reaper_run; the sbx-jobs and
  * sbx-sandboxes responders use the job view, the run history and the
  * operator actions.

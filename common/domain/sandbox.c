@@ -740,7 +740,7 @@ sbx_sandbox_note_failure(const struct sbx_sandbox *sb, const char *reason,
 	if (out != NULL)
 		*out = NULL;
 	/*
-	 * A stuck row is retried at the cap (issue 5), and its reason says
+	 * A stuck row is retried at the cap, and its reason says
 	 * that it is stuck as well as why the last attempt failed.
 	 */
 	if (stuck) {

@@ -1,4 +1,12 @@
 /*
+ * Layer domain (common/domain/): sandboxes, templates, users, sessions,
+ * API tokens, webhooks, the reaper, housekeeping and the metrics snapshot,
+ * with all their SQL. It uses io and core; it must not know HTTP (no
+ * request struct, no problem+json) nor call libcurl, libxml2, OpenSSL or
+ * libfcgi itself. One exception is left: a create's outcome still carries
+ * the HTTP status the handler answers with (struct
+ * sbx_sandbox_create_result), which the Idempotency-Key replay stores.
+ *
  * The sandbox domain: the lifecycle state machine, the rules (names, TTLs,
  * lifetime, quota), and all SQL about sandboxes, their events (the audit
  * trail, which doubles as the webhook outbox) and idempotency keys.
@@ -107,7 +115,7 @@ void sbx_sandbox_list_fini(struct sbx_sandbox_list *list);
  */
 #define SBX_SANDBOX_ACTOR_CLOUDFORMATION "cloudformation"
 
-/* Cap of the retry backoff (issue 5: one hour). */
+/* Cap of the retry backoff: one hour. */
 #define SBX_SANDBOX_BACKOFF_CAP_SECONDS 3600
 
 /*

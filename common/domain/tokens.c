@@ -12,7 +12,7 @@
 #include "common/domain/tokens.h"
 #include "common/domain/users_db.h"
 
-#define MOD "tokens"
+#define MODULE "tokens"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -317,7 +317,7 @@ touch(const char *token_id)
 	err = sbx_db_exec("tokens_touch", sql_touch, 1, params, &res);
 	PQclear(res);
 	if (err != SBX_OK && err != SBX_ESERIALIZE)
-		sbx_log(SBX_LOG_WARN, MOD, "recording a token's use failed: "
+		sbx_log(SBX_LOG_WARN, MODULE, "recording a token's use failed: "
 		    "%s", sbx_strerror(err));
 }
 

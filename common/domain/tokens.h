@@ -1,5 +1,5 @@
 /*
- * Personal API tokens (issue 8): long-lived, named, revocable bearer
+ * Personal API tokens: long-lived, named, revocable bearer
  * credentials a signed-in person makes for a program. This module owns
  * their form, their hashing and all their SQL; it knows no HTTP (the
  * routes are in tokens_api.h).
@@ -111,7 +111,7 @@ enum sbx_err sbx_tokens_revoke(const char *id, const char *user_id);
 /*
  * The user of an API token presented by a client. SBX_EAUTH when the
  * token is malformed, unknown, revoked or expired, or its user disabled.
- * On SBX_OK fills user (sbx_user_fini) and token_id (40 bytes), and
+ * On SBX_OK fills user (sbx_users_user_fini) and token_id (40 bytes), and
  * updates the token's last_used_at if it is older than
  * SBX_TOKEN_TOUCH_SECONDS (a failed update is logged, not returned).
  */

@@ -10,7 +10,7 @@
 #include "common/domain/users.h"
 #include "common/domain/users_db.h"
 
-#define MOD "users"
+#define MODULE "users"
 
 /* Sessions revoked per transaction when a user is disabled (DSQL: <= 3000). */
 #define REVOKE_BATCH 1000
@@ -73,7 +73,7 @@ static const char sql_sessions_revoke_user[] =
     "LIMIT 1000)";
 
 void
-sbx_user_fini(struct sbx_user *u)
+sbx_users_user_fini(struct sbx_user *u)
 {
 	if (u == NULL)
 		return;
@@ -105,7 +105,7 @@ sbx_users_from_row(const PGresult *res, int row, struct sbx_user *out)
 	    (out->email = strdup(email)) == NULL ||
 	    (name != NULL && (out->name = strdup(name)) == NULL) ||
 	    (picture != NULL && (out->picture = strdup(picture)) == NULL)) {
-		sbx_user_fini(out);
+		sbx_users_user_fini(out);
 		return SBX_ENOMEM;
 	}
 	out->disabled = is_true(sbx_db_get(res, row, "disabled"));
@@ -116,7 +116,7 @@ sbx_users_from_row(const PGresult *res, int row, struct sbx_user *out)
 static void
 log_refused(const struct sbx_oidc_identity *id, const char *why)
 {
-	sbx_log(SBX_LOG_WARN, MOD, "refused the account %s of %s (%s): %s",
+	sbx_log(SBX_LOG_WARN, MODULE, "refused the account %s of %s (%s): %s",
 	    id->sub, id->iss, id->email, why);
 }
 
@@ -153,7 +153,7 @@ upsert(PGconn *conn, const struct sbx_oidc_identity *id, struct sbx_user *out)
 	if ((err = sbx_users_from_row(res, 0, out)) != SBX_OK)
 		goto out;
 	if (out->disabled) {
-		sbx_user_fini(out);
+		sbx_users_user_fini(out);
 		err = SBX_EFORBIDDEN;
 	}
 out:
@@ -178,7 +178,7 @@ sign_in_tx(PGconn *conn, void *arg)
 	enum sbx_err err;
 
 	/* A re-run starts clean: drop what an earlier attempt filled in. */
-	sbx_user_fini(a->out);
+	sbx_users_user_fini(a->out);
 	if ((err = upsert(conn, a->id, a->out)) != SBX_OK)
 		return err;
 	snprintf(exp, sizeof(exp), "%lld", a->exp);
@@ -201,7 +201,7 @@ sbx_users_sign_in(const struct sbx_oidc_identity *id, const char *jti,
 	memset(out, 0, sizeof(*out));
 	err = sbx_db_tx(sign_in_tx, &a);
 	if (err != SBX_OK)
-		sbx_user_fini(out);
+		sbx_users_user_fini(out);
 	return err;
 }
 
@@ -233,7 +233,7 @@ sbx_users_for_identity(const struct sbx_oidc_identity *id,
 		err = sbx_users_from_row(res, 0, out);
 		PQclear(res);
 		if (err == SBX_OK && out->disabled) {
-			sbx_user_fini(out);
+			sbx_users_user_fini(out);
 			err = SBX_EFORBIDDEN;
 		}
 		return err;
@@ -246,7 +246,8 @@ sbx_users_for_identity(const struct sbx_oidc_identity *id,
 }
 
 enum sbx_err
-sbx_sessions_check(const char *jti, const char *user_id, struct sbx_user *out)
+sbx_users_session_check(const char *jti, const char *user_id,
+    struct sbx_user *out)
 {
 	const char *params[1] = { jti };
 	const char *owner;
@@ -268,7 +269,7 @@ sbx_sessions_check(const char *jti, const char *user_id, struct sbx_user *out)
 	if ((err = sbx_users_from_row(res, 0, out)) != SBX_OK)
 		goto out;
 	if (out->disabled) {
-		sbx_user_fini(out);
+		sbx_users_user_fini(out);
 		err = SBX_EFORBIDDEN;
 	}
 out:
@@ -277,7 +278,7 @@ out:
 }
 
 enum sbx_err
-sbx_sessions_revoke(const char *jti)
+sbx_users_session_revoke(const char *jti)
 {
 	const char *params[1] = { jti };
 	PGresult *res = NULL;
@@ -349,7 +350,7 @@ sbx_users_set_disabled(const char *email, int disabled, long *revoked)
 			total += n;
 		} while (n >= REVOKE_BATCH);
 	}
-	sbx_log(SBX_LOG_INFO, MOD, "disabled %d user(s), revoked %ld "
+	sbx_log(SBX_LOG_INFO, MODULE, "disabled %d user(s), revoked %ld "
 	    "session(s)", rows, total);
 out:
 	if (ids != NULL) {
@@ -371,7 +372,7 @@ static const char sql_users_list[] =
     "live_sandboxes FROM users ORDER BY email, created_at LIMIT $1";
 
 void
-sbx_user_info_list_fini(struct sbx_user_info_list *l)
+sbx_users_list_fini(struct sbx_user_info_list *l)
 {
 	size_t i;
 
@@ -432,6 +433,6 @@ sbx_users_list(size_t limit, struct sbx_user_info_list *out)
 out:
 	PQclear(res);
 	if (err != SBX_OK)
-		sbx_user_info_list_fini(out);
+		sbx_users_list_fini(out);
 	return err;
 }

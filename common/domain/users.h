@@ -30,7 +30,7 @@ struct sbx_user {
 	int disabled;
 };
 
-void sbx_user_fini(struct sbx_user *u);
+void sbx_users_user_fini(struct sbx_user *u);
 
 /*
  * A login: in one transaction, creates or refreshes the user named by id
@@ -56,11 +56,11 @@ enum sbx_err sbx_users_for_identity(const struct sbx_oidc_identity *id,
  * SBX_EAUTH when the session is unknown, revoked, expired or not that
  * user's; SBX_EFORBIDDEN when the user is disabled.
  */
-enum sbx_err sbx_sessions_check(const char *jti, const char *user_id,
+enum sbx_err sbx_users_session_check(const char *jti, const char *user_id,
     struct sbx_user *out);
 
 /* Revokes session jti (no error when it was already revoked or is unknown). */
-enum sbx_err sbx_sessions_revoke(const char *jti);
+enum sbx_err sbx_users_session_revoke(const char *jti);
 
 /*
  * Disables (disabled = 1) or re-enables the users with this email (lower
@@ -89,9 +89,9 @@ struct sbx_user_info_list {
 
 /*
  * Every user, by email, at most limit (1..SBX_USERS_LIST_MAX) of them.
- * out is the caller's, freed with sbx_user_info_list_fini (also on error).
+ * out is the caller's, freed with sbx_users_list_fini (also on error).
  */
 enum sbx_err sbx_users_list(size_t limit, struct sbx_user_info_list *out);
-void sbx_user_info_list_fini(struct sbx_user_info_list *l);
+void sbx_users_list_fini(struct sbx_user_info_list *l);
 
 #endif

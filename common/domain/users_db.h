@@ -21,7 +21,7 @@
 
 /*
  * Copies row `row` of res (columns id, email, name, picture, disabled,
- * found by name) into out (sbx_user_fini). SBX_EINTERNAL when id or email
+ * found by name) into out (sbx_users_user_fini). SBX_EINTERNAL when id or email
  * is missing.
  */
 enum sbx_err sbx_users_from_row(const PGresult *res, int row,

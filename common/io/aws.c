@@ -24,6 +24,8 @@
 #include "common/core/log.h"
 #include "common/core/util.h"
 
+#define MODULE "aws"
+
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define ECS_CREDENTIALS_BASE "http://169.254.170.2"
 /* Container credentials come back fast or not at all. */
@@ -684,7 +686,7 @@ sbx_aws_creds_from_env(struct sbx_aws_creds *out)
 	if (akid == NULL && secret == NULL)
 		return SBX_ENOTFOUND;
 	if (akid == NULL || secret == NULL) {
-		sbx_log(SBX_LOG_ERROR, "aws", "only one of AWS_ACCESS_KEY_ID "
+		sbx_log(SBX_LOG_ERROR, MODULE, "only one of AWS_ACCESS_KEY_ID "
 		    "and AWS_SECRET_ACCESS_KEY is set");
 		return SBX_ECONFIG;
 	}
@@ -852,7 +854,7 @@ sbx_aws_creds_from_file(struct sbx_aws_creds *out)
 	if ((err = read_file(path, CREDENTIALS_FILE_MAX, &text, &len)) !=
 	    SBX_OK) {
 		if (err != SBX_ENOTFOUND)
-			sbx_log(SBX_LOG_WARN, "aws", "cannot read the shared "
+			sbx_log(SBX_LOG_WARN, MODULE, "cannot read the shared "
 			    "credentials file: %s", sbx_strerror(err));
 		return err == SBX_ENOTFOUND ? err : SBX_ECONFIG;
 	}
@@ -926,7 +928,7 @@ container_auth(char **out)
 	/* The file wins: the agent rotates it, the variable is fixed. */
 	if (file != NULL) {
 		if ((err = read_file(file, 64 * 1024, &text, &len)) != SBX_OK) {
-			sbx_log(SBX_LOG_ERROR, "aws", "cannot read "
+			sbx_log(SBX_LOG_ERROR, MODULE, "cannot read "
 			    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: %s",
 			    sbx_strerror(err));
 			return SBX_ECONFIG;
@@ -966,7 +968,7 @@ sbx_aws_creds_from_container(struct sbx_aws_creds *out)
 	memset(out, 0, sizeof(*out));
 	if (full != NULL) {
 		if (!sbx_http_url_allowed(full)) {
-			sbx_log(SBX_LOG_ERROR, "aws",
+			sbx_log(SBX_LOG_ERROR, MODULE,
 			    "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https "
 			    "or http to a loopback address");
 			return SBX_ECONFIG;
@@ -974,7 +976,7 @@ sbx_aws_creds_from_container(struct sbx_aws_creds *out)
 		sbx_util_buf_add(&url, full);
 	} else if (rel != NULL) {
 		if (rel[0] != '/') {
-			sbx_log(SBX_LOG_ERROR, "aws", "AWS_CONTAINER_"
+			sbx_log(SBX_LOG_ERROR, MODULE, "AWS_CONTAINER_"
 			    "CREDENTIALS_RELATIVE_URI must start with '/'");
 			return SBX_ECONFIG;
 		}
@@ -1001,14 +1003,14 @@ sbx_aws_creds_from_container(struct sbx_aws_creds *out)
 		goto out;
 	}
 	if (resp.status != 200) {
-		sbx_log(SBX_LOG_WARN, "aws", "container credentials endpoint "
+		sbx_log(SBX_LOG_WARN, MODULE, "container credentials endpoint "
 		    "answered %ld", resp.status);
 		err = resp.status >= 500 ? SBX_EUNAVAILABLE : SBX_EAUTH;
 		goto out;
 	}
 	err = sbx_aws_creds_parse_container(resp.body, resp.body_len, out);
 	if (err == SBX_EPARSE)
-		sbx_log(SBX_LOG_WARN, "aws", "container credentials endpoint "
+		sbx_log(SBX_LOG_WARN, MODULE, "container credentials endpoint "
 		    "answered a malformed document");
 out:
 	if (resp.body != NULL)
@@ -1067,7 +1069,7 @@ sbx_aws_creds_get(struct sbx_aws_creds *out)
 	/* Credentials that have not expired yet still beat none. */
 	if (err != SBX_ENOTFOUND && cache.access_key_id != NULL &&
 	    (cache.expiration == 0 || now < cache.expiration)) {
-		sbx_log(SBX_LOG_WARN, "aws", "refreshing container credentials "
+		sbx_log(SBX_LOG_WARN, MODULE, "refreshing container credentials "
 		    "failed (%s); using the cached ones", sbx_strerror(err));
 		err = sbx_aws_creds_copy(out, &cache);
 		goto out;
@@ -1076,7 +1078,7 @@ sbx_aws_creds_get(struct sbx_aws_creds *out)
 		goto out;
 	err = sbx_aws_creds_from_file(out);
 	if (err == SBX_ENOTFOUND) {
-		sbx_log(SBX_LOG_ERROR, "aws", "no AWS credentials: set "
+		sbx_log(SBX_LOG_ERROR, MODULE, "no AWS credentials: set "
 		    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a container "
 		    "credentials endpoint or a shared credentials file");
 		err = SBX_EAUTH;

@@ -1,6 +1,6 @@
 /*
  * A signed call to an AWS API with its retries, and the XML helpers of
- * the Query APIs (see awsapi.h). The request side follows common/cfn.c's
+ * the Query APIs (see awsapi.h). The request side follows common/io/cfn.c's
  * client, generalised over the service, the content type and the target.
  */
 #include <errno.h>
@@ -21,6 +21,8 @@
 #include "common/io/awsxml.h"
 #include "common/core/config.h"
 #include "common/core/log.h"
+
+#define MODULE "awsapi"
 
 #define RETRY_BASE_MS 200L
 #define RETRY_CAP_MS 5000L
@@ -313,7 +315,7 @@ target_resolve(const struct sbx_awsapi_req *r, const char *region,
 		return err;
 	err = SBX_ECONFIG;
 	if (!sbx_http_url_allowed(t->url)) {
-		sbx_log(SBX_LOG_ERROR, "awsapi", "the %s endpoint must be "
+		sbx_log(SBX_LOG_ERROR, MODULE, "the %s endpoint must be "
 		    "https, or http to a loopback address", r->service);
 		goto out;
 	}
@@ -471,7 +473,7 @@ sbx_awsapi_call(const struct sbx_awsapi_req *r,
 		}
 		sbx_log(err == SBX_ETHROTTLED || err == SBX_EUNAVAILABLE ?
 		    SBX_LOG_WARN : err == SBX_EAUTH ? SBX_LOG_ERROR :
-		    SBX_LOG_DEBUG, "awsapi", "%s %s attempt %d/%d: %s (%s)",
+		    SBX_LOG_DEBUG, MODULE, "%s %s attempt %d/%d: %s (%s)",
 		    r->service, r->what ? r->what : "", attempt,
 		    SBX_AWSAPI_MAX_ATTEMPTS, sbx_strerror(err), e->code);
 		if (err == SBX_EAUTH && expired_token(e) && !refreshed) {

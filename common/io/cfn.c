@@ -18,6 +18,8 @@
 #include "common/io/cfn.h"
 #include "common/io/httpclient.h"
 
+#define MODULE "cfn"
+
 #define SERVICE "cloudformation"
 #define CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
 /* A guard against a NextToken that never ends. */
@@ -564,7 +566,7 @@ parse_error_cb(const char *xml, size_t len, struct sbx_aws_error *e)
 }
 
 /*
- * Runs one Query API call with its retries (common/awsapi.c). On SBX_OK,
+ * Runs one Query API call with its retries (common/io/awsapi.c). On SBX_OK,
  * resp holds the 2xx answer (the caller finis it); otherwise resp is
  * empty and cerr says what AWS said last, mapped as CloudFormation's
  * codes mean (a missing stack, a name taken, a refused template).

@@ -30,7 +30,7 @@
 
 #include "common/core/err.h"
 
-/* common/awsapi.c's SBX_AWSAPI_MAX_ATTEMPTS, which runs the calls. */
+/* common/io/awsapi.c's SBX_AWSAPI_MAX_ATTEMPTS, which runs the calls. */
 #define SBX_CFN_MAX_ATTEMPTS 4
 #define SBX_CFN_VERSION "2010-05-15"
 

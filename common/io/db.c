@@ -27,6 +27,8 @@
 #include "common/io/db.h"
 #include "common/core/log.h"
 
+#define MODULE "db"
+
 /*
  * How long one statement may take, client side, before the connection is
  * given up as hung (a stopped server still ACKs TCP, so neither keepalives
@@ -183,7 +185,7 @@ db_notice(void *arg, const PGresult *res)
 		if (sev != NULL)
 			cJSON_AddStringToObject(f, "severity", sev);
 	}
-	sbx_log_fields(lvl, "db", msg, f);
+	sbx_log_fields(lvl, MODULE, msg, f);
 }
 
 /*
@@ -221,7 +223,7 @@ db_log_failure(enum sbx_err err, const char *name, const char *sqlstate,
 			cJSON_AddStringToObject(f, "statement", name);
 		cJSON_AddStringToObject(f, "code", sbx_strerror(err));
 	}
-	sbx_log_fields(lvl, "db", "statement failed", f);
+	sbx_log_fields(lvl, MODULE, "statement failed", f);
 }
 
 /* ------------------------------------------------------------ connection */
@@ -269,7 +271,7 @@ iam_password(const char *url)
 
 	opts = PQconninfoParse(url, &errmsg);
 	if (opts == NULL) {
-		sbx_log(SBX_LOG_ERROR, "db", "DATABASE_URL cannot be parsed");
+		sbx_log(SBX_LOG_ERROR, MODULE, "DATABASE_URL cannot be parsed");
 		goto out;
 	}
 	for (o = opts; o->keyword != NULL; o++) {
@@ -279,13 +281,13 @@ iam_password(const char *url)
 			user = o->val;
 	}
 	if (host == NULL || user == NULL) {
-		sbx_log(SBX_LOG_ERROR, "db",
+		sbx_log(SBX_LOG_ERROR, MODULE,
 		    "DB_AUTH=dsql-iam: DATABASE_URL must name the host and user");
 		goto out;
 	}
 	rc = sbx_aws_dsql_password(host, user, &token);
 	if (rc != SBX_OK) {
-		sbx_log(SBX_LOG_ERROR, "db",
+		sbx_log(SBX_LOG_ERROR, MODULE,
 		    "DB_AUTH=dsql-iam: cannot make an IAM token: %s",
 		    sbx_strerror(rc));
 		token = NULL;
@@ -324,7 +326,7 @@ db_open(void)
 	int n = 0;
 
 	if (cfg == NULL || cfg->database_url == NULL) {
-		sbx_log(SBX_LOG_ERROR, "db", "DATABASE_URL is not configured");
+		sbx_log(SBX_LOG_ERROR, MODULE, "DATABASE_URL is not configured");
 		return SBX_ECONFIG;
 	}
 	snprintf(timeout, sizeof timeout, "%ld",
@@ -354,20 +356,20 @@ db_open(void)
 		free(password);
 	}
 	if (db.conn == NULL) {
-		sbx_log(SBX_LOG_ERROR, "db", "cannot allocate a connection");
+		sbx_log(SBX_LOG_ERROR, MODULE, "cannot allocate a connection");
 		return SBX_ENOMEM;
 	}
 	if (PQstatus(db.conn) != CONNECTION_OK) {
 		/* libpq's connect errors never include the password. */
 		sbx_db_msg(msg, sizeof msg, PQerrorMessage(db.conn));
-		sbx_log(SBX_LOG_WARN, "db", "cannot connect: %s", msg);
+		sbx_log(SBX_LOG_WARN, MODULE, "cannot connect: %s", msg);
 		sbx_db_close();
 		return SBX_EUNAVAILABLE;
 	}
 	PQsetNoticeReceiver(db.conn, db_notice, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &db.opened);
 	db.broken = 0;
-	sbx_log(SBX_LOG_DEBUG, "db", "connected");
+	sbx_log(SBX_LOG_DEBUG, MODULE, "connected");
 	return SBX_OK;
 }
 
@@ -406,7 +408,7 @@ db_acquire(PGconn **out, int *reused)
 	if (reused != NULL)
 		*reused = 0;
 	if (db.in_tx) {
-		sbx_log(SBX_LOG_ERROR, "db",
+		sbx_log(SBX_LOG_ERROR, MODULE,
 		    "connection requested inside a transaction body");
 		return SBX_EINTERNAL;
 	}
@@ -423,7 +425,7 @@ db_acquire(PGconn **out, int *reused)
 		else if (PQtransactionStatus(db.conn) != PQTRANS_IDLE)
 			why = "it was left inside a transaction";
 		if (why != NULL) {
-			sbx_log(SBX_LOG_INFO, "db", "reconnecting: %s", why);
+			sbx_log(SBX_LOG_INFO, MODULE, "reconnecting: %s", why);
 			sbx_db_close();
 		}
 	}
@@ -638,7 +640,7 @@ sbx_db_query(PGconn *conn, const char *name, const char *sql, int nparams,
 		const char *have = db_prepared_sql(name);
 
 		if (have != NULL && strcmp(have, sql) != 0) {
-			sbx_log(SBX_LOG_ERROR, "db",
+			sbx_log(SBX_LOG_ERROR, MODULE,
 			    "statement name %s reused for other SQL", name);
 			rc = SBX_EINTERNAL;
 			goto out;
@@ -658,7 +660,7 @@ sbx_db_query(PGconn *conn, const char *name, const char *sql, int nparams,
 			db_remember_prepared(name, sql);
 			prepared = 1;
 		} else if (!db.warned_full) {
-			sbx_log(SBX_LOG_WARN, "db", "more than %d prepared "
+			sbx_log(SBX_LOG_WARN, MODULE, "more than %d prepared "
 			    "statements; running the rest unprepared",
 			    DB_MAX_PREPARED);
 			db.warned_full = 1;
@@ -711,7 +713,7 @@ sbx_db_exec(const char *name, const char *sql, int nparams,
 		return rc;
 	rc = sbx_db_query(conn, name, sql, nparams, params, out);
 	if (rc == SBX_EUNAVAILABLE && reused && sbx_db_sql_is_select(sql)) {
-		sbx_log(SBX_LOG_INFO, "db",
+		sbx_log(SBX_LOG_INFO, MODULE,
 		    "connection went stale; retrying a read on a new one");
 		rc = db_acquire(&conn, NULL);
 		if (rc != SBX_OK)
@@ -873,7 +875,7 @@ db_tx_once(sbx_db_tx_fn fn, void *arg)
 	 */
 	if (strcmp(status, "COMMIT") != 0) {
 		rc = db.tx_err != SBX_OK ? db.tx_err : SBX_EDB;
-		sbx_log(SBX_LOG_ERROR, "db", "transaction body ignored a "
+		sbx_log(SBX_LOG_ERROR, MODULE, "transaction body ignored a "
 		    "failed statement (%s); rolled back", sbx_strerror(rc));
 	}
 	return rc;
@@ -912,7 +914,7 @@ sbx_db_tx(sbx_db_tx_fn fn, void *arg)
 	if (fn == NULL)
 		return SBX_EINVAL;
 	if (db.in_tx) {
-		sbx_log(SBX_LOG_ERROR, "db", "nested sbx_db_tx");
+		sbx_log(SBX_LOG_ERROR, MODULE, "nested sbx_db_tx");
 		return SBX_EINTERNAL;
 	}
 	if (cfg != NULL) {
@@ -928,12 +930,12 @@ sbx_db_tx(sbx_db_tx_fn fn, void *arg)
 		if (rc != SBX_ESERIALIZE || attempt == max)
 			break;
 		ms = sbx_db_backoff_ms(base, attempt, db_random());
-		sbx_log(SBX_LOG_DEBUG, "db", "serialization conflict; "
+		sbx_log(SBX_LOG_DEBUG, MODULE, "serialization conflict; "
 		    "attempt %d of %ld again in %ld ms", attempt + 1, max, ms);
 		db_sleep_ms(ms);
 	}
 	if (rc == SBX_ESERIALIZE)
-		sbx_log(SBX_LOG_WARN, "db", "transaction still conflicting "
+		sbx_log(SBX_LOG_WARN, MODULE, "transaction still conflicting "
 		    "after %ld attempts", max);
 	return rc;
 }

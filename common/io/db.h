@@ -1,4 +1,11 @@
 /*
+ * Layer io (common/io/): the outside world - the database (this module,
+ * the migrations, the readiness check), the outgoing HTTP client, AWS
+ * (SigV4, credentials, CloudFormation) and OpenID Connect. It uses core
+ * only; it knows no sandbox, template or user, and no incoming request.
+ * libpq, libcurl, libxml2 and libjwt are called here and nowhere above
+ * (libpq and SQL text also in domain).
+ *
  * The database: one libpq connection per process, opened on first use,
  * reused across requests, reopened after a failure and recycled once it is
  * older than DB_MAX_CONN_AGE_SECONDS (Aurora DSQL drops connections at 60

@@ -19,6 +19,8 @@
 #include "common/core/log.h"
 #include "common/core/util.h"
 
+#define MODULE "httpclient"
+
 /* Largest answer we keep; anything bigger is refused, not truncated. */
 #define HTTP_MAX_BODY (4L * 1024 * 1024)
 /* The header block is small for every service we talk to. */
@@ -328,7 +330,7 @@ sbx_http_send(const struct sbx_http_request *req,
 			err = SBX_EUNAVAILABLE;
 		}
 		/* errbuf names the host and the cause, never a header. */
-		sbx_log(SBX_LOG_WARN, "httpclient", "%s request failed: %s",
+		sbx_log(SBX_LOG_WARN, MODULE, "%s request failed: %s",
 		    req->method, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}

@@ -62,8 +62,9 @@ int sbx_migrate_uses_param(const char *sql);
 /*
  * Applies (dry: prints) the files of dir that schema_migrations does not
  * list yet (and, on DSQL, makes sure of the application role's grants),
- * over the connection of common/io/db.h (settings loaded by the caller). Says what it did on stdout and what failed on stderr. 0 when
- * done or nothing was pending, -1 on a failure.
+ * over the connection of common/io/db.h (settings loaded by the caller).
+ * Says what it did on stdout and what failed on stderr. 0 when done or
+ * nothing was pending, -1 on a failure.
  */
 int sbx_migrate_run(const char *dir, enum sbx_migrate_dialect dialect,
     int dry);

@@ -25,7 +25,7 @@
 #include "common/core/util.h"
 #include "common/io/oidc.h"
 
-#define MOD "oidc"
+#define MODULE "oidc"
 
 /* Most keys kept from one JWKS; Google publishes two or three. */
 #define JWKS_MAX_KEYS 16
@@ -533,7 +533,7 @@ sbx_oidc_jwks_load(const char *json, size_t len, long long now, long max_age)
 			continue;
 		if (sbx_oidc_jwk_to_pem(claim_str(k, "n"), claim_str(k, "e"),
 		    &pem) != SBX_OK) {
-			sbx_log(SBX_LOG_WARN, MOD, "skipping a JWKS key that "
+			sbx_log(SBX_LOG_WARN, MODULE, "skipping a JWKS key that "
 			    "is not a usable RSA key");
 			continue;
 		}
@@ -580,12 +580,12 @@ get_json(const char *url, cJSON **out, struct sbx_http_response *resp)
 	req.headers = &accept;
 	req.nheaders = 1;
 	if ((err = transport(&req, resp)) != SBX_OK) {
-		sbx_log(SBX_LOG_WARN, MOD, "GET %s failed: %s", url,
+		sbx_log(SBX_LOG_WARN, MODULE, "GET %s failed: %s", url,
 		    sbx_strerror(err));
 		return err == SBX_EINVAL ? SBX_ECONFIG : SBX_EUNAVAILABLE;
 	}
 	if (resp->status != 200) {
-		sbx_log(SBX_LOG_WARN, MOD, "GET %s answered %ld", url,
+		sbx_log(SBX_LOG_WARN, MODULE, "GET %s answered %ld", url,
 		    resp->status);
 		return SBX_EUNAVAILABLE;
 	}
@@ -593,7 +593,7 @@ get_json(const char *url, cJSON **out, struct sbx_http_response *resp)
 	    !cJSON_IsObject(*out)) {
 		cJSON_Delete(*out);
 		*out = NULL;
-		sbx_log(SBX_LOG_WARN, MOD, "GET %s: not a JSON object", url);
+		sbx_log(SBX_LOG_WARN, MODULE, "GET %s: not a JSON object", url);
 		return SBX_EUNAVAILABLE;
 	}
 	return SBX_OK;
@@ -613,7 +613,7 @@ endpoint(const cJSON *doc, const char *name)
 			break;
 	}
 	if (url == NULL || *p != '\0' || !sbx_http_url_allowed(url)) {
-		sbx_log(SBX_LOG_WARN, MOD, "discovery: %s missing, malformed "
+		sbx_log(SBX_LOG_WARN, MODULE, "discovery: %s missing, malformed "
 		    "or not https", name);
 		return NULL;
 	}
@@ -650,7 +650,7 @@ discover(const struct sbx_config *cfg, long long now)
 	err = SBX_EUNAVAILABLE;
 	iss = claim_str(doc, "issuer");
 	if (iss == NULL || strcmp(iss, issuer) != 0) {
-		sbx_log(SBX_LOG_ERROR, MOD, "discovery: the document's issuer "
+		sbx_log(SBX_LOG_ERROR, MODULE, "discovery: the document's issuer "
 		    "is not OIDC_ISSUER");
 		goto out;
 	}
@@ -738,10 +738,10 @@ jwks_fetch(const struct sbx_config *cfg, long long now)
 		max_age = JWKS_LONGEST_MAX_AGE;
 	err = sbx_oidc_jwks_load(resp.body, resp.body_len, now, max_age);
 	if (err == SBX_EPARSE) {
-		sbx_log(SBX_LOG_WARN, MOD, "the JWKS is not a JWK Set");
+		sbx_log(SBX_LOG_WARN, MODULE, "the JWKS is not a JWK Set");
 		err = SBX_EUNAVAILABLE;
 	} else if (err == SBX_OK) {
-		sbx_log(SBX_LOG_INFO, MOD, "loaded %lu signing keys, for %ld s",
+		sbx_log(SBX_LOG_INFO, MODULE, "loaded %lu signing keys, for %ld s",
 		    (unsigned long)jwks.nkeys, max_age);
 	}
 out:
@@ -982,7 +982,7 @@ sbx_oidc_exchange(const struct sbx_config *cfg, const char *code,
 	req.body = form.p;
 	req.body_len = form.len;
 	if ((err = transport(&req, &resp)) != SBX_OK) {
-		sbx_log(SBX_LOG_WARN, MOD, "token endpoint: %s",
+		sbx_log(SBX_LOG_WARN, MODULE, "token endpoint: %s",
 		    sbx_strerror(err));
 		if (reason != NULL)
 			*reason = "the identity provider cannot be reached";
@@ -992,7 +992,7 @@ sbx_oidc_exchange(const struct sbx_config *cfg, const char *code,
 	if (resp.body != NULL)
 		doc = cJSON_ParseWithLength(resp.body, resp.body_len);
 	if (resp.status >= 500 || resp.status == 429) {
-		sbx_log(SBX_LOG_WARN, MOD, "token endpoint answered %ld",
+		sbx_log(SBX_LOG_WARN, MODULE, "token endpoint answered %ld",
 		    resp.status);
 		if (reason != NULL)
 			*reason = "the identity provider failed";
@@ -1002,7 +1002,7 @@ sbx_oidc_exchange(const struct sbx_config *cfg, const char *code,
 	if (resp.status != 200) {
 		if (reason != NULL)
 			*reason = oauth_error(doc);
-		sbx_log(SBX_LOG_INFO, MOD, "token endpoint answered %ld: %s",
+		sbx_log(SBX_LOG_INFO, MODULE, "token endpoint answered %ld: %s",
 		    resp.status, oauth_error(doc));
 		err = SBX_EREMOTE;
 		goto out;

@@ -102,7 +102,7 @@ left=$(grep -lE '@[A-Za-z_]+@' "$dest$sbxconfdir"/sbx.env.example "$dest$sysconf
     "$dest$prefix"/lib/tmpfiles.d/sbx.conf ${unitdir:+$( [ "$unitdir" = no ] || echo "$dest$unitdir"/*)} || true)
 [ -z "$left" ] && ok "no placeholder left" || fail "placeholders left in: $left"
 
-# ---- the settings example: every setting of common/config.c's table,
+# ---- the settings example: every setting of common/core/config.c's table,
 # with its default, and every setting of README.md's table.
 example=$dest$sbxconfdir/sbx.env.example
 config_c=$(find "$src/common" -name config.c | head -n 1)
@@ -123,7 +123,7 @@ for line in open(example, encoding="utf-8"):
 bad = []
 for name, default in sorted(table.items()):
     if name not in lines:
-        bad.append("%s (common/config.c) is missing" % name)
+        bad.append("%s (common/core/config.c) is missing" % name)
     elif default is not None and lines[name] != default:
         bad.append("%s shows %r, its default is %r" % (name, lines[name], default))
 # README's Settings table; the ones only scripts/up reads (its database,
