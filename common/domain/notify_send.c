@@ -26,9 +26,9 @@ send_one(const struct sbx_sandbox_event *ev, const char *url,
     const char *secret)
 {
 	struct sbx_sandbox *sb = NULL;
-	struct sbx_http_request rq;
-	struct sbx_http_response rs;
-	struct sbx_http_header h[6];
+	struct sbx_httpclient_request rq;
+	struct sbx_httpclient_response rs;
+	struct sbx_httpclient_header h[6];
 	char ts[32], sig[SBX_NOTIFY_SIGNATURE_LEN];
 	char *text = NULL;
 	cJSON *body = NULL;
@@ -68,7 +68,7 @@ send_one(const struct sbx_sandbox_event *ev, const char *url,
 	rq.nheaders = 6;
 	rq.body = text;
 	rq.body_len = strlen(text);
-	err = sbx_http_send(&rq, &rs);
+	err = sbx_httpclient_send(&rq, &rs);
 	if (err != SBX_OK) {
 		sbx_log(SBX_LOG_WARN, MODULE, "event %s (%s): no answer from "
 		    "the webhook receiver: %s", ev->id, h[2].value,
@@ -84,7 +84,7 @@ send_one(const struct sbx_sandbox_event *ev, const char *url,
 	sbx_log(SBX_LOG_DEBUG, MODULE, "event %s (%s) delivered", ev->id,
 	    h[2].value);
 out:
-	sbx_http_response_fini(&rs);
+	sbx_httpclient_response_fini(&rs);
 	free(text);
 	cJSON_Delete(body);
 	sbx_sandbox_free(sb);

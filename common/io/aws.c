@@ -957,17 +957,17 @@ sbx_aws_creds_from_container(struct sbx_aws_creds *out)
 {
 	const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-	struct sbx_http_header hdrs[2] = { { "Accept", "application/json" } };
-	struct sbx_http_request req = { .method = "GET", .headers = hdrs,
+	struct sbx_httpclient_header hdrs[2] = { { "Accept", "application/json" } };
+	struct sbx_httpclient_request req = { .method = "GET", .headers = hdrs,
 	    .nheaders = 1, .timeout_ms = CONTAINER_TIMEOUT_MS };
-	struct sbx_http_response resp = { 0 };
+	struct sbx_httpclient_response resp = { 0 };
 	struct sbx_util_buf url = { 0 };
 	char *auth = NULL;
 	enum sbx_err err;
 
 	memset(out, 0, sizeof(*out));
 	if (full != NULL) {
-		if (!sbx_http_url_allowed(full)) {
+		if (!sbx_httpclient_url_allowed(full)) {
 			sbx_log(SBX_LOG_ERROR, MODULE,
 			    "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https "
 			    "or http to a loopback address");
@@ -993,11 +993,11 @@ sbx_aws_creds_from_container(struct sbx_aws_creds *out)
 	if ((err = container_auth(&auth)) != SBX_OK)
 		goto out;
 	if (auth != NULL) {
-		hdrs[1] = (struct sbx_http_header){ "Authorization", auth };
+		hdrs[1] = (struct sbx_httpclient_header){ "Authorization", auth };
 		req.nheaders = 2;
 	}
 	req.url = url.p;
-	if ((err = sbx_http_send(&req, &resp)) != SBX_OK) {
+	if ((err = sbx_httpclient_send(&req, &resp)) != SBX_OK) {
 		if (err == SBX_EINVAL)
 			err = SBX_ECONFIG;
 		goto out;
@@ -1015,7 +1015,7 @@ sbx_aws_creds_from_container(struct sbx_aws_creds *out)
 out:
 	if (resp.body != NULL)
 		sbx_util_wipe(resp.body, resp.body_len);
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 	sbx_util_wipe_free(auth);
 	sbx_util_buf_fini(&url);
 	return err;

@@ -131,7 +131,7 @@ struct sbx_aws_sign_req {
 	 * case-insensitively; values are trimmed and inner runs of spaces
 	 * collapsed. Do not pass host, x-amz-date or x-amz-security-token.
 	 */
-	const struct sbx_http_header *headers;
+	const struct sbx_httpclient_header *headers;
 	size_t nheaders;
 	const char *payload;		/* NULL: empty */
 	size_t payload_len;

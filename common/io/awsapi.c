@@ -314,7 +314,7 @@ target_resolve(const struct sbx_awsapi_req *r, const char *region,
 	if ((err = endpoint(r, region, &t->url)) != SBX_OK)
 		return err;
 	err = SBX_ECONFIG;
-	if (!sbx_http_url_allowed(t->url)) {
+	if (!sbx_httpclient_url_allowed(t->url)) {
 		sbx_log(SBX_LOG_ERROR, MODULE, "the %s endpoint must be "
 		    "https, or http to a loopback address", r->service);
 		goto out;
@@ -364,20 +364,20 @@ out:
 static enum sbx_err
 send_signed(const struct sbx_awsapi_req *r, const struct target *t,
     const char *region, const struct sbx_aws_creds *creds,
-    struct sbx_http_response *resp)
+    struct sbx_httpclient_response *resp)
 {
-	struct sbx_http_header signed_hdrs[2];
+	struct sbx_httpclient_header signed_hdrs[2];
 	struct sbx_aws_sign_req sr = { 0 };
 	struct sbx_aws_sig sig = { 0 };
-	struct sbx_http_header h[8];
-	struct sbx_http_request req = { 0 };
+	struct sbx_httpclient_header h[8];
+	struct sbx_httpclient_request req = { 0 };
 	size_t n = 0, ns = 0;
 	enum sbx_err err;
 
-	signed_hdrs[ns++] = (struct sbx_http_header){ "Content-Type",
+	signed_hdrs[ns++] = (struct sbx_httpclient_header){ "Content-Type",
 	    r->content_type };
 	if (r->target != NULL)
-		signed_hdrs[ns++] = (struct sbx_http_header){ "X-Amz-Target",
+		signed_hdrs[ns++] = (struct sbx_httpclient_header){ "X-Amz-Target",
 		    r->target };
 	sr.method = "POST";
 	sr.path = t->path;
@@ -391,31 +391,31 @@ send_signed(const struct sbx_awsapi_req *r, const struct target *t,
 	sr.now = (long long)time(NULL);
 	if ((err = sbx_aws_sign(&sr, creds, &sig)) != SBX_OK)
 		return err;
-	h[n++] = (struct sbx_http_header){ "Host", t->host };
-	h[n++] = (struct sbx_http_header){ "Content-Type", r->content_type };
+	h[n++] = (struct sbx_httpclient_header){ "Host", t->host };
+	h[n++] = (struct sbx_httpclient_header){ "Content-Type", r->content_type };
 	if (r->target != NULL)
-		h[n++] = (struct sbx_http_header){ "X-Amz-Target", r->target };
-	h[n++] = (struct sbx_http_header){ "X-Amz-Date", sig.amz_date };
+		h[n++] = (struct sbx_httpclient_header){ "X-Amz-Target", r->target };
+	h[n++] = (struct sbx_httpclient_header){ "X-Amz-Date", sig.amz_date };
 	if (creds->session_token != NULL)
-		h[n++] = (struct sbx_http_header){ "X-Amz-Security-Token",
+		h[n++] = (struct sbx_httpclient_header){ "X-Amz-Security-Token",
 		    creds->session_token };
-	h[n++] = (struct sbx_http_header){ "Authorization", sig.authorization };
+	h[n++] = (struct sbx_httpclient_header){ "Authorization", sig.authorization };
 	if (r->accept != NULL)
-		h[n++] = (struct sbx_http_header){ "Accept", r->accept };
+		h[n++] = (struct sbx_httpclient_header){ "Accept", r->accept };
 	req.method = "POST";
 	req.url = t->url;
 	req.headers = h;
 	req.nheaders = n;
 	req.body = r->body;
 	req.body_len = r->body_len;
-	err = sbx_http_send(&req, resp);
+	err = sbx_httpclient_send(&req, resp);
 	sbx_aws_sig_fini(&sig);
 	return err;
 }
 
 enum sbx_err
 sbx_awsapi_call(const struct sbx_awsapi_req *r,
-    struct sbx_http_response *resp, struct sbx_aws_error *e)
+    struct sbx_httpclient_response *resp, struct sbx_aws_error *e)
 {
 	struct sbx_aws_error dummy;
 	struct sbx_aws_creds creds = { 0 };
@@ -451,7 +451,7 @@ sbx_awsapi_call(const struct sbx_awsapi_req *r,
 	}
 	for (attempt = 1;; attempt++) {
 		memset(e, 0, sizeof(*e));
-		sbx_http_response_fini(resp);
+		sbx_httpclient_response_fini(resp);
 		err = send_signed(r, &t, region, &creds, resp);
 		if (err == SBX_OK) {
 			e->http_status = resp->status;
@@ -491,7 +491,7 @@ sbx_awsapi_call(const struct sbx_awsapi_req *r,
 	}
 out:
 	if (err != SBX_OK)
-		sbx_http_response_fini(resp);
+		sbx_httpclient_response_fini(resp);
 	sbx_aws_creds_fini(&creds);
 	target_fini(&t);
 	return err;

@@ -61,7 +61,7 @@ struct sbx_awsapi_req {
  * says what AWS said last.
  */
 enum sbx_err sbx_awsapi_call(const struct sbx_awsapi_req *r,
-    struct sbx_http_response *resp, struct sbx_aws_error *e);
+    struct sbx_httpclient_response *resp, struct sbx_aws_error *e);
 
 /*
  * The sbx_err for an AWS error code and HTTP status, the codes every

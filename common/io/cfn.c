@@ -572,8 +572,8 @@ parse_error_cb(const char *xml, size_t len, struct sbx_aws_error *e)
  * codes mean (a missing stack, a name taken, a refused template).
  */
 static enum sbx_err
-cfn_call(const char *action, struct form *f, struct sbx_http_response *resp,
-    struct sbx_cfn_error *cerr)
+cfn_call(const char *action, struct form *f,
+    struct sbx_httpclient_response *resp, struct sbx_cfn_error *cerr)
 {
 	struct sbx_awsapi_req r = { 0 };
 	struct sbx_aws_error e;
@@ -617,7 +617,7 @@ sbx_cfn_create_stack(const struct sbx_cfn_create *in, char **stack_id,
     struct sbx_cfn_error *cerr)
 {
 	struct sbx_cfn_error dummy;
-	struct sbx_http_response resp = { 0 };
+	struct sbx_httpclient_response resp = { 0 };
 	struct form f = { 0 };
 	char tmo[24];
 	size_t i;
@@ -660,7 +660,7 @@ sbx_cfn_create_stack(const struct sbx_cfn_create *in, char **stack_id,
 	}
 	if ((err = cfn_call("CreateStack", &f, &resp, cerr)) == SBX_OK)
 		err = sbx_cfn_parse_create(resp.body, resp.body_len, stack_id);
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 	form_free(&f);
 	return err;
 }
@@ -670,7 +670,7 @@ sbx_cfn_delete_stack(const char *name_or_id, const char *token,
     const char *role_arn, struct sbx_cfn_error *cerr)
 {
 	struct sbx_cfn_error dummy;
-	struct sbx_http_response resp = { 0 };
+	struct sbx_httpclient_response resp = { 0 };
 	struct form f = { 0 };
 	enum sbx_err err;
 
@@ -686,7 +686,7 @@ sbx_cfn_delete_stack(const char *name_or_id, const char *token,
 	if (role_arn != NULL && role_arn[0] != '\0')
 		form_add(&f, "RoleARN", role_arn);
 	err = cfn_call("DeleteStack", &f, &resp, cerr);
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 	form_free(&f);
 	return err;
 }
@@ -696,7 +696,7 @@ static enum sbx_err
 describe_page(const char *name_or_id, const char *next,
     struct sbx_cfn_stacks *out, char **next_out, struct sbx_cfn_error *cerr)
 {
-	struct sbx_http_response resp = { 0 };
+	struct sbx_httpclient_response resp = { 0 };
 	struct form f = { 0 };
 	enum sbx_err err;
 
@@ -708,7 +708,7 @@ describe_page(const char *name_or_id, const char *next,
 	if ((err = cfn_call("DescribeStacks", &f, &resp, cerr)) == SBX_OK)
 		err = sbx_cfn_parse_describe(resp.body, resp.body_len, out,
 		    next_out);
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 	form_free(&f);
 	return err;
 }
@@ -813,7 +813,7 @@ one_stack_call(const char *action, const char *name_or_id,
     void (*fini)(void *), struct sbx_cfn_error *cerr)
 {
 	struct sbx_cfn_error dummy;
-	struct sbx_http_response resp = { 0 };
+	struct sbx_httpclient_response resp = { 0 };
 	struct form f = { 0 };
 	enum sbx_err err;
 
@@ -828,7 +828,7 @@ one_stack_call(const char *action, const char *name_or_id,
 		err = parse(resp.body, resp.body_len, out);
 	if (err != SBX_OK)
 		fini(out);
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 	form_free(&f);
 	return err;
 }
@@ -859,7 +859,7 @@ sbx_cfn_list_stacks(const char *const *statuses, size_t nstatuses,
     struct sbx_cfn_summaries *out, struct sbx_cfn_error *cerr)
 {
 	struct sbx_cfn_error dummy;
-	struct sbx_http_response resp = { 0 };
+	struct sbx_httpclient_response resp = { 0 };
 	struct form f = { 0 };
 	char *next = NULL, *tok = NULL;
 	size_t i;
@@ -889,7 +889,7 @@ sbx_cfn_list_stacks(const char *const *statuses, size_t nstatuses,
 		if ((err = cfn_call("ListStacks", &f, &resp, cerr)) == SBX_OK)
 			err = sbx_cfn_parse_list(resp.body, resp.body_len, out,
 			    &next);
-		sbx_http_response_fini(&resp);
+		sbx_httpclient_response_fini(&resp);
 		form_free(&f);
 	} while (err == SBX_OK && next != NULL);
 	free(tok);

@@ -170,7 +170,7 @@ out:
 /* One call: Action, Version and one id parameter. */
 static enum sbx_err
 call(const char *action, const char *id_param, const char *id,
-    struct sbx_http_response *resp, struct sbx_aws_error *e)
+    struct sbx_httpclient_response *resp, struct sbx_aws_error *e)
 {
 	struct sbx_aws_param p[3] = {
 		{ "Action", action },
@@ -206,14 +206,14 @@ enum sbx_err
 sbx_ec2_describe_instance(const char *instance_id,
     struct sbx_ec2_instance *out, struct sbx_aws_error *e)
 {
-	struct sbx_http_response resp = { 0 };
+	struct sbx_httpclient_response resp = { 0 };
 	enum sbx_err err;
 
 	memset(out, 0, sizeof(*out));
 	err = call("DescribeInstances", "InstanceId.1", instance_id, &resp, e);
 	if (err == SBX_OK)
 		err = sbx_ec2_parse_instance(resp.body, resp.body_len, out);
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 	return err;
 }
 
@@ -221,13 +221,13 @@ enum sbx_err
 sbx_ec2_describe_volume(const char *volume_id, struct sbx_ec2_volume *out,
     struct sbx_aws_error *e)
 {
-	struct sbx_http_response resp = { 0 };
+	struct sbx_httpclient_response resp = { 0 };
 	enum sbx_err err;
 
 	memset(out, 0, sizeof(*out));
 	err = call("DescribeVolumes", "VolumeId.1", volume_id, &resp, e);
 	if (err == SBX_OK)
 		err = sbx_ec2_parse_volume(resp.body, resp.body_len, out);
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 	return err;
 }

@@ -138,7 +138,7 @@ out:
 }
 
 int
-sbx_http_url_allowed(const char *url)
+sbx_httpclient_url_allowed(const char *url)
 {
 	return url_check(url, 0);
 }
@@ -160,7 +160,8 @@ handle(void)
 }
 
 static void
-timeouts(const struct sbx_http_request *req, long *connect_ms, long *total_ms)
+timeouts(const struct sbx_httpclient_request *req, long *connect_ms,
+    long *total_ms)
 {
 	const struct sbx_config *cfg = sbx_config();
 	long c = HTTP_DEFAULT_CONNECT_SECONDS, t = HTTP_DEFAULT_TIMEOUT_SECONDS;
@@ -195,7 +196,7 @@ header_list_free(struct curl_slist *list)
 
 /* Builds curl's header list into *out (header_list_free). */
 static enum sbx_err
-header_list(const struct sbx_http_request *req, struct curl_slist **out)
+header_list(const struct sbx_httpclient_request *req, struct curl_slist **out)
 {
 	struct curl_slist *list = NULL, *nl;
 	char *line = NULL;
@@ -203,7 +204,7 @@ header_list(const struct sbx_http_request *req, struct curl_slist **out)
 	enum sbx_err err = SBX_OK;
 
 	for (i = 0; i < req->nheaders; i++) {
-		const struct sbx_http_header *h = &req->headers[i];
+		const struct sbx_httpclient_header *h = &req->headers[i];
 		size_t n;
 
 		if (h->name == NULL || h->name[0] == '\0' || h->value == NULL ||
@@ -247,8 +248,8 @@ out:
 }
 
 enum sbx_err
-sbx_http_send(const struct sbx_http_request *req,
-    struct sbx_http_response *resp)
+sbx_httpclient_send(const struct sbx_httpclient_request *req,
+    struct sbx_httpclient_response *resp)
 {
 	CURL *c = NULL;
 	struct curl_slist *hdrs = NULL;
@@ -361,7 +362,7 @@ out:
 }
 
 void
-sbx_http_response_fini(struct sbx_http_response *resp)
+sbx_httpclient_response_fini(struct sbx_httpclient_response *resp)
 {
 	if (resp == NULL)
 		return;
@@ -371,7 +372,7 @@ sbx_http_response_fini(struct sbx_http_response *resp)
 }
 
 int
-sbx_http_response_header(const struct sbx_http_response *resp,
+sbx_httpclient_response_header(const struct sbx_httpclient_response *resp,
     const char *name, char *buf, size_t len)
 {
 	const char *p, *eol, *colon, *v, *e;
@@ -411,7 +412,7 @@ sbx_http_response_header(const struct sbx_http_response *resp,
 }
 
 char *
-sbx_http_form_escape(const char *s)
+sbx_httpclient_form_escape(const char *s)
 {
 	return sbx_util_pct_encode(s);
 }

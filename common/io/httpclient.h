@@ -12,15 +12,15 @@
 
 #include "common/core/err.h"
 
-struct sbx_http_header {
+struct sbx_httpclient_header {
 	const char *name;
 	const char *value;
 };
 
-struct sbx_http_request {
+struct sbx_httpclient_request {
 	const char *method;		/* "GET" or "POST" */
 	const char *url;
-	const struct sbx_http_header *headers;
+	const struct sbx_httpclient_header *headers;
 	size_t nheaders;
 	const char *body;		/* may be NULL */
 	size_t body_len;
@@ -33,7 +33,7 @@ struct sbx_http_request {
 	int allow_ecs_endpoint;
 };
 
-struct sbx_http_response {
+struct sbx_httpclient_response {
 	long status;
 	char *body;			/* NUL-terminated; may be empty */
 	size_t body_len;
@@ -41,26 +41,26 @@ struct sbx_http_response {
 };
 
 /*
- * Sends req and fills resp (release with sbx_http_response_fini) with
+ * Sends req and fills resp (release with sbx_httpclient_response_fini) with
  * whatever status the server answered. Returns SBX_EUNAVAILABLE when no
  * answer came (DNS, connect, TLS, timeout), SBX_EINVAL for a URL that is
  * not https (or http to loopback), SBX_ETOOBIG for an answer over 4 MiB.
  */
-enum sbx_err sbx_http_send(const struct sbx_http_request *req,
-    struct sbx_http_response *resp);
-void sbx_http_response_fini(struct sbx_http_response *resp);
+enum sbx_err sbx_httpclient_send(const struct sbx_httpclient_request *req,
+    struct sbx_httpclient_response *resp);
+void sbx_httpclient_response_fini(struct sbx_httpclient_response *resp);
 
 /*
  * Value of a response header (case-insensitive name), copied into buf;
  * returns 1 when found.
  */
-int sbx_http_response_header(const struct sbx_http_response *resp,
+int sbx_httpclient_response_header(const struct sbx_httpclient_response *resp,
     const char *name, char *buf, size_t len);
 
 /* True when url is https://, or http:// to 127.0.0.0/8, ::1 or localhost. */
-int sbx_http_url_allowed(const char *url);
+int sbx_httpclient_url_allowed(const char *url);
 
 /* application/x-www-form-urlencoded escaping; caller frees. */
-char *sbx_http_form_escape(const char *s);
+char *sbx_httpclient_form_escape(const char *s);
 
 #endif

@@ -63,12 +63,12 @@ static struct {
 	unsigned long generation;	/* bumped whenever the keys change */
 } jwks;
 
-static sbx_oidc_transport_fn transport = sbx_http_send;
+static sbx_oidc_transport_fn transport = sbx_httpclient_send;
 
 void
 sbx_oidc_set_transport(sbx_oidc_transport_fn fn)
 {
-	transport = fn != NULL ? fn : sbx_http_send;
+	transport = fn != NULL ? fn : sbx_httpclient_send;
 }
 
 unsigned long
@@ -566,10 +566,10 @@ out:
 
 /* GETs url and parses its JSON answer; SBX_EUNAVAILABLE unless it is a 200. */
 static enum sbx_err
-get_json(const char *url, cJSON **out, struct sbx_http_response *resp)
+get_json(const char *url, cJSON **out, struct sbx_httpclient_response *resp)
 {
-	struct sbx_http_header accept = { "Accept", "application/json" };
-	struct sbx_http_request req;
+	struct sbx_httpclient_header accept = { "Accept", "application/json" };
+	struct sbx_httpclient_request req;
 	enum sbx_err err;
 
 	*out = NULL;
@@ -612,7 +612,7 @@ endpoint(const cJSON *doc, const char *name)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
 			break;
 	}
-	if (url == NULL || *p != '\0' || !sbx_http_url_allowed(url)) {
+	if (url == NULL || *p != '\0' || !sbx_httpclient_url_allowed(url)) {
 		sbx_log(SBX_LOG_WARN, MODULE, "discovery: %s missing, malformed "
 		    "or not https", name);
 		return NULL;
@@ -624,7 +624,7 @@ endpoint(const cJSON *doc, const char *name)
 static enum sbx_err
 discover(const struct sbx_config *cfg, long long now)
 {
-	struct sbx_http_response resp;
+	struct sbx_httpclient_response resp;
 	const char *issuer = cfg->oidc_issuer, *ae, *te, *ju, *iss;
 	char *url = NULL;
 	cJSON *doc = NULL;
@@ -644,7 +644,7 @@ discover(const struct sbx_config *cfg, long long now)
 	    (int)(strlen(issuer) - (issuer[strlen(issuer) - 1] == '/')),
 	    issuer);
 	err = get_json(url, &doc, &resp);
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 	if (err != SBX_OK)
 		goto out;
 	err = SBX_EUNAVAILABLE;
@@ -715,7 +715,7 @@ cache_max_age(const char *cc)
 static enum sbx_err
 jwks_fetch(const struct sbx_config *cfg, long long now)
 {
-	struct sbx_http_response resp;
+	struct sbx_httpclient_response resp;
 	char cc[256];
 	cJSON *doc = NULL;
 	long max_age = JWKS_DEFAULT_MAX_AGE, min = cfg->oidc_jwks_min_refresh_seconds;
@@ -729,7 +729,7 @@ jwks_fetch(const struct sbx_config *cfg, long long now)
 	jwks.fetches++;
 	if ((err = get_json(disco.jwks_uri, &doc, &resp)) != SBX_OK)
 		goto out;
-	if (sbx_http_response_header(&resp, "Cache-Control", cc, sizeof(cc)) &&
+	if (sbx_httpclient_response_header(&resp, "Cache-Control", cc, sizeof(cc)) &&
 	    (max_age = cache_max_age(cc)) < 0)
 		max_age = JWKS_DEFAULT_MAX_AGE;
 	if (max_age < min)
@@ -746,7 +746,7 @@ jwks_fetch(const struct sbx_config *cfg, long long now)
 	}
 out:
 	cJSON_Delete(doc);
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 	return err;
 }
 
@@ -943,12 +943,12 @@ sbx_oidc_exchange(const struct sbx_config *cfg, const char *code,
     const char *verifier, const char *redirect_uri, char **id_token,
     const char **reason)
 {
-	struct sbx_http_header hdrs[] = {
+	struct sbx_httpclient_header hdrs[] = {
 		{ "Content-Type", "application/x-www-form-urlencoded" },
 		{ "Accept", "application/json" },
 	};
-	struct sbx_http_request req;
-	struct sbx_http_response resp;
+	struct sbx_httpclient_request req;
+	struct sbx_httpclient_response resp;
 	struct sbx_util_buf form = { 0 };
 	cJSON *doc = NULL;
 	const char *tok;
@@ -1024,7 +1024,7 @@ out:
 	cJSON_Delete(doc);
 	if (resp.body != NULL)
 		OPENSSL_cleanse(resp.body, resp.body_len);
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 	sbx_util_buf_fini(&form);
 	return err;
 }

@@ -166,11 +166,12 @@ enum sbx_err sbx_oidc_exchange(const struct sbx_config *cfg, const char *code,
     const char **reason);
 
 /*
- * Tests only: replace the HTTP transport (NULL restores sbx_http_send),
+ * Tests only: replace the HTTP transport (NULL restores sbx_httpclient_send),
  * forget every cache, and count the JWKS fetches made so far.
  */
 typedef enum sbx_err (*sbx_oidc_transport_fn)(
-    const struct sbx_http_request *req, struct sbx_http_response *resp);
+    const struct sbx_httpclient_request *req,
+    struct sbx_httpclient_response *resp);
 void sbx_oidc_set_transport(sbx_oidc_transport_fn fn);
 void sbx_oidc_reset(void);
 unsigned long sbx_oidc_jwks_fetches(void);

@@ -175,7 +175,7 @@ sbx_pricing_get(const char *service_code,
     const struct sbx_pricing_filter *filters, size_t nfilters,
     struct sbx_pricing_price *out, struct sbx_aws_error *e)
 {
-	struct sbx_http_response resp = { 0 };
+	struct sbx_httpclient_response resp = { 0 };
 	struct sbx_awsapi_req r = { 0 };
 	char *body = NULL, *next = NULL, *tok = NULL;
 	int pages = 0;
@@ -211,7 +211,7 @@ sbx_pricing_get(const char *service_code,
 		if ((err = sbx_awsapi_call(&r, &resp, e)) == SBX_OK)
 			err = sbx_pricing_parse(resp.body, resp.body_len, out,
 			    &next);
-		sbx_http_response_fini(&resp);
+		sbx_httpclient_response_fini(&resp);
 	} while (err == SBX_OK && next != NULL);
 	if (out->found < 0)
 		out->found = 0;

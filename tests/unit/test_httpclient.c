@@ -57,10 +57,10 @@ test_url_allowed(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (sbx_http_url_allowed(cases[i].url) != cases[i].ok)
+		if (sbx_httpclient_url_allowed(cases[i].url) != cases[i].ok)
 			fail_msg("url %s: want %d", cases[i].url, cases[i].ok);
 	}
-	assert_false(sbx_http_url_allowed(NULL));
+	assert_false(sbx_httpclient_url_allowed(NULL));
 }
 
 static void
@@ -85,12 +85,12 @@ test_form_escape(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		s = sbx_http_form_escape(cases[i].in);
+		s = sbx_httpclient_form_escape(cases[i].in);
 		assert_non_null(s);
 		assert_string_equal(s, cases[i].out);
 		free(s);
 	}
-	assert_null(sbx_http_form_escape(NULL));
+	assert_null(sbx_httpclient_form_escape(NULL));
 }
 
 static void
@@ -99,57 +99,57 @@ test_response_header(void **state)
 	char block[] = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n"
 	    "x-amzn-RequestId:  abc-123  \r\nRetry-After:5\r\n"
 	    "Content-Typo: no\r\n\r\n";
-	struct sbx_http_response r = { .status = 200, .headers = block };
+	struct sbx_httpclient_response r = { .status = 200, .headers = block };
 	char buf[16], tiny[4];
 
 	(void)state;
-	assert_true(sbx_http_response_header(&r, "content-type", buf,
+	assert_true(sbx_httpclient_response_header(&r, "content-type", buf,
 	    sizeof(buf)));
 	assert_string_equal(buf, "text/xml");
-	assert_true(sbx_http_response_header(&r, "X-Amzn-RequestId", buf,
+	assert_true(sbx_httpclient_response_header(&r, "X-Amzn-RequestId", buf,
 	    sizeof(buf)));
 	assert_string_equal(buf, "abc-123");
-	assert_true(sbx_http_response_header(&r, "retry-after", buf,
+	assert_true(sbx_httpclient_response_header(&r, "retry-after", buf,
 	    sizeof(buf)));
 	assert_string_equal(buf, "5");
-	assert_false(sbx_http_response_header(&r, "Location", buf,
+	assert_false(sbx_httpclient_response_header(&r, "Location", buf,
 	    sizeof(buf)));
-	assert_false(sbx_http_response_header(&r, "Content", buf, sizeof(buf)));
-	assert_true(sbx_http_response_header(&r, "content-type", tiny,
+	assert_false(sbx_httpclient_response_header(&r, "Content", buf, sizeof(buf)));
+	assert_true(sbx_httpclient_response_header(&r, "content-type", tiny,
 	    sizeof(tiny)));
 	assert_string_equal(tiny, "tex");
 	r.headers = NULL;
-	assert_false(sbx_http_response_header(&r, "content-type", buf,
+	assert_false(sbx_httpclient_response_header(&r, "content-type", buf,
 	    sizeof(buf)));
 }
 
 static void
 test_send_refuses(void **state)
 {
-	struct sbx_http_header bad[] = { { "X-Evil", "a\r\nHost: x" } };
-	struct sbx_http_header colon[] = { { "X:Evil", "a" } };
-	struct sbx_http_request req = { .method = "GET",
+	struct sbx_httpclient_header bad[] = { { "X-Evil", "a\r\nHost: x" } };
+	struct sbx_httpclient_header colon[] = { { "X:Evil", "a" } };
+	struct sbx_httpclient_request req = { .method = "GET",
 	    .url = "http://example.com/" };
-	struct sbx_http_response resp;
+	struct sbx_httpclient_response resp;
 
 	(void)state;
-	assert_int_equal(sbx_http_send(&req, &resp), SBX_EINVAL);
+	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_EINVAL);
 	assert_int_equal(resp.status, 0);
 	assert_null(resp.body);
 	req.url = "http://169.254.170.2/creds";
-	assert_int_equal(sbx_http_send(&req, &resp), SBX_EINVAL);
+	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_EINVAL);
 	/* These fail before any connection is tried (port 1 is closed). */
 	req.url = "http://127.0.0.1:1/";
 	req.method = "TRACE";
-	assert_int_equal(sbx_http_send(&req, &resp), SBX_EINVAL);
+	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_EINVAL);
 	req.method = "GET";
 	req.headers = bad;
 	req.nheaders = 1;
-	assert_int_equal(sbx_http_send(&req, &resp), SBX_EINVAL);
+	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_EINVAL);
 	req.headers = colon;
-	assert_int_equal(sbx_http_send(&req, &resp), SBX_EINVAL);
-	sbx_http_response_fini(&resp);
-	sbx_http_response_fini(NULL);
+	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_EINVAL);
+	sbx_httpclient_response_fini(&resp);
+	sbx_httpclient_response_fini(NULL);
 }
 
 /* --------------------------------------------- a one-shot loopback server */
@@ -251,28 +251,28 @@ test_send_post(void **state)
 	struct server s = { .answer = "HTTP/1.1 200 OK\r\n"
 	    "Content-Type: text/xml\r\nx-amzn-RequestId: r-1\r\n"
 	    "Content-Length: 5\r\nConnection: close\r\n\r\nhello" };
-	struct sbx_http_header h[] = {
+	struct sbx_httpclient_header h[] = {
 		{ "Content-Type", "application/x-www-form-urlencoded" },
 		{ "X-Empty", "" },
 	};
-	struct sbx_http_request req = { .method = "POST", .headers = h,
+	struct sbx_httpclient_request req = { .method = "POST", .headers = h,
 	    .nheaders = 2, .body = body, .body_len = strlen(body) };
-	struct sbx_http_response resp;
+	struct sbx_httpclient_response resp;
 	char url[64], buf[32];
 
 	(void)state;
 	server_start(&s);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
 	req.url = url;
-	assert_int_equal(sbx_http_send(&req, &resp), SBX_OK);
+	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_OK);
 	server_stop(&s);
 	assert_int_equal(resp.status, 200);
 	assert_int_equal(resp.body_len, 5);
 	assert_string_equal(resp.body, "hello");
-	assert_true(sbx_http_response_header(&resp, "X-Amzn-RequestId", buf,
+	assert_true(sbx_httpclient_response_header(&resp, "X-Amzn-RequestId", buf,
 	    sizeof(buf)));
 	assert_string_equal(buf, "r-1");
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 
 	assert_non_null(strstr(s.request, "POST / HTTP/1.1\r\n"));
 	assert_non_null(strstr(s.request,
@@ -288,21 +288,21 @@ test_redirect_not_followed(void **state)
 	struct server s = { .answer = "HTTP/1.1 302 Found\r\n"
 	    "Location: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\n"
 	    "Connection: close\r\n\r\n" };
-	struct sbx_http_request req = { .method = "GET" };
-	struct sbx_http_response resp;
+	struct sbx_httpclient_request req = { .method = "GET" };
+	struct sbx_httpclient_response resp;
 	char url[64], buf[64];
 
 	(void)state;
 	server_start(&s);
 	snprintf(url, sizeof(url), "http://localhost:%d/x", s.port);
 	req.url = url;
-	assert_int_equal(sbx_http_send(&req, &resp), SBX_OK);
+	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_OK);
 	server_stop(&s);
 	assert_int_equal(resp.status, 302);
 	assert_string_equal(resp.body, "");
-	assert_true(sbx_http_response_header(&resp, "location", buf,
+	assert_true(sbx_httpclient_response_header(&resp, "location", buf,
 	    sizeof(buf)));
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 }
 
 static void
@@ -311,15 +311,15 @@ test_too_big(void **state)
 	/* No Content-Length: the cap must hold while streaming. */
 	struct server s = { .answer = "HTTP/1.1 200 OK\r\n"
 	    "Connection: close\r\n\r\n", .pad = 4 * 1024 * 1024 + 1 };
-	struct sbx_http_request req = { .method = "GET" };
-	struct sbx_http_response resp;
+	struct sbx_httpclient_request req = { .method = "GET" };
+	struct sbx_httpclient_response resp;
 	char url[64];
 
 	(void)state;
 	server_start(&s);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
 	req.url = url;
-	assert_int_equal(sbx_http_send(&req, &resp), SBX_ETOOBIG);
+	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_ETOOBIG);
 	server_stop(&s);
 	assert_null(resp.body);
 	assert_int_equal(resp.status, 0);
@@ -330,26 +330,26 @@ test_just_under_cap(void **state)
 {
 	struct server s = { .answer = "HTTP/1.1 200 OK\r\n"
 	    "Connection: close\r\n\r\n", .pad = 4 * 1024 * 1024 };
-	struct sbx_http_request req = { .method = "GET" };
-	struct sbx_http_response resp;
+	struct sbx_httpclient_request req = { .method = "GET" };
+	struct sbx_httpclient_response resp;
 	char url[64];
 
 	(void)state;
 	server_start(&s);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
 	req.url = url;
-	assert_int_equal(sbx_http_send(&req, &resp), SBX_OK);
+	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_OK);
 	server_stop(&s);
 	assert_int_equal(resp.body_len, 4 * 1024 * 1024);
-	sbx_http_response_fini(&resp);
+	sbx_httpclient_response_fini(&resp);
 }
 
 static void
 test_refused_and_timeout(void **state)
 {
 	struct server s = { .silent = 1 };
-	struct sbx_http_request req = { .method = "GET", .timeout_ms = 300 };
-	struct sbx_http_response resp;
+	struct sbx_httpclient_request req = { .method = "GET", .timeout_ms = 300 };
+	struct sbx_httpclient_response resp;
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(a);
 	char url[64];
@@ -364,12 +364,12 @@ test_refused_and_timeout(void **state)
 	close(fd);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ntohs(a.sin_port));
 	req.url = url;
-	assert_int_equal(sbx_http_send(&req, &resp), SBX_EUNAVAILABLE);
+	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_EUNAVAILABLE);
 
 	/* A server that never answers: the (shortened) timeout ends it. */
 	server_start(&s);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
-	assert_int_equal(sbx_http_send(&req, &resp), SBX_EUNAVAILABLE);
+	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_EUNAVAILABLE);
 	server_stop(&s);
 	assert_int_equal(resp.status, 0);
 }

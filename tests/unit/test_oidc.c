@@ -208,7 +208,8 @@ static struct {
 } idp;
 
 static enum sbx_err
-stub_send(const struct sbx_http_request *req, struct sbx_http_response *resp)
+stub_send(const struct sbx_httpclient_request *req,
+    struct sbx_httpclient_response *resp)
 {
 	const char *body = NULL;
 	char headers[256];

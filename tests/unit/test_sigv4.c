@@ -167,7 +167,7 @@ test_utf8_and_space_path(void **state)
 static void
 test_header_value_trim(void **state)
 {
-	struct sbx_http_header h[] = {
+	struct sbx_httpclient_header h[] = {
 		{ "My-Header1", " value1" },
 		{ "My-Header2", " \"a   b   c\"" },
 	};
@@ -188,7 +188,7 @@ test_header_value_trim(void **state)
 static void
 test_header_key_duplicate(void **state)
 {
-	struct sbx_http_header h[] = {
+	struct sbx_httpclient_header h[] = {
 		{ "My-Header1", "value2" },
 		{ "My-Header1", "value2" },
 		{ "My-Header1", "value1" },
@@ -226,7 +226,7 @@ test_cfn_shaped_post(void **state)
 {
 	static const char body[] =
 	    "Action=DescribeStacks&StackName=sbx-a%20b&Version=2010-05-15";
-	struct sbx_http_header h[] = {
+	struct sbx_httpclient_header h[] = {
 		{ "Content-Type",
 		    "application/x-www-form-urlencoded; charset=utf-8" },
 	};
@@ -248,8 +248,8 @@ test_cfn_shaped_post(void **state)
 static void
 test_sign_refuses(void **state)
 {
-	struct sbx_http_header bad[] = { { "X-Evil", "a\r\nHost: x" } };
-	struct sbx_http_header ours[] = { { "X-Amz-Date", "20000101T000000Z" } };
+	struct sbx_httpclient_header bad[] = { { "X-Evil", "a\r\nHost: x" } };
+	struct sbx_httpclient_header ours[] = { { "X-Amz-Date", "20000101T000000Z" } };
 	struct sbx_aws_creds none = { 0 };
 	struct sbx_aws_sign_req r = suite_req("GET", "/");
 	struct sbx_aws_sig sig;
