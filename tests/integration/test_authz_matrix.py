@@ -255,6 +255,12 @@ MATRIX = {
         admin_only(200),
         lambda w, a, ok: ("/api/users/%s/enable" % w.victim, None)),
 
+    # A user's monthly budget (issue 13): null puts back the default.
+    ("PUT", "/api/users/{email}/budget"): (
+        admin_only(200),
+        lambda w, a, ok: ("/api/users/%s/budget" % w.victim,
+                          {"monthly_usd": None})),
+
     # Making a token needs a person: not another token.
     ("POST", "/api/tokens"): (signed_in(201, token_a=403),
                               lambda w, a, ok: ("/api/tokens",
@@ -266,6 +272,8 @@ MATRIX = {
         lambda w, a, ok: ("/api/tokens/%s" % (
             w.fresh_token_id() if ok else w.token_a_id), None)),
 
+    ("GET", "/api/costs"): (signed_in(200),
+                            lambda w, a, ok: ("/api/costs", None)),
     ("GET", "/api/jobs"): (signed_in(200), lambda w, a, ok: ("/api/jobs", None)),
     ("GET", "/api/jobs/reaper"): (admin_only(200),
                                   lambda w, a, ok: ("/api/jobs/reaper", None)),
