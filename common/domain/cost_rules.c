@@ -78,9 +78,11 @@ sbx_cost_month_parse(const char *s)
 	for (i = 0; i < 7; i++)
 		if (i != 4 && (s[i] < '0' || s[i] > '9'))
 			return -1;
+	/* Every character was checked to be a digit: read them as such. */
 	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = atoi(s) - 1900;
-	tm.tm_mon = atoi(s + 5) - 1;
+	tm.tm_year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 +
+	    (s[2] - '0') * 10 + (s[3] - '0') - 1900;
+	tm.tm_mon = (s[5] - '0') * 10 + (s[6] - '0') - 1;
 	tm.tm_mday = 1;
 	if (tm.tm_year < 100 || tm.tm_mon < 0 || tm.tm_mon > 11)
 		return -1;
