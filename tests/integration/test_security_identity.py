@@ -46,6 +46,23 @@ def test_id_token_of_another_account_with_the_same_email_is_refused():
     assert log_has("sbx-meta.log", "refused the account %s" % impostor)
 
 
+def test_racing_first_uses_of_one_account_all_pass():
+    # A new account's first requests at once (a CI job's parallel calls):
+    # each inserts the user; the losers hit the UNIQUE email index, not
+    # the subject's ON CONFLICT, and were refused with 403 as if another
+    # account held the address. Several rounds, since a race may not show.
+    import sbxsandbox as s
+    for _ in range(3):
+        email = a.fresh_email("race")
+        token = a.mint(email=email)
+        results = s.parallel(12, lambda i: a.me(token))
+        got = [r.status if not isinstance(r, Exception) else repr(r)
+               for r in results]
+        assert got == [200] * 12, got
+        assert a.count("SELECT count(*) FROM users WHERE email = :'e'",
+                       e=email) == 1
+
+
 def test_the_admin_email_from_another_account_gets_nothing():
     # The admin's row exists (other tests use it); an impostor with the
     # admin's address must not become, or reach, the admin.
