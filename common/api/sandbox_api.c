@@ -217,6 +217,43 @@ const struct sbx_field
 	    "an object of parameter names to string values" },
 };
 
+/* The answer to a create the domain refused (or that failed). */
+static void
+create_refused_reply(struct sbx_req *req, enum sbx_err err,
+    const struct sbx_sandbox_create_result *r)
+{
+	switch (r->refusal) {
+	case SBX_SANDBOX_REFUSED_INVALID:
+		sbx_reply_invalid(req, r->field != NULL ? r->field : "body",
+		    "%s", r->detail);
+		return;
+	case SBX_SANDBOX_REFUSED_NAME_TAKEN:
+		sbx_reply_problem_type(req, 409, "name-taken", r->field, "%s",
+		    r->detail);
+		return;
+	case SBX_SANDBOX_REFUSED_BUDGET:
+		sbx_reply_problem_type(req, 409, "budget-exceeded", r->field,
+		    "%s", r->detail);
+		return;
+	case SBX_SANDBOX_REFUSED_QUOTA:
+		sbx_reply_problem(req, 409, "%s", r->detail);
+		return;
+	case SBX_SANDBOX_REFUSED_KEY_BUSY:
+		sbx_reply_problem(req, 409, "a request with this "
+		    "Idempotency-Key is still being served");
+		return;
+	case SBX_SANDBOX_REFUSED_KEY_REUSED:
+		sbx_reply_problem(req, 422, "this Idempotency-Key was used "
+		    "with a different request body");
+		return;
+	case SBX_SANDBOX_REFUSED_NONE:
+	case SBX_SANDBOX_REFUSED__MAX:
+		break;
+	}
+	sbx_reply_err(req, err != SBX_OK ? err : SBX_EINTERNAL,
+	    "creating a sandbox");
+}
+
 void
 sbx_sandbox_api_create(struct sbx_req *req)
 {
@@ -252,22 +289,19 @@ sbx_sandbox_api_create(struct sbx_req *req)
 	c.ttl_minutes = sbx_json_int(req->json, "ttl_minutes", 0);
 	c.parameters = cJSON_GetObjectItemCaseSensitive(req->json,
 	    "parameters");
+	c.answer_status = 201;
 
 	err = sbx_sandbox_create_run(&c, &r);
-	if (err != SBX_OK) {
-		sbx_reply_err(req, err, "creating a sandbox");
-		goto out;
-	}
-	if (r.body != NULL) {
+	if (err == SBX_OK && r.replay_body != NULL) {
 		/* The first answer to this Idempotency-Key, again. */
-		cJSON *j = cJSON_Parse(r.body);
+		cJSON *j = cJSON_Parse(r.replay_body);
 
 		if (j == NULL) {
 			sbx_reply_err(req, SBX_EINTERNAL, "stored answer");
 			goto out;
 		}
 		sbx_reply_header(req, "Idempotent-Replayed", "true");
-		if (r.http_status == 201) {
+		if (r.replay_status == c.answer_status) {
 			const cJSON *n = cJSON_GetObjectItemCaseSensitive(j,
 			    "name");
 
@@ -275,22 +309,16 @@ sbx_sandbox_api_create(struct sbx_req *req)
 			    sbx_sandbox_name_valid(n->valuestring))
 				set_location(req, n->valuestring);
 		}
-		sbx_reply_json(req, r.http_status, j);
+		sbx_reply_json(req, r.replay_status, j);
 		goto out;
 	}
-	if (r.http_status == 201 && r.sandbox != NULL) {
+	if (err == SBX_OK && r.sandbox != NULL) {
+		/* What the key stored: the same status and body. */
 		set_location(req, r.sandbox->name);
-		sbx_sandbox_api_reply(req, 201, r.sandbox, 0);
+		sbx_sandbox_api_reply(req, c.answer_status, r.sandbox, 0);
 		goto out;
 	}
-	if (r.http_status == 400)
-		sbx_reply_invalid(req, r.field != NULL ? r.field : "body", "%s",
-		    r.detail);
-	else if (r.problem != NULL)
-		sbx_reply_problem_type(req, r.http_status, r.problem, r.field,
-		    "%s", r.detail);
-	else
-		sbx_reply_problem(req, r.http_status, "%s", r.detail);
+	create_refused_reply(req, err, &r);
 out:
 	sbx_sandbox_create_result_fini(&r);
 }

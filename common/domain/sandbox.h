@@ -2,10 +2,10 @@
  * Layer domain (common/domain/): sandboxes, templates, users, sessions,
  * API tokens, webhooks, the reaper, housekeeping and the metrics snapshot,
  * with all their SQL. It uses io and core; it must not know HTTP (no
- * request struct, no problem+json) nor call libcurl, libxml2, OpenSSL or
- * libfcgi itself. One exception is left: a create's outcome still carries
- * the HTTP status the handler answers with (struct
- * sbx_sandbox_create_result), which the Idempotency-Key replay stores.
+ * request struct, no status codes, no problem+json, no header names) nor
+ * call libcurl, libxml2, OpenSSL or libfcgi itself. A refusal is an
+ * enum sbx_err plus a structured reason (which field, what is wrong, what
+ * it conflicts with) that the api layer maps to a status.
  *
  * The sandbox domain: the lifecycle state machine, the rules (names, TTLs,
  * lifetime, quota), and all SQL about sandboxes, their events (the audit
@@ -453,8 +453,8 @@ cJSON *sbx_sandbox_event_to_json(const struct sbx_sandbox_event *ev);
 /* ------------------------------------------------------------ API flows */
 
 /*
- * A create as the API asks it (common/api/sandbox_api.c validates HTTP input
- * into this). owner_email is recorded for display and tags.
+ * A create as a client asks it (common/api/sandbox_api.c decodes the
+ * request into this). owner_email is recorded for display and tags.
  */
 struct sbx_sandbox_create {
 	const char *owner_id;
@@ -465,24 +465,46 @@ struct sbx_sandbox_create {
 	long long ttl_minutes;
 	int ttl_given;
 	const cJSON *parameters;	/* object or NULL */
-	const char *idem_key;		/* Idempotency-Key or NULL */
-	const char *request_hash;	/* hex SHA-256 of the body */
+	/*
+	 * The client's idempotency key (NULL: none) and a digest of its
+	 * request, which a second request with that key must match. With a
+	 * key, the answer to a create is stored as answer_status (chosen by
+	 * the caller, stored and given back as is) and the created sandbox's
+	 * sbx_sandbox_to_json text, so that the caller answers a created
+	 * sandbox with exactly that.
+	 */
+	const char *idem_key;
+	const char *request_hash;
+	int answer_status;
 };
 
 /*
- * The outcome of a create: http_status 201 with the sandbox; a replayed
- * answer (status + stored body text, for Idempotency-Key); or a 4xx
- * (400 field invalid, 404 template, 409 name taken or quota, 422
- * Idempotency-Key reused with another body) with the field it concerns
- * and a sentence in detail.
+ * Why a create was refused. SBX_EINVAL comes with INVALID, every other
+ * reason with SBX_ECONFLICT.
+ */
+enum sbx_sandbox_refusal {
+	SBX_SANDBOX_REFUSED_NONE,
+	SBX_SANDBOX_REFUSED_INVALID,	/* field holds a bad value */
+	SBX_SANDBOX_REFUSED_NAME_TAKEN,	/* a live sandbox has the name */
+	SBX_SANDBOX_REFUSED_QUOTA,	/* SANDBOX_MAX_PER_USER live already */
+	SBX_SANDBOX_REFUSED_BUDGET,	/* the owner's budget would be exceeded */
+	SBX_SANDBOX_REFUSED_KEY_BUSY,	/* the key's first create still runs */
+	SBX_SANDBOX_REFUSED_KEY_REUSED,	/* the key came with another request */
+	SBX_SANDBOX_REFUSED__MAX
+};
+
+/*
+ * The outcome of a create: the new sandbox; or, for a key seen before,
+ * the answer stored for it (replay_body non-NULL, replay_status); or a
+ * refusal with the field it concerns (NULL when none) and a sentence in
+ * detail (empty for the KEY_* reasons).
  */
 struct sbx_sandbox_create_result {
-	int http_status;
-	char *body;			/* replay: the stored body text */
-	struct sbx_sandbox *sandbox;	/* 201: the row */
-	const char *field;		/* 4xx: offending field, or NULL */
-	/* 4xx of a cause of its own ("budget-exceeded"); NULL: by status */
-	const char *problem;
+	struct sbx_sandbox *sandbox;	/* created: the row */
+	int replay_status;		/* replayed: the stored answer_status */
+	char *replay_body;		/* replayed: the stored body text */
+	enum sbx_sandbox_refusal refusal;
+	const char *field;
 	char detail[256];
 	char field_buf[160];		/* storage field may point to */
 };
@@ -493,9 +515,11 @@ void sbx_sandbox_create_result_fini(struct sbx_sandbox_create_result *r);
  * Runs a create: validates against the template and rules, commits the
  * PROVISIONING row, its event, the owner's live count and the idempotency
  * key in one transaction, then calls CreateStack (sbx_sandbox_create_stack)
- * and stores its answer. Returns SBX_OK whenever res->http_status holds
- * the answer; other codes (database down, ENOMEM) leave it 0.
- * CloudFormation being down is not an error here (201, pending create).
+ * and stores its answer. SBX_OK with res->sandbox (created) or
+ * res->replay_body (replayed); SBX_EINVAL or SBX_ECONFLICT with
+ * res->refusal saying why; any other code (database down, ENOMEM) leaves
+ * res->refusal NONE. CloudFormation being down is not an error here: the
+ * sandbox is created with its CreateStack pending.
  */
 enum sbx_err sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
     struct sbx_sandbox_create_result *res);

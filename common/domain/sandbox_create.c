@@ -14,7 +14,7 @@
  *   counter); the loser fails with 40001 and is re-run, and then counts
  *   the winner's row, so the quota holds;
  * - two creates of one name collide on the unique live_name index; the
- *   loser gets 409.
+ *   loser is refused (NAME_TAKEN).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,21 +39,21 @@ sbx_sandbox_create_result_fini(struct sbx_sandbox_create_result *r)
 {
 	if (r == NULL)
 		return;
-	free(r->body);
+	free(r->replay_body);
 	sbx_sandbox_free(r->sandbox);
-	r->body = NULL;
+	r->replay_body = NULL;
 	r->sandbox = NULL;
 }
 
-/* A 4xx answer about field. */
+/* A refusal: SBX_EINVAL for invalid input, else SBX_ECONFLICT. */
 static enum sbx_err
-answer(struct sbx_sandbox_create_result *res, int status, const char *field,
-    const char *msg)
+refuse(struct sbx_sandbox_create_result *res, enum sbx_sandbox_refusal why,
+    const char *field, const char *msg)
 {
-	res->http_status = status;
+	res->refusal = why;
 	res->field = field;
 	snprintf(res->detail, sizeof(res->detail), "%s", msg);
-	return SBX_OK;
+	return why == SBX_SANDBOX_REFUSED_INVALID ? SBX_EINVAL : SBX_ECONFLICT;
 }
 
 struct create_tx {
@@ -67,10 +67,11 @@ struct create_tx {
 	char lifetime[32];
 	char max_per_user[32];
 	/* outcome of the last attempt */
-	int status;			/* 0: created; else the answer */
+	enum sbx_sandbox_refusal refusal;	/* NONE: created or replayed */
 	const char *field;
 	char detail[256];
-	char *replay_body;
+	int replay_status;
+	char *replay_body;		/* non-NULL: replayed */
 	struct sbx_sandbox *row;
 };
 
@@ -121,9 +122,10 @@ static const char sql_insert[] =
     " RETURNING " SBX_SANDBOX_COLS;
 
 static void
-decide(struct create_tx *a, int status, const char *field, const char *msg)
+decide(struct create_tx *a, enum sbx_sandbox_refusal why, const char *field,
+    const char *msg)
 {
-	a->status = status;
+	a->refusal = why;
 	a->field = field;
 	snprintf(a->detail, sizeof(a->detail), "%s", msg);
 }
@@ -149,13 +151,11 @@ idem_check(PGconn *conn, struct create_tx *a)
 		code = sbx_db_get(res, 0, "status_code");
 		body = sbx_db_get(res, 0, "response_body");
 		if (hash == NULL || strcmp(hash, r->request_hash) != 0) {
-			decide(a, 422, "Idempotency-Key", "this Idempotency-Key "
-			    "was used with a different request body");
+			decide(a, SBX_SANDBOX_REFUSED_KEY_REUSED, NULL, "");
 		} else if (code == NULL) {
-			decide(a, 409, "Idempotency-Key", "a request with this "
-			    "Idempotency-Key is still being served");
+			decide(a, SBX_SANDBOX_REFUSED_KEY_BUSY, NULL, "");
 		} else {
-			a->status = (int)strtol(code, NULL, 10);
+			a->replay_status = (int)strtol(code, NULL, 10);
 			a->replay_body = strdup(body != NULL ? body : "");
 			if (a->replay_body == NULL)
 				err = SBX_ENOMEM;
@@ -173,9 +173,10 @@ out:
 }
 
 /*
- * Stores sb as the answer (201) to the request's Idempotency-Key: inside
- * the create's transaction (conn), and again on its own (conn NULL) once
- * CreateStack has answered, so that a replay shows what it became.
+ * Stores sb as the answer (the caller's answer_status) to the request's
+ * idempotency key: inside the create's transaction (conn), and again on
+ * its own (conn NULL) once CreateStack has answered, so that a replay
+ * shows what it became.
  */
 static enum sbx_err
 idem_answer(PGconn *conn, const struct sbx_sandbox_create *r,
@@ -183,10 +184,12 @@ idem_answer(PGconn *conn, const struct sbx_sandbox_create *r,
 {
 	cJSON *j = sbx_sandbox_to_json(sb);
 	char *body = j != NULL ? sbx_json_print(j) : NULL;
-	const char *p[4] = { r->owner_id, r->idem_key, "201", body };
+	char status[16];
+	const char *p[4] = { r->owner_id, r->idem_key, status, body };
 	enum sbx_err err;
 
 	cJSON_Delete(j);
+	snprintf(status, sizeof(status), "%d", r->answer_status);
 	if (body == NULL)
 		return SBX_ENOMEM;
 	err = sbx_db_run(conn, "sbx_idem_answer", sql_idem_answer, 4,
@@ -219,9 +222,10 @@ tx_create_fn(PGconn *conn, void *arg)
 	long n = 0, rows = 0;
 	enum sbx_err err;
 
-	a->status = 0;
+	a->refusal = SBX_SANDBOX_REFUSED_NONE;
 	a->field = NULL;
 	a->detail[0] = '\0';
+	a->replay_status = 0;
 	free(a->replay_body);
 	a->replay_body = NULL;
 	sbx_sandbox_free(a->row);
@@ -231,7 +235,8 @@ tx_create_fn(PGconn *conn, void *arg)
 		err = idem_check(conn, a);
 		if (err != SBX_OK)
 			return err;
-		if (a->status != 0)
+		if (a->refusal != SBX_SANDBOX_REFUSED_NONE ||
+		    a->replay_body != NULL)
 			return SBX_ECONFLICT;	/* decided; roll back */
 	}
 
@@ -243,7 +248,7 @@ tx_create_fn(PGconn *conn, void *arg)
 
 		snprintf(msg, sizeof(msg), "you have %ld live sandboxes, the "
 		    "most allowed (SANDBOX_MAX_PER_USER); delete one first", n);
-		decide(a, 409, NULL, msg);
+		decide(a, SBX_SANDBOX_REFUSED_QUOTA, NULL, msg);
 		return SBX_ECONFLICT;
 	}
 	snprintf(count, sizeof(count), "%ld", n + 1);
@@ -269,7 +274,8 @@ tx_create_fn(PGconn *conn, void *arg)
 	if (err != SBX_OK)
 		return err;
 	if (rows > 0) {
-		decide(a, 409, "name", "a live sandbox already has this name");
+		decide(a, SBX_SANDBOX_REFUSED_NAME_TAKEN, "name",
+		    "a live sandbox already has this name");
 		return SBX_ECONFLICT;
 	}
 
@@ -286,7 +292,8 @@ tx_create_fn(PGconn *conn, void *arg)
 	}
 	if (err == SBX_ECONFLICT) {
 		/* The same name, committed by someone in the meantime. */
-		decide(a, 409, "name", "a live sandbox already has this name");
+		decide(a, SBX_SANDBOX_REFUSED_NAME_TAKEN, "name",
+		    "a live sandbox already has this name");
 		return err;
 	}
 	if (err != SBX_OK)
@@ -319,20 +326,14 @@ sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
 	memset(res, 0, sizeof(*res));
 	memset(&a, 0, sizeof(a));
 	if (!sbx_sandbox_name_valid(req->name))
-		return answer(res, 400, "name", "name must match "
-		    "^[a-z][a-z0-9-]{2,62}$");
-	if (req->template_name != NULL &&
-	    !sbx_template_name_valid(req->template_name))
-		return answer(res, 400, "template", "no enabled template "
-		    "has this name");
+		return refuse(res, SBX_SANDBOX_REFUSED_INVALID, "name",
+		    "name must match ^[a-z][a-z0-9-]{2,62}$");
+	/* sbx_template_get finds no template of an invalid name either. */
 	err = sbx_template_get(req->template_name, &t);
-	if (err == SBX_ENOTFOUND) {
-		if (req->template_name != NULL)
-			return answer(res, 400, "template", "no enabled "
-			    "template has this name");
-		return answer(res, 400, "template", "no default "
-		    "template is set up; name one");
-	}
+	if (err == SBX_ENOTFOUND)
+		return refuse(res, SBX_SANDBOX_REFUSED_INVALID, "template",
+		    req->template_name != NULL ? "no enabled template has "
+		    "this name" : "no default template is set up; name one");
 	if (err != SBX_OK)
 		return err;
 
@@ -341,20 +342,20 @@ sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
 	    cfg->sandbox_max_lifetime_minutes, &b);
 	if (sbx_sandbox_ttl_check(&b, req->ttl_minutes, req->ttl_given, &ttl,
 	    detail, sizeof(detail)) != SBX_OK) {
-		err = answer(res, 400, "ttl_minutes", detail);
+		err = refuse(res, SBX_SANDBOX_REFUSED_INVALID, "ttl_minutes",
+		    detail);
 		goto out;
 	}
 	err = sbx_template_params_check(t->parameters, req->parameters, &eff,
 	    bad, sizeof(bad), detail, sizeof(detail));
 	if (err == SBX_EINVAL) {
 		/* bad is a stack buffer: keep the name in the result. */
-		res->http_status = 400;
+		sbx_json_fmt(res->field_buf, sizeof(res->field_buf), "%s", bad);
+		err = refuse(res, SBX_SANDBOX_REFUSED_INVALID, res->field_buf,
+		    "");
 		snprintf(res->detail, sizeof(res->detail), "%.*s: %.*s",
 		    (int)sbx_json_utf8_cut(bad, 100), bad,
 		    (int)sbx_json_utf8_cut(detail, 150), detail);
-		sbx_json_fmt(res->field_buf, sizeof(res->field_buf), "%s", bad);
-		res->field = res->field_buf;
-		err = SBX_OK;
 		goto out;
 	}
 	if (err != SBX_OK)
@@ -396,8 +397,8 @@ sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
 		if (err != SBX_OK)
 			goto out;
 		if (refused) {
-			res->http_status = 409;
-			res->problem = "budget-exceeded";
+			res->refusal = SBX_SANDBOX_REFUSED_BUDGET;
+			err = SBX_ECONFLICT;
 			goto out;
 		}
 	}
@@ -407,18 +408,17 @@ sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
 	snprintf(a.max_per_user, sizeof(a.max_per_user), "%ld",
 	    cfg->sandbox_max_per_user);
 	err = sbx_db_tx(tx_create_fn, &a);
-	if (a.status != 0) {
-		/* A replay or a refusal, decided inside the transaction. */
-		res->http_status = a.status;
-		res->field = a.field;
-		/* Each 409 its own type; the quota's stays "conflict". */
-		if (a.status == 409 && a.field != NULL &&
-		    strcmp(a.field, "name") == 0)
-			res->problem = "name-taken";
-		snprintf(res->detail, sizeof(res->detail), "%s", a.detail);
-		res->body = a.replay_body;
+	if (a.replay_body != NULL) {
+		/* The key was seen before: its stored answer, again. */
+		res->replay_status = a.replay_status;
+		res->replay_body = a.replay_body;
 		a.replay_body = NULL;
 		err = SBX_OK;
+		goto out;
+	}
+	if (a.refusal != SBX_SANDBOX_REFUSED_NONE) {
+		/* A refusal decided inside the transaction. */
+		err = refuse(res, a.refusal, a.field, a.detail);
 		goto out;
 	}
 	if (err != SBX_OK)
@@ -429,12 +429,12 @@ sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
 	    req->actor != NULL ? req->actor : "?", t->name, t->version, ttl);
 	/*
 	 * The row is committed: now the stack. Any failure is recorded on
-	 * the row (pending create, or FAILED), and the answer is 201 still.
+	 * the row (pending create, or FAILED), and the sandbox is created
+	 * still.
 	 */
 	(void)sbx_sandbox_create_stack(a.row, req->actor, 0, &after);
 	if (after == NULL && sbx_sandbox_get(id, &after) != SBX_OK)
 		after = NULL;
-	res->http_status = 201;
 	if (after != NULL) {
 		res->sandbox = after;
 		after = NULL;

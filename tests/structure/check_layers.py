@@ -20,6 +20,12 @@ its header) anywhere else is an error:
     OpenSSL              core, io     (core/crypto; SigV4, JWKs)
     libfcgi              api          (the FastCGI server)
 
+The domain knows no HTTP: it refuses with an enum sbx_err and a reason
+of its own, and the api layer chooses the status. So in domain code an
+HTTP status member (http_status), the server's request, reply or problem
+API (struct sbx_req, sbx_reply_*, sbx_http_*) and problem+json text are
+errors too; its webhooks go through io's client (sbx_httpclient_*).
+
 It also fails on a source file directly in common/ (outside a layer), on a
 #include of a .c file, and on a reaper or sbx-migrate link line in
 Makefile.am that names the api library. Prints one line per finding;
@@ -74,6 +80,15 @@ LIBRARIES = {
         re.compile(r"\bFCGX_\w+|\bFCGI_\w+\s*\("),
     ),
 }
+
+# What only the HTTP side may name: (layers it is barred from, code
+# pattern, string literal pattern).
+HTTP_ONLY = (
+    {"domain"},
+    re.compile(r"\bhttp_status\b|\bstruct\s+sbx_req\b|\bsbx_reply_\w+"
+               r"|\bsbx_http_\w+|\bsbx_principal\b"),
+    re.compile(r"problem\+json|urn:sbx:problem"),
+)
 
 # A string literal that starts a statement: SQL text.
 SQL_TEXT = re.compile(
@@ -169,6 +184,16 @@ def check_file(src, rel, findings):
             findings.append(f"{rel}:{line_of(code, m.start())}: {lib} "
                             f"({m.group(0).strip()}) outside "
                             f"{'/'.join(sorted(allowed))}")
+    barred, http_code, http_text = HTTP_ONLY
+    if place in barred:
+        for m in http_code.finditer(code):
+            findings.append(f"{rel}:{line_of(code, m.start())}: HTTP "
+                            f"({m.group(0).strip()}) in {place}: return an "
+                            "enum sbx_err and a reason; api maps it")
+        for ln, s in strings:
+            if http_text.search(s):
+                findings.append(f"{rel}:{ln}: problem+json text in "
+                                f"{place}: \"{s[:40]}\"")
     if place not in LIBRARIES["libpq"][0]:
         for ln, s in strings:
             if SQL_TEXT.search(s):

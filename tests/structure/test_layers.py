@@ -39,6 +39,16 @@ CASES = {
     "common/api/jwt.c": ("void f(void) { jwt_decode(0,0,0,0); }\n",
                          "libjwt"),
     "common/domain/fcgi.c": ("#include <fcgiapp.h>\n", "libfcgi"),
+    "common/domain/status.c": ("struct r { int http_status; };\n",
+                               "HTTP (http_status) in domain"),
+    "common/domain/reply.c": ("void f(struct sbx_req *r)"
+                              " { sbx_reply_empty(r, 204); }\n",
+                              "HTTP (struct sbx_req) in domain"),
+    "common/domain/problem.c": ('static const char t[] = '
+                                '"application/problem+json";\n'
+                                "/* a comment on http_status is prose */\n",
+                                "problem+json text in domain"),
+    "common/io/status.c": ("struct r { long http_status; };\n", None),
     "common/flat.c": ("int x;\n", "outside the layers"),
     "cron/reaper.c": ('#include "common/api/http.h"\n',
                       "cron must not include api"),
