@@ -743,22 +743,59 @@ const struct sbx_field
 	{ "max_cost_usd", SBX_F_AMOUNT, 0, 0, 0, NULL, NULL },
 };
 
+/*
+ * The PUT body decoded into in: the template as text ("body") or as an
+ * object ("template", serialised into *text, caller frees), neither or
+ * both leaving in->body NULL for the domain to refuse.
+ */
+static enum sbx_err
+template_put_decode(const cJSON *json, struct sbx_template_put *in,
+    char **text)
+{
+	const cJSON *body = cJSON_GetObjectItemCaseSensitive(json, "body");
+	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(json, "template");
+	const cJSON *deflt = cJSON_GetObjectItemCaseSensitive(json, "default");
+	const cJSON *cost = cJSON_GetObjectItemCaseSensitive(json,
+	    "max_cost_usd");
+
+	*text = NULL;
+	if (tmpl != NULL && body == NULL) {
+		*text = cJSON_PrintUnformatted(tmpl);
+		if (*text == NULL)
+			return SBX_ENOMEM;
+		in->body = *text;
+		in->from_object = 1;
+	} else if (body != NULL && tmpl == NULL) {
+		in->body = body->valuestring;
+	}
+	in->description = sbx_json_str(json, "description", NULL);
+	in->parameters = cJSON_GetObjectItemCaseSensitive(json, "parameters");
+	in->capabilities = cJSON_GetObjectItemCaseSensitive(json,
+	    "capabilities");
+	in->default_ttl_minutes = sbx_json_int(json, "default_ttl_minutes", 0);
+	in->max_ttl_minutes = sbx_json_int(json, "max_ttl_minutes", 0);
+	in->is_default = deflt == NULL ? -1 : cJSON_IsTrue(deflt);
+	in->has_max_cost = cJSON_IsNumber(cost);
+	in->max_cost_usd = in->has_max_cost ? cost->valuedouble : 0;
+	return SBX_OK;
+}
+
 void
 sbx_template_api_put(struct sbx_req *req)
 {
-	const char *name = sbx_req_param(req, "name");
+	struct sbx_template_put in;
 	struct sbx_template *t = NULL;
 	const char *field = NULL;
-	char detail[256], loc[128];
+	char *text = NULL, detail[256], loc[128];
 	enum sbx_err err;
 
-	if (!sbx_template_name_valid(name)) {
-		sbx_reply_invalid(req, "name", "template names match "
-		    "^[a-z][a-z0-9-]{2,62}$");
-		return;
-	}
-	err = sbx_template_put(name, req->json, actor(req), &field, detail,
-	    sizeof(detail), &t);
+	memset(&in, 0, sizeof(in));
+	in.name = sbx_req_param(req, "name");
+	in.actor = actor(req);
+	err = template_put_decode(req->json, &in, &text);
+	if (err == SBX_OK)
+		err = sbx_template_put(&in, &field, detail, sizeof(detail), &t);
+	free(text);
 	if (err == SBX_EINVAL) {
 		sbx_reply_invalid(req, field != NULL ? field : "body", "%s",
 		    detail);
@@ -768,7 +805,7 @@ sbx_template_api_put(struct sbx_req *req)
 		sbx_reply_err(req, err, "adding a template version");
 		return;
 	}
-	snprintf(loc, sizeof(loc), "/api/templates/%s", name);
+	snprintf(loc, sizeof(loc), "/api/templates/%s", in.name);
 	sbx_reply_header(req, "Location", loc);
 	reply_template(req, 201, t, 0);
 }

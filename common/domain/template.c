@@ -368,206 +368,223 @@ invalid(const char **field, const char *name, char *detail, size_t len,
 	return SBX_EINVAL;
 }
 
-enum sbx_err
-sbx_template_put(const char *name, const cJSON *req, const char *actor,
-    const char **field, char *detail, size_t detail_len,
-    struct sbx_template **out)
+/* A new version checked, in the form it is stored in. */
+struct put_prep {
+	cJSON *doc;			/* a JSON body parsed, or NULL (YAML) */
+	cJSON *declared;
+	char *params_text;
+	char *caps_text;
+	const char *description;	/* points into in or doc */
+};
+
+static void
+put_prep_fini(struct put_prep *p)
+{
+	cJSON_Delete(p->doc);
+	cJSON_Delete(p->declared);
+	free(p->params_text);
+	free(p->caps_text);
+	memset(p, 0, sizeof(*p));
+}
+
+/*
+ * Each declared parameter must be one the JSON template takes:
+ * declaring one it does not take would make every CreateStack fail.
+ */
+static enum sbx_err
+params_in_doc(const cJSON *declared, const cJSON *doc, const char **field,
+    char *detail, size_t detail_len)
+{
+	const cJSON *tp = cJSON_GetObjectItemCaseSensitive(doc, "Parameters");
+	const cJSON *c;
+	char msg[200];
+
+	cJSON_ArrayForEach(c, declared) {
+		const cJSON *nm = cJSON_IsObject(declared) ? c :
+		    cJSON_GetObjectItemCaseSensitive(c, "name");
+		const char *pname = cJSON_IsObject(declared) ? c->string :
+		    (cJSON_IsString(nm) ? nm->valuestring : "");
+
+		if (cJSON_GetObjectItemCaseSensitive(tp, pname) == NULL) {
+			snprintf(msg, sizeof(msg), "parameter %.*s is not in "
+			    "the template's Parameters",
+			    (int)sbx_json_utf8_cut(pname, 100), pname);
+			return invalid(field, "parameters", detail, detail_len,
+			    msg);
+		}
+	}
+	return SBX_OK;
+}
+
+static enum sbx_err
+put_prepare(const struct sbx_template_put *in, struct put_prep *p,
+    const char **field, char *detail, size_t detail_len)
 {
 	const struct sbx_config *cfg = sbx_config();
-	const cJSON *body = cJSON_GetObjectItemCaseSensitive(req, "body");
-	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(req, "template");
-	const cJSON *params = cJSON_GetObjectItemCaseSensitive(req,
-	    "parameters");
-	const cJSON *caps = cJSON_GetObjectItemCaseSensitive(req,
-	    "capabilities");
-	const cJSON *deflt = cJSON_GetObjectItemCaseSensitive(req, "default");
+	const char *body_field = in->from_object ? "template" : "body";
+	const char *body = in->body != NULL ? in->body : "";
+	const char *start = body + strspn(body, " \t\r\n");
 	const cJSON *c;
-	cJSON *doc = NULL, *declared = NULL;
-	char *body_text = NULL, *params_text = NULL, *caps_text = NULL;
-	char dttl[32], mttl[32], maxcost[64], estimate[64];
-	long long d_ttl, m_ttl;
-	struct put_args a;
+	char msg[200];
 	enum sbx_err err;
-	char pdetail[200];
 
+	memset(p, 0, sizeof(*p));
 	*field = NULL;
-	if (out != NULL)
-		*out = NULL;
-	memset(&a, 0, sizeof(a));
-	if (!sbx_template_name_valid(name))
+	if (!sbx_template_name_valid(in->name))
 		return invalid(field, "name", detail, detail_len,
 		    "template names match ^[a-z][a-z0-9-]{2,62}$");
-	if ((body != NULL) == (tmpl != NULL))
+	if (in->body == NULL)
 		return invalid(field, "body", detail, detail_len,
 		    "give the CloudFormation template as exactly one of "
 		    "\"body\" (text) or \"template\" (object)");
-	if (tmpl != NULL) {
-		body_text = cJSON_PrintUnformatted(tmpl);
-		if (body_text == NULL)
-			return SBX_ENOMEM;
-	} else {
-		body_text = strdup(body->valuestring);
-		if (body_text == NULL)
-			return SBX_ENOMEM;
-	}
-	if (strlen(body_text) > SBX_TEMPLATE_BODY_MAX) {
-		err = invalid(field, tmpl != NULL ? "template" : "body", detail,
-		    detail_len, "the template is larger than 51200 bytes, "
+	if (strlen(body) > SBX_TEMPLATE_BODY_MAX)
+		return invalid(field, body_field, detail, detail_len,
+		    "the template is larger than 51200 bytes, "
 		    "CloudFormation's limit for TemplateBody");
-		goto out;
-	}
-	if (body_text[strspn(body_text, " \t\r\n")] == '\0') {
-		err = invalid(field, "body", detail, detail_len,
+	if (*start == '\0')
+		return invalid(field, "body", detail, detail_len,
 		    "the template is empty");
-		goto out;
-	}
 	/* A JSON template must parse and have Resources; YAML is taken as is. */
-	if (body_text[strspn(body_text, " \t\r\n")] == '{') {
-		doc = cJSON_Parse(body_text);
-		if (doc == NULL || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(
-		    doc, "Resources"))) {
-			err = invalid(field, tmpl != NULL ? "template" : "body",
-			    detail, detail_len, "the template is not JSON with a "
-			    "\"Resources\" object");
+	if (*start == '{') {
+		p->doc = cJSON_Parse(body);
+		if (p->doc == NULL || !cJSON_IsObject(
+		    cJSON_GetObjectItemCaseSensitive(p->doc, "Resources"))) {
+			err = invalid(field, body_field, detail, detail_len,
+			    "the template is not JSON with a \"Resources\" "
+			    "object");
 			goto out;
 		}
 	}
-	if (params != NULL) {
-		declared = cJSON_Duplicate(params, 1);
-	} else {
-		declared = sbx_template_params_from_cfn(doc != NULL ?
-		    cJSON_GetObjectItemCaseSensitive(doc, "Parameters") : NULL);
-	}
-	if (declared == NULL) {
+	p->declared = in->parameters != NULL ?
+	    cJSON_Duplicate(in->parameters, 1) :
+	    sbx_template_params_from_cfn(p->doc != NULL ?
+	    cJSON_GetObjectItemCaseSensitive(p->doc, "Parameters") : NULL);
+	if (p->declared == NULL) {
 		err = SBX_ENOMEM;
 		goto out;
 	}
-	if (sbx_template_params_valid(declared, pdetail, sizeof(pdetail)) !=
+	if (sbx_template_params_valid(p->declared, msg, sizeof(msg)) !=
 	    SBX_OK) {
-		err = invalid(field, "parameters", detail, detail_len, pdetail);
+		err = invalid(field, "parameters", detail, detail_len, msg);
 		goto out;
 	}
-	/*
-	 * A JSON template says which parameters it takes: declaring one it
-	 * does not take would make every CreateStack fail.
-	 */
-	if (doc != NULL && params != NULL) {
-		const cJSON *tp = cJSON_GetObjectItemCaseSensitive(doc,
-		    "Parameters");
-
-		cJSON_ArrayForEach(c, declared) {
-			const cJSON *nm = cJSON_IsObject(declared) ? c :
-			    cJSON_GetObjectItemCaseSensitive(c, "name");
-			const char *pname = cJSON_IsObject(declared) ?
-			    c->string : (cJSON_IsString(nm) ? nm->valuestring :
-			    "");
-
-			if (cJSON_GetObjectItemCaseSensitive(tp, pname) ==
-			    NULL) {
-				snprintf(pdetail, sizeof(pdetail), "parameter "
-				    "%.*s is not in the template's "
-				    "Parameters",
-				    (int)sbx_json_utf8_cut(pname, 100), pname);
-				err = invalid(field, "parameters", detail,
-				    detail_len, pdetail);
-				goto out;
-			}
+	if (p->doc != NULL && in->parameters != NULL) {
+		err = params_in_doc(p->declared, p->doc, field, detail,
+		    detail_len);
+		if (err != SBX_OK)
+			goto out;
+	}
+	cJSON_ArrayForEach(c, in->capabilities) {
+		if (!cJSON_IsString(c) || !capability_known(c->valuestring)) {
+			err = invalid(field, "capabilities", detail, detail_len,
+			    "capabilities are among CAPABILITY_IAM, "
+			    "CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND");
+			goto out;
 		}
 	}
-	params_text = cJSON_PrintUnformatted(declared);
-	if (caps != NULL) {
-		cJSON_ArrayForEach(c, caps) {
-			if (!cJSON_IsString(c) || !capability_known(c->valuestring)) {
-				err = invalid(field, "capabilities", detail,
-				    detail_len, "capabilities are among "
-				    "CAPABILITY_IAM, CAPABILITY_NAMED_IAM, "
-				    "CAPABILITY_AUTO_EXPAND");
-				goto out;
-			}
-		}
-		caps_text = cJSON_PrintUnformatted(caps);
-	} else {
-		caps_text = strdup("[]");
-	}
-	if (params_text == NULL || caps_text == NULL) {
-		err = SBX_ENOMEM;
-		goto out;
-	}
-	d_ttl = sbx_json_int(req, "default_ttl_minutes", 0);
-	m_ttl = sbx_json_int(req, "max_ttl_minutes", 0);
-	if (cJSON_GetObjectItemCaseSensitive(req, "max_ttl_minutes") != NULL &&
-	    (m_ttl < 1 || m_ttl > cfg->sandbox_max_ttl_minutes)) {
-		snprintf(pdetail, sizeof(pdetail), "max_ttl_minutes must be "
-		    "from 1 to %ld (SANDBOX_MAX_TTL_MINUTES)",
+	if (in->max_ttl_minutes != 0 && (in->max_ttl_minutes < 1 ||
+	    in->max_ttl_minutes > cfg->sandbox_max_ttl_minutes)) {
+		snprintf(msg, sizeof(msg), "max_ttl_minutes must be from 1 to "
+		    "%ld (SANDBOX_MAX_TTL_MINUTES)",
 		    cfg->sandbox_max_ttl_minutes);
-		err = invalid(field, "max_ttl_minutes", detail, detail_len,
-		    pdetail);
+		err = invalid(field, "max_ttl_minutes", detail, detail_len, msg);
 		goto out;
 	}
-	if (cJSON_GetObjectItemCaseSensitive(req, "default_ttl_minutes") !=
-	    NULL && (d_ttl < 1 || d_ttl > (m_ttl > 0 ? m_ttl :
-	    cfg->sandbox_max_ttl_minutes))) {
+	if (in->default_ttl_minutes != 0 && (in->default_ttl_minutes < 1 ||
+	    in->default_ttl_minutes > (in->max_ttl_minutes > 0 ?
+	    in->max_ttl_minutes : cfg->sandbox_max_ttl_minutes))) {
 		err = invalid(field, "default_ttl_minutes", detail, detail_len,
 		    "default_ttl_minutes must be from 1 to the maximum TTL");
 		goto out;
 	}
-	snprintf(dttl, sizeof(dttl), "%lld", d_ttl);
-	snprintf(mttl, sizeof(mttl), "%lld", m_ttl);
-
-	a.name = name;
-	a.description = sbx_json_str(req, "description", "");
-	if (a.description[0] == '\0' && doc != NULL) {
-		const cJSON *dd = cJSON_GetObjectItemCaseSensitive(doc,
+	p->params_text = cJSON_PrintUnformatted(p->declared);
+	p->caps_text = in->capabilities != NULL ?
+	    cJSON_PrintUnformatted(in->capabilities) : strdup("[]");
+	if (p->params_text == NULL || p->caps_text == NULL) {
+		err = SBX_ENOMEM;
+		goto out;
+	}
+	p->description = in->description != NULL ? in->description : "";
+	if (p->description[0] == '\0' && p->doc != NULL) {
+		const cJSON *dd = cJSON_GetObjectItemCaseSensitive(p->doc,
 		    "Description");
 
 		if (cJSON_IsString(dd))
-			a.description = dd->valuestring;
+			p->description = dd->valuestring;
 	}
-	a.body = body_text;
-	a.parameters = params_text;
-	a.capabilities = caps_text;
-	a.default_ttl = d_ttl > 0 ? dttl : NULL;
-	a.max_ttl = m_ttl > 0 ? mttl : NULL;
-	a.actor = actor;
-	a.is_default = deflt == NULL ? -1 : cJSON_IsTrue(deflt);
+	return SBX_OK;
+out:
+	put_prep_fini(p);
+	return err;
+}
+
+enum sbx_err
+sbx_template_put_valid(const struct sbx_template_put *in, const char **field,
+    char *detail, size_t detail_len)
+{
+	struct put_prep p;
+	enum sbx_err err;
+
+	err = put_prepare(in, &p, field, detail, detail_len);
+	if (err == SBX_OK)
+		put_prep_fini(&p);
+	return err;
+}
+
+enum sbx_err
+sbx_template_put(const struct sbx_template_put *in, const char **field,
+    char *detail, size_t detail_len, struct sbx_template **out)
+{
+	struct put_prep p;
+	struct put_args a;
+	char dttl[32], mttl[32], maxcost[64], estimate[64];
+	double hourly = 0;
+	int known = 0;
+	enum sbx_err err;
+
+	if (out != NULL)
+		*out = NULL;
+	err = put_prepare(in, &p, field, detail, detail_len);
+	if (err != SBX_OK)
+		return err;
+	memset(&a, 0, sizeof(a));
+	snprintf(dttl, sizeof(dttl), "%lld", in->default_ttl_minutes);
+	snprintf(mttl, sizeof(mttl), "%lld", in->max_ttl_minutes);
+	a.name = in->name;
+	a.description = p.description;
+	a.body = in->body;
+	a.parameters = p.params_text;
+	a.capabilities = p.caps_text;
+	a.default_ttl = in->default_ttl_minutes > 0 ? dttl : NULL;
+	a.max_ttl = in->max_ttl_minutes > 0 ? mttl : NULL;
+	a.actor = in->actor;
+	a.is_default = in->is_default;
 	/*
 	 * The cost cap, and the estimate from the price cache only (a PUT
 	 * never waits on the Price List; without a cached price the reaper
 	 * fills it in).
 	 */
-	{
-		const cJSON *mc = cJSON_GetObjectItemCaseSensitive(req,
-		    "max_cost_usd");
-		double hourly = 0;
-		int known = 0;
-
-		if (cJSON_IsNumber(mc)) {
-			snprintf(maxcost, sizeof(maxcost), "%.6f",
-			    mc->valuedouble);
-			a.max_cost = maxcost;
-		}
-		if (sbx_cost_template_hourly(body_text, NULL, 1, &hourly,
-		    &known) == SBX_OK && known) {
-			snprintf(estimate, sizeof(estimate), "%.6f", hourly);
-			a.estimate = estimate;
-		}
+	if (in->has_max_cost) {
+		snprintf(maxcost, sizeof(maxcost), "%.6f", in->max_cost_usd);
+		a.max_cost = maxcost;
+	}
+	if (sbx_cost_template_hourly(in->body, NULL, 1, &hourly, &known) ==
+	    SBX_OK && known) {
+		snprintf(estimate, sizeof(estimate), "%.6f", hourly);
+		a.estimate = estimate;
 	}
 	err = sbx_db_tx(tx_put_fn, &a);
 	if (err == SBX_OK) {
 		sbx_log(SBX_LOG_INFO, MODULE, "template %s version %ld added "
-		    "by %s", name, a.out->version, actor != NULL ? actor : "?");
+		    "by %s", in->name, a.out->version, in->actor != NULL ?
+		    in->actor : "?");
 		if (out != NULL) {
 			*out = a.out;
 			a.out = NULL;
 		}
 	}
-out:
 	sbx_template_free(a.out);
-	cJSON_Delete(doc);
-	cJSON_Delete(declared);
-	free(body_text);
-	free(params_text);
-	free(caps_text);
+	put_prep_fini(&p);
 	return err;
 }
 
@@ -593,7 +610,7 @@ sbx_template_disable(const char *name)
 		goto out;
 	PQclear(res);
 	res = NULL;
-	/* Nothing enabled: unknown (404), or already disabled (fine). */
+	/* Nothing enabled: unknown, or already disabled (fine). */
 	err = sbx_db_exec("tpl_exists", sql_exists, 1, p, &res);
 	if (err == SBX_OK && PQntuples(res) == 0)
 		err = SBX_ENOTFOUND;

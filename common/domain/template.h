@@ -112,18 +112,54 @@ enum sbx_err sbx_template_get_version(const char *name, long version,
 enum sbx_err sbx_template_list(struct sbx_template_list *out);
 
 /*
- * An admin's PUT body: {"body" (string, <= 51,200 bytes) or "template"
- * (object, serialised), "description"?, "parameters"? (array),
- * "capabilities"? (array of strings), "default_ttl_minutes"?,
- * "max_ttl_minutes"?, "default"? (bool)}. Without "parameters", they are
- * read from a JSON body's "Parameters". Validates and inserts version
- * max+1 (enabled; "default": true makes it the default template, absent
- * keeps what the name was). SBX_EINVAL with *field and detail when
- * invalid (including a body over SBX_TEMPLATE_BODY_MAX). actor is
- * recorded as created_by. *out optional.
+ * A new version of a template, as an admin gives it (common/api decodes
+ * the request into this).
  */
-enum sbx_err sbx_template_put(const char *name, const cJSON *req,
-    const char *actor, const char **field, char *detail, size_t detail_len,
+struct sbx_template_put {
+	const char *name;		/* ^[a-z][a-z0-9-]{2,62}$ */
+	const char *actor;		/* recorded as created_by */
+	/*
+	 * The CloudFormation template text (JSON or YAML), at most
+	 * SBX_TEMPLATE_BODY_MAX bytes. from_object says it is the
+	 * serialisation of a JSON object the admin gave as "template"
+	 * rather than text given as "body": refusals name that field.
+	 * NULL: neither or both were given.
+	 */
+	const char *body;
+	int from_object;
+	const char *description;	/* NULL or "": the body's Description */
+	/*
+	 * The declared parameters (an array as above); NULL: read from a
+	 * JSON body's "Parameters".
+	 */
+	const cJSON *parameters;
+	const cJSON *capabilities;	/* array of CAPABILITY_* or NULL */
+	long long default_ttl_minutes;	/* 0: not set */
+	long long max_ttl_minutes;	/* 0: not set */
+	int is_default;			/* 1, 0, or -1: keep the name's */
+	int has_max_cost;
+	double max_cost_usd;		/* with has_max_cost: the cap */
+};
+
+/*
+ * Checks a new version without storing it: SBX_EINVAL with *field (the
+ * member at fault, by its API name: "name", "body" or "template",
+ * "parameters", "capabilities", "default_ttl_minutes",
+ * "max_ttl_minutes") and a sentence in detail. Pure, apart from the
+ * settings that bound TTLs.
+ */
+enum sbx_err sbx_template_put_valid(const struct sbx_template_put *in,
+    const char **field, char *detail, size_t detail_len);
+
+/*
+ * Validates (as sbx_template_put_valid) and inserts version max+1
+ * (enabled; is_default 1 makes it the default template, -1 keeps what the
+ * name was). Without declared parameters, they are read from a JSON
+ * body's "Parameters"; without a description, from its "Description".
+ * *out optional.
+ */
+enum sbx_err sbx_template_put(const struct sbx_template_put *in,
+    const char **field, char *detail, size_t detail_len,
     struct sbx_template **out);
 
 /* Disables every version of name; SBX_ENOTFOUND when unknown. */
