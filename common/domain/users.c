@@ -112,6 +112,24 @@ sbx_users_from_row(const PGresult *res, int row, struct sbx_user *out)
 	return SBX_OK;
 }
 
+/*
+ * Reads row 0 as the caller's user: SBX_EFORBIDDEN (out left empty) when
+ * the account is disabled, whichever statement found it.
+ */
+static enum sbx_err
+active_from_row(const PGresult *res, struct sbx_user *out)
+{
+	enum sbx_err err;
+
+	if ((err = sbx_users_from_row(res, 0, out)) != SBX_OK)
+		return err;
+	if (out->disabled) {
+		sbx_users_user_fini(out);
+		return SBX_EFORBIDDEN;
+	}
+	return SBX_OK;
+}
+
 /* Logs why an account was refused; the caller answers 403. */
 static void
 log_refused(const struct sbx_oidc_identity *id, const char *why)
@@ -150,12 +168,7 @@ upsert(PGconn *conn, const struct sbx_oidc_identity *id, struct sbx_user *out)
 		err = SBX_EINTERNAL;
 		goto out;
 	}
-	if ((err = sbx_users_from_row(res, 0, out)) != SBX_OK)
-		goto out;
-	if (out->disabled) {
-		sbx_users_user_fini(out);
-		err = SBX_EFORBIDDEN;
-	}
+	err = active_from_row(res, out);
 out:
 	PQclear(res);
 	return err;
@@ -233,12 +246,8 @@ sbx_users_for_identity(const struct sbx_oidc_identity *id,
 	    strcmp(sbx_db_get(res, 0, "current") != NULL ?
 	    sbx_db_get(res, 0, "current") : "", "t") == 0;
 	if (current) {
-		err = sbx_users_from_row(res, 0, out);
+		err = active_from_row(res, out);
 		PQclear(res);
-		if (err == SBX_OK && out->disabled) {
-			sbx_users_user_fini(out);
-			err = SBX_EFORBIDDEN;
-		}
 		return err;
 	}
 	PQclear(res);
@@ -279,12 +288,7 @@ sbx_users_session_check(const char *jti, const char *user_id,
 	    is_true(sbx_db_get(res, 0, "revoked")) ||
 	    is_true(sbx_db_get(res, 0, "expired")))
 		goto out;
-	if ((err = sbx_users_from_row(res, 0, out)) != SBX_OK)
-		goto out;
-	if (out->disabled) {
-		sbx_users_user_fini(out);
-		err = SBX_EFORBIDDEN;
-	}
+	err = active_from_row(res, out);
 out:
 	PQclear(res);
 	return err;
