@@ -24,7 +24,6 @@ above Handler.control.
 Python: /usr/bin/python3, stdlib plus Debian's python3-botocore.
 """
 
-import argparse
 import datetime
 import hashlib
 import heapq
@@ -33,7 +32,6 @@ import json
 import os
 import re
 import sys
-import threading
 import time
 import urllib.parse
 import uuid
@@ -65,11 +63,7 @@ CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM",
                 "CAPABILITY_AUTO_EXPAND")
 
 
-class ApiError(Exception):
-    def __init__(self, status, code, message, kind="Sender"):
-        super().__init__(message)
-        self.status, self.code, self.message, self.kind = \
-            status, code, message, kind
+ApiError = fakeaws.ApiError
 
 
 def validation(message):
@@ -258,12 +252,9 @@ def output_value(key, stack_id, region):
 
 
 # ---------------------------------------------------------------- state
-class State:
+class State(fakeaws.State):
     def __init__(self, args):
-        self.lock = threading.Lock()
-        self.args = args
-        self.creds = {args.access_key_id: {"secret": args.secret_access_key,
-                                           "token": args.session_token}}
+        super().__init__(args)
         self.stacks = []         # oldest first; deleted ones stay
         self.tokens = {}         # CreateStack ClientRequestToken -> stack id
         # Indexes over self.stacks, so that no call scans every stack: by
@@ -289,6 +280,11 @@ class State:
         })
         self.calls = {"actions": {}, "actions_ok": {}, "stacks": {},
                       "stacks_ok": {}, "rejected": {}, "recent": []}
+
+    def control_reset(self, req):
+        self.reset()
+        if not req.get("keep_stacks"):
+            self.wipe()
 
     def wipe(self):
         self.stacks = []
@@ -460,27 +456,23 @@ class State:
         if mode == "DO_NOTHING":
             ev1.append(self._stack_event(stack, t1, "CREATE_FAILED", reason))
             tl.append(self._entry(t1, "CREATE_FAILED", reason, ev1))
-        elif mode == "DELETE":
-            reason += "Delete requested by user."
-            ev1.append(self._stack_event(stack, t1, "DELETE_IN_PROGRESS",
-                                         reason))
-            tl.append(self._entry(t1, "DELETE_IN_PROGRESS", reason, ev1))
-            t2 = t1 + float(self.config["delete_delay"])
-            ev2 = [self._event(stack, t2, lid, rt, "DELETE_COMPLETE", None),
-                   self._stack_event(stack, t2, "DELETE_COMPLETE", None)]
-            tl.append(self._entry(t2, "DELETE_COMPLETE", reason, ev2))
-            stack["deleted_at"] = t1
         else:
-            reason += "Rollback requested by user."
-            ev1.append(self._stack_event(stack, t1, "ROLLBACK_IN_PROGRESS",
-                                         reason))
-            tl.append(self._entry(t1, "ROLLBACK_IN_PROGRESS", reason, ev1))
+            # DELETE deletes the stack; ROLLBACK (the default) keeps it,
+            # rolled back. The failed resource is deleted either way.
+            verb, going, gone = ("Delete", "DELETE_IN_PROGRESS",
+                                 "DELETE_COMPLETE") if mode == "DELETE" \
+                else ("Rollback", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE")
+            reason += "%s requested by user." % verb
+            ev1.append(self._stack_event(stack, t1, going, reason))
+            tl.append(self._entry(t1, going, reason, ev1))
             t2 = t1 + float(self.config["delete_delay"])
             ev2 = [self._event(stack, t2, lid, rt, "DELETE_COMPLETE", None),
-                   self._stack_event(stack, t2, "ROLLBACK_COMPLETE", None)]
+                   self._stack_event(stack, t2, gone, None)]
             # AWS drops the reason once ROLLBACK_COMPLETE; we keep it on the
             # stack so a test can see why (the events carry it too).
-            tl.append(self._entry(t2, "ROLLBACK_COMPLETE", reason, ev2))
+            tl.append(self._entry(t2, gone, reason, ev2))
+            if mode == "DELETE":
+                stack["deleted_at"] = t1
         stack["timeline"] = tl
 
     def plan_delete(self, stack, now, fail):
@@ -550,7 +542,7 @@ class State:
         }
         return stack
 
-    def record(self, action, stack_name, status, code):
+    def count(self, action, status, code, stack_name):
         c = self.calls
         ok = status == 200
         c["actions"][action] = c["actions"].get(action, 0) + 1
@@ -572,36 +564,12 @@ class State:
                             "code": code})
         del c["recent"][:-200]
 
-    def reject(self, why):
-        self.calls["rejected"][why] = self.calls["rejected"].get(why, 0) + 1
-
 
 STATE = None
 
 
-# ---------------------------------------------------------------- SigV4
-def verify_sigv4(method, path, raw_headers, body, now):
-    """Raises ApiError unless the request carries a valid SigV4
-    Authorization header for service cloudformation in our region
-    (fakeaws.verify_sigv4 holds the checks)."""
-    with STATE.lock:
-        creds = dict(STATE.creds)
-        skew = STATE.config["max_skew_seconds"]
-    try:
-        fakeaws.verify_sigv4(method, path, raw_headers, body, now,
-                             "cloudformation", STATE.args.region, creds,
-                             skew, "fake_cfn")
-    except fakeaws.SigV4Error as e:
-        raise ApiError(e.status, e.code, e.message)
-
-
 # ---------------------------------------------------------------- XML
-def el(name, value):
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        value = "true" if value else "false"
-    return "<%s>%s</%s>" % (name, escape(str(value)), name)
+el = fakeaws.el
 
 
 def members(name, items):
@@ -1034,24 +1002,18 @@ DISPATCH = {"CreateStack": act_create, "DescribeStacks": act_describe,
 
 
 # ---------------------------------------------------------------- HTTP
-class Handler(fakehttp.Handler):
+class Handler(fakeaws.ApiHandler):
     server_version = "fake-cfn/1"
-
-    def log_line(self, what, status, code=""):
-        sys.stderr.write("fake_cfn: %s %s %s %s\n" % (
-            self.command, what, status, code))
-        sys.stderr.flush()
-
-    def send_json(self, status, obj, headers=None,
-                  ctype="application/json"):
-        super().send_json(status, obj, headers, ctype)
-        self.log_line(self.path.split("?")[0], status)
-
-    def do_GET(self):
-        self.handle_any()
-
-    def do_POST(self):
-        self.handle_any()
+    LOG_NAME = "fake_cfn"
+    ACTIONS = ACTIONS
+    THROTTLE_CODES = THROTTLE_CODES
+    SERVICE = "cloudformation"
+    CONTENT_TYPE = "text/xml"
+    DOWN = (503, "ServiceUnavailable", "Service is unavailable")
+    THROTTLED = (400, "Rate exceeded")
+    FAILED = (500, "InternalFailure",
+              "The request processing has failed because of an unknown "
+              "error, exception or failure.")
 
     def do_PUT(self):
         self.handle_any()
@@ -1059,104 +1021,36 @@ class Handler(fakehttp.Handler):
     def do_DELETE(self):
         self.handle_any()
 
-    def handle_any(self):
-        body = self.read_body()
-        path = urllib.parse.urlsplit(self.path).path
-        if path.startswith("/_fake/"):
-            return self.control(path, body)
-        return self.api(body)
-
     # -- the Query API ---------------------------------------------------
-    def api(self, body):
-        request_id = str(uuid.uuid4())
-        now = time.time()
-        params = {}
-        query = urllib.parse.urlsplit(self.path).query
-        ctype = (self.headers.get("Content-Type") or "").split(";")[0]
-        try:
-            pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-            if self.command == "POST" and ctype.strip().lower() == \
-                    "application/x-www-form-urlencoded":
-                pairs += urllib.parse.parse_qsl(body.decode("utf-8"),
-                                                keep_blank_values=True)
-        except UnicodeDecodeError:
-            pairs = []
-        for k, v in pairs:
-            params[k] = v
-        action = params.get("Action")
-        stack_name = None
+    def parse(self, body):
+        params = self.query_params(body)
         with STATE.lock:
             stack_name = STATE.stack_name_of(params.get("StackName"))
-            down, slow = fakeaws.faults_for(STATE.config, action)
-        what = "%s %s" % (action or "-", stack_name or "-")
+        return params, params.get("Action"), stack_name
 
-        def answer(status, xml, code=""):
-            self.send_body(status, xml, "text/xml", {
-                "x-amzn-RequestId": request_id})
-            self.log_line(what, status, code)
-
-        def fail(err, why=None):
-            with STATE.lock:
-                if why:
-                    STATE.reject(why)
-                if action in ACTIONS and why != "auth":
-                    STATE.record(action, stack_name, err.status, err.code)
-            answer(err.status, error_xml(err, request_id), err.code)
-
-        if down == "close":
-            with STATE.lock:
-                STATE.reject("down")
-            self.log_line(what, "closed (down)")
-            return self.close_unanswered()
-        if down:
-            return fail(ApiError(503, "ServiceUnavailable",
-                                 "Service is unavailable", "Receiver"),
-                        "down")
-        if slow:
-            time.sleep(slow / 1000.0)
-            now = time.time()
-        try:
-            verify_sigv4(self.command, self.path, self.headers.items(), body,
-                         now)
-        except ApiError as e:
-            return fail(e, "auth")
+    def refuse(self, params, action):
         if self.command not in ("GET", "POST"):
-            return fail(ApiError(405, "InvalidAction",
-                                 "Use POST (or GET) for the Query API"))
+            return ApiError(405, "InvalidAction",
+                            "Use POST (or GET) for the Query API")
         if not action:
-            return fail(ApiError(400, "MissingAction",
-                                 "Could not find operation  for version "
-                                 "2010-05-15"))
+            return ApiError(400, "MissingAction",
+                            "Could not find operation  for version "
+                            "2010-05-15")
         version = params.get("Version")
         if version is None:
-            return fail(ApiError(400, "MissingParameter",
-                                 "The request must contain the parameter "
-                                 "Version"))
+            return ApiError(400, "MissingParameter",
+                            "The request must contain the parameter Version")
         if action not in ACTIONS or version != "2010-05-15":
-            return fail(ApiError(400, "InvalidAction",
-                                 "Could not find operation %s for version "
-                                 "%s" % (action[:60], version[:20])))
-        with STATE.lock:
-            injected = fakeaws.take_injected(STATE.config, action)
-            throttle_code = STATE.config["throttle_code"]
-        if injected == "throttled":
-            return fail(ApiError(400, throttle_code, "Rate exceeded"),
-                        injected)
-        if injected == "failed":
-            return fail(ApiError(500, "InternalFailure",
-                                 "The request processing has failed because "
-                                 "of an unknown error, exception or "
-                                 "failure.", "Receiver"), injected)
-        try:
-            result = DISPATCH[action](params, now, request_id)
-        except ApiError as e:
-            return fail(e)
-        with STATE.lock:
-            if action == "CreateStack":
-                # the name the stack now has, for counting
-                stack_name = params.get("StackName")
-            STATE.record(action, stack_name, 200, "")
-        answer(200, response(action, result, request_id))
+            return ApiError(400, "InvalidAction",
+                            "Could not find operation %s for version %s" % (
+                                action[:60], version[:20]))
+        return None
+
+    def act(self, action, params, now, request_id):
+        return response(action, DISPATCH[action](params, now, request_id),
+                        request_id)
+
+    error_body = staticmethod(error_xml)
 
     # -- control API -----------------------------------------------------
     # JSON; no auth; never faulted.
@@ -1171,59 +1065,49 @@ class Handler(fakehttp.Handler):
     #   GET  /_fake/resources[?physical_id=P&type=T]  {"resources": [...]}
     #   POST /_fake/stacks                 {name, tags, parameters, status,
     #        status_reason, outputs, age_seconds} -> the stack
-    #   GET  /_fake/calls                  counts (see State.record)
+    #   GET  /_fake/calls                  counts (see State.count)
     #   POST /_fake/credentials            {access_key_id, secret_access_key,
     #        session_token} adds a key; {access_key_id, remove: true}
     #   POST /_fake/reset                  {"keep_stacks": false}
-    def control(self, path, body):
-        name = path[len("/_fake/"):]
-        try:
-            req = fakehttp.json_object(body)
-            status, obj = self.control_call(name, req)
-        except (ValueError, TypeError, KeyError) as e:
-            status, obj = 400, {"error": str(e)}
-        self.send_json(status, obj)
-
-    def control_call(self, name, req):
+    def control_get(self, name):
         now = time.time()
         q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
             self.path).query))
-        with STATE.lock:
-            if self.command == "GET":
-                if name == "health":
-                    return 200, {"ok": True, "region": STATE.args.region}
-                if name == "config":
-                    return 200, dict(STATE.config)
-                if name == "calls":
-                    return 200, json.loads(json.dumps(STATE.calls))
-                if name == "stacks":
-                    return 200, {"stacks": [
-                        stack_json(s, now) for s in
-                        (STATE.by_name.get(q["name"], ()) if "name" in q
-                         else STATE.stacks)]}
-                if name == "resources":
-                    return 200, {"resources": resources_json(now, q)}
-                return 404, {"error": "unknown control endpoint"}
-            if self.command != "POST":
-                return 404, {"error": "unknown control endpoint"}
-            if name == "config":
-                return 200, set_config(req)
-            if name == "stacks":
-                return 200, make_orphan(req, now)
-            if name == "credentials":
-                ak = req["access_key_id"]
-                if req.get("remove"):
-                    STATE.creds.pop(ak, None)
-                else:
-                    STATE.creds[ak] = {"secret": req["secret_access_key"],
-                                       "token": req.get("session_token")}
-                return 200, {"access_key_ids": sorted(STATE.creds)}
-            if name == "reset":
-                STATE.reset()
-                if not req.get("keep_stacks"):
-                    STATE.wipe()
-                return 200, {"ok": True}
-        return 404, {"error": "unknown control endpoint"}
+        if name == "stacks":
+            return 200, {"stacks": [
+                stack_json(s, now) for s in
+                (STATE.by_name.get(q["name"], ()) if "name" in q
+                 else STATE.stacks)]}
+        if name == "resources":
+            return 200, {"resources": resources_json(now, q)}
+        return None
+
+    def control_post(self, name, req):
+        if name == "stacks":
+            return 200, make_orphan(req, time.time())
+        if name == "credentials":
+            ak = req["access_key_id"]
+            if req.get("remove"):
+                STATE.creds.pop(ak, None)
+            else:
+                STATE.creds[ak] = {"secret": req["secret_access_key"],
+                                   "token": req.get("session_token")}
+            return 200, {"access_key_ids": sorted(STATE.creds)}
+        return None
+
+    def own_setting(self, cfg, key, value):
+        if key in ("create_delay", "delete_delay"):
+            cfg[key] = fakeaws.number_setting(key, value)
+        elif key == "max_stacks":
+            cfg[key] = fakeaws.count_setting(key, value)
+        elif key in ("fail_create", "fail_delete"):
+            if not isinstance(value, list) or \
+                    not all(isinstance(x, str) for x in value):
+                raise ValueError("%s must be a list of stack names" % key)
+            cfg[key] = list(value)
+        else:
+            return False
+        return True
 
 
 def stack_json(s, now):
@@ -1261,29 +1145,6 @@ def resources_json(now, q):
             out.append(dict(r, stack_id=s["id"], stack_name=s["name"],
                             stack_status=status))
     return out
-
-
-def set_config(req):
-    cfg = STATE.config
-    for k, v in req.items():
-        if fakeaws.set_fault(cfg, k, v, ACTIONS, THROTTLE_CODES):
-            continue
-        if k in ("create_delay", "delete_delay"):
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
-                raise ValueError("%s must be a number >= 0" % k)
-            cfg[k] = v
-        elif k == "max_stacks":
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise ValueError("%s must be an integer >= 0" % k)
-            cfg[k] = v
-        elif k in ("fail_create", "fail_delete"):
-            if not isinstance(v, list) or not all(isinstance(x, str)
-                                                  for x in v):
-                raise ValueError("%s must be a list of stack names" % k)
-            cfg[k] = list(v)
-        else:
-            raise ValueError("unknown setting %r" % k)
-    return dict(cfg)
 
 
 def make_orphan(req, now):
@@ -1330,19 +1191,14 @@ def make_orphan(req, now):
 
 def main(argv=None):
     global STATE
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--access-key-id", required=True)
-    p.add_argument("--secret-access-key", required=True)
-    p.add_argument("--session-token")
-    p.add_argument("--region", default="us-east-1")
+    p = fakeaws.arg_parser(__doc__)
     p.add_argument("--create-delay", type=float, default=2.0)
     p.add_argument("--delete-delay", type=float, default=2.0)
     p.add_argument("--state")
     args = p.parse_args(argv)
 
     server = fakehttp.make_server(args.port, Handler)
-    STATE = State(args)
+    STATE = Handler.state = State(args)
     return fakehttp.serve(server, "fake_cfn",
                           "region %s, key %s, %d stacks loaded" % (
                               args.region, args.access_key_id,

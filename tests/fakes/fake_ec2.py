@@ -28,7 +28,6 @@ above Handler.control.
 Python: /usr/bin/python3, stdlib plus Debian's python3-botocore.
 """
 
-import argparse
 import hashlib
 import json
 import re
@@ -38,7 +37,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from xml.sax.saxutils import escape
 
 import fakeaws
@@ -59,10 +57,7 @@ STATES = {"pending": 0, "running": 16, "shutting-down": 32,
           "terminated": 48, "stopping": 64, "stopped": 80}
 
 
-class ApiError(Exception):
-    def __init__(self, status, code, message):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+ApiError = fakeaws.ApiError
 
 
 def iso(t):
@@ -73,14 +68,11 @@ def hexid(prefix, seed):
     return prefix + hashlib.sha256(seed.encode()).hexdigest()[:17]
 
 
-class State:
+class State(fakeaws.State):
     def __init__(self, args):
         # Re-entrant: the control API holds it around inventory(), which
         # takes it too.
-        self.lock = threading.RLock()
-        self.args = args
-        self.creds = {args.access_key_id: {"secret": args.secret_access_key,
-                                           "token": args.session_token}}
+        super().__init__(args, threading.RLock())
         self.reset()
 
     def reset(self):
@@ -89,9 +81,6 @@ class State:
         self.calls = fakeaws.new_calls()
         self.instances = {}      # overrides: id -> instance
         self.volumes = {}        # overrides: id -> volume
-
-    def reject(self, why):
-        self.calls["rejected"][why] = self.calls["rejected"].get(why, 0) + 1
 
 
 STATE = None
@@ -167,12 +156,7 @@ def inventory(now):
 
 
 # ---------------------------------------------------------------- XML
-def el(name, value):
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        value = "true" if value else "false"
-    return "<%s>%s</%s>" % (name, escape(str(value)), name)
+el = fakeaws.el
 
 
 def items(name, parts):
@@ -287,25 +271,39 @@ def page(params, all_ids):
     return all_ids[start:end], ("p.%d" % end if end < len(all_ids) else None)
 
 
-def act_instances(params, now, request_id):
-    ids = listed(params, "InstanceId")
+def described(params, now, id_param, set_name, id_re, malformed,
+              not_found):
+    """What DescribeInstances and DescribeVolumes share: the ids asked
+    for (id_param.N), or without them a MaxResults/NextToken page of all,
+    checked as EC2 does: ids not with MaxResults; each matching id_re
+    (else malformed: (code, message % the id)); each known (else
+    not_found: (code, message % (plural "s", the ids, "es" for one))).
+    Returns (the chosen ids, the next token, instances, volumes)."""
+    ids = listed(params, id_param)
     if ids and "MaxResults" in params:
         raise ApiError(400, "InvalidParameterCombination",
-                       "The parameter instancesSet cannot be used with the "
-                       "parameter maxResults")
+                       "The parameter %s cannot be used with the "
+                       "parameter maxResults" % set_name)
     for i in ids:
-        if not INSTANCE_ID_RE.match(i):
-            raise ApiError(400, "InvalidInstanceID.Malformed",
-                           "Invalid id: \"%s\"" % i[:40])
+        if not id_re.match(i):
+            raise ApiError(400, malformed[0], malformed[1] % i[:40])
     instances, volumes = inventory(now)
-    missing = [i for i in ids if i not in instances]
+    known = instances if id_param == "InstanceId" else volumes
+    missing = [i for i in ids if i not in known]
     if missing:
-        raise ApiError(400, "InvalidInstanceID.NotFound",
-                       "The instance ID%s '%s' do%s not exist" % (
-                           "s" if len(missing) > 1 else "",
-                           ", ".join(missing), "" if len(missing) > 1
-                           else "es"))
-    chosen, nxt = page(params, ids or sorted(instances))
+        many = len(missing) > 1
+        raise ApiError(400, not_found[0], not_found[1] % (
+            "s" if many else "", ", ".join(missing), "" if many else "es"))
+    chosen, nxt = page(params, ids or sorted(known))
+    return chosen, nxt, instances, volumes
+
+
+def act_instances(params, now, request_id):
+    chosen, nxt, instances, volumes = described(
+        params, now, "InstanceId", "instancesSet", INSTANCE_ID_RE,
+        ("InvalidInstanceID.Malformed", "Invalid id: \"%s\""),
+        ("InvalidInstanceID.NotFound",
+         "The instance ID%s '%s' do%s not exist"))
     res = [el("reservationId", hexid("r-", iid)) + el("ownerId", ACCOUNT) +
            "<groupSet/>" + items("instancesSet",
                                  [instance_xml(instances[iid], volumes)])
@@ -314,25 +312,11 @@ def act_instances(params, now, request_id):
 
 
 def act_volumes(params, now, request_id):
-    ids = listed(params, "VolumeId")
-    if ids and "MaxResults" in params:
-        raise ApiError(400, "InvalidParameterCombination",
-                       "The parameter volumeSet cannot be used with the "
-                       "parameter maxResults")
-    for v in ids:
-        if not VOLUME_ID_RE.match(v):
-            raise ApiError(400, "InvalidParameterValue",
-                           "Invalid id: \"%s\" (expecting \"vol-...\")"
-                           % v[:40])
-    _, volumes = inventory(now)
-    missing = [v for v in ids if v not in volumes]
-    if missing:
-        raise ApiError(400, "InvalidVolume.NotFound",
-                       "The volume%s '%s' do%s not exist." % (
-                           "s" if len(missing) > 1 else "",
-                           ", ".join(missing), "" if len(missing) > 1
-                           else "es"))
-    chosen, nxt = page(params, ids or sorted(volumes))
+    chosen, nxt, _, volumes = described(
+        params, now, "VolumeId", "volumeSet", VOLUME_ID_RE,
+        ("InvalidParameterValue",
+         "Invalid id: \"%s\" (expecting \"vol-...\")"),
+        ("InvalidVolume.NotFound", "The volume%s '%s' do%s not exist."))
     return items("volumeSet", [volume_xml(volumes[v]) for v in chosen]) + \
         el("nextToken", nxt)
 
@@ -345,79 +329,47 @@ DISPATCH = {"DescribeInstances": act_instances,
 class Handler(fakeaws.ApiHandler):
     server_version = "fake-ec2/1"
     LOG_NAME = "fake_ec2"
+    ACTIONS = ACTIONS
+    THROTTLE_CODES = THROTTLE_CODES
+    SERVICE = "ec2"
+    CONTENT_TYPE = "text/xml;charset=UTF-8"
+    AUTH_CODES = AUTH_CODES
+    DOWN = (503, "Unavailable",
+            "The server is overloaded and cannot handle the request.")
+    THROTTLED = (503, "Request limit exceeded.")
+    FAILED = (500, "InternalError", "An internal error has occurred")
 
-    def api(self, body):
-        request_id = str(uuid.uuid4())
-        query = urllib.parse.urlsplit(self.path).query
-        ctype = (self.headers.get("Content-Type") or "").split(";")[0]
-        try:
-            pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-            if self.command == "POST" and ctype.strip().lower() == \
-                    "application/x-www-form-urlencoded":
-                pairs += urllib.parse.parse_qsl(body.decode("utf-8"),
-                                                keep_blank_values=True)
-        except UnicodeDecodeError:
-            pairs = []
-        params = dict(pairs)
-        action = params.get("Action")
+    def parse(self, body):
+        params = self.query_params(body)
         ids = ",".join(listed(params, "InstanceId") +
                        listed(params, "VolumeId"))[:200]
-        what = "%s %s" % (action or "-", ids or "-")
+        return params, params.get("Action"), ids or None
 
-        def answer(status, xml, code=""):
-            self.send_body(status, xml, "text/xml;charset=UTF-8",
-                           {"x-amzn-RequestId": request_id})
-            self.log_line(what, status, code)
-
-        def fail(err, why=None):
-            with STATE.lock:
-                if why:
-                    STATE.reject(why)
-                if action in ACTIONS and why != "auth":
-                    fakeaws.count_call(STATE.calls, action, err.status,
-                                       err.code, ids or None)
-            answer(err.status, error_xml(err, request_id), err.code)
-
-        def fail_with(status, code, message, why=None):
-            fail(ApiError(status, code, message), why)
-
-        now = self.front(STATE, action, what, body, "ec2", fail_with,
-                         AUTH_CODES, (503, "Unavailable",
-                                      "The server is overloaded and cannot "
-                                      "handle the request."))
-        if now is None:
-            return
+    def refuse(self, params, action):
         if self.command not in ("GET", "POST"):
-            return fail(ApiError(400, "InvalidAction",
-                                 "Use POST (or GET) for the Query API"))
+            return ApiError(400, "InvalidAction",
+                            "Use POST (or GET) for the Query API")
         if not action:
-            return fail(ApiError(400, "MissingAction",
-                                 "The request must contain the parameter "
-                                 "Action"))
+            return ApiError(400, "MissingAction",
+                            "The request must contain the parameter Action")
         if params.get("Version") is None:
-            return fail(ApiError(400, "MissingParameter",
-                                 "The request must contain the parameter "
-                                 "Version"))
+            return ApiError(400, "MissingParameter",
+                            "The request must contain the parameter Version")
         if action not in ACTIONS:
-            return fail(ApiError(400, "InvalidAction",
-                                 "The action %s is not valid for this web "
-                                 "service." % action[:60]))
+            return ApiError(400, "InvalidAction",
+                            "The action %s is not valid for this web "
+                            "service." % action[:60])
         if params["Version"] != VERSION:
-            return fail(ApiError(400, "InvalidParameterValue",
-                                 "Invalid API version %s for action %s" % (
-                                     params["Version"][:20], action)))
-        if self.injected(STATE, action, fail_with,
-                         (503, "Request limit exceeded."),
-                         (500, "InternalError",
-                          "An internal error has occurred")):
-            return
-        try:
-            inner = DISPATCH[action](params, now, request_id)
-        except ApiError as e:
-            return fail(e)
-        with STATE.lock:
-            fakeaws.count_call(STATE.calls, action, 200, "", ids or None)
-        answer(200, response(action, request_id, inner))
+            return ApiError(400, "InvalidParameterValue",
+                            "Invalid API version %s for action %s" % (
+                                params["Version"][:20], action))
+        return None
+
+    def act(self, action, params, now, request_id):
+        return response(action, request_id,
+                        DISPATCH[action](params, now, request_id))
+
+    error_body = staticmethod(error_xml)
 
     # -- control API -----------------------------------------------------
     # JSON; no auth; never faulted.
@@ -437,47 +389,44 @@ class Handler(fakeaws.ApiHandler):
     #   GET  /_fake/calls                  {"actions", "actions_ok",
     #        "rejected", "recent": [{time, action, status, code, detail}]}
     #   POST /_fake/reset                  config, calls and overrides
-    def control_call(self, name, req):
-        now = time.time()
-        with STATE.lock:
-            if self.command == "GET":
-                if name == "health":
-                    return 200, {"ok": True, "region": STATE.args.region}
-                if name == "config":
-                    return 200, dict(STATE.config)
-                if name == "calls":
-                    return 200, json.loads(json.dumps(STATE.calls))
-                if name in ("instances", "volumes"):
-                    try:
-                        instances, volumes = inventory(now)
-                    except ApiError as e:
-                        return e.status, {"error": e.message}
-                    return 200, {name: sorted(
-                        (instances if name == "instances"
-                         else volumes).values(), key=lambda x: x["id"])}
-                return 404, {"error": "unknown control endpoint"}
-            if self.command != "POST":
-                return 404, {"error": "unknown control endpoint"}
-            if name == "config":
-                return 200, set_config(req)
-            if name == "instances":
-                return 200, override(STATE.instances, req, "instance_id",
-                                     INSTANCE_ID_RE, {
-                                         "instance_type": "type",
-                                         "platform": "platform",
-                                         "tenancy": "tenancy",
-                                         "state": "state",
-                                         "volumes": "volumes"})
-            if name == "volumes":
-                return 200, override(STATE.volumes, req, "volume_id",
-                                     VOLUME_ID_RE, {
-                                         "volume_type": "type",
-                                         "size": "size",
-                                         "attached": "attached"})
-            if name == "reset":
-                STATE.reset()
-                return 200, {"ok": True}
-        return 404, {"error": "unknown control endpoint"}
+    def control_get(self, name):
+        if name not in ("instances", "volumes"):
+            return None
+        try:
+            instances, volumes = inventory(time.time())
+        except ApiError as e:
+            return e.status, {"error": e.message}
+        return 200, {name: sorted(
+            (instances if name == "instances" else volumes).values(),
+            key=lambda x: x["id"])}
+
+    def control_post(self, name, req):
+        if name == "instances":
+            return 200, override(STATE.instances, req, "instance_id",
+                                 INSTANCE_ID_RE, {
+                                     "instance_type": "type",
+                                     "platform": "platform",
+                                     "tenancy": "tenancy",
+                                     "state": "state",
+                                     "volumes": "volumes"})
+        if name == "volumes":
+            return 200, override(STATE.volumes, req, "volume_id",
+                                 VOLUME_ID_RE, {
+                                     "volume_type": "type",
+                                     "size": "size",
+                                     "attached": "attached"})
+        return None
+
+    def own_setting(self, cfg, key, value):
+        if key != "root_volume":
+            return False
+        if not isinstance(value, dict) or \
+                not isinstance(value.get("type"), str) or \
+                not isinstance(value.get("size"), int) or value["size"] < 1:
+            raise ValueError("root_volume: {\"type\": str, \"size\": "
+                             "int >= 1}")
+        cfg[key] = {"type": value["type"], "size": value["size"]}
+        return True
 
 
 def override(table, req, key, id_re, fields):
@@ -501,35 +450,14 @@ def override(table, req, key, id_re, fields):
     return {key: oid, "override": dict(o)}
 
 
-def set_config(req):
-    cfg = STATE.config
-    for k, v in req.items():
-        if fakeaws.set_fault(cfg, k, v, ACTIONS, THROTTLE_CODES):
-            continue
-        if k == "root_volume":
-            if not isinstance(v, dict) or not isinstance(v.get("type"), str) \
-                    or not isinstance(v.get("size"), int) or v["size"] < 1:
-                raise ValueError("root_volume: {\"type\": str, \"size\": "
-                                 "int >= 1}")
-            cfg[k] = {"type": v["type"], "size": v["size"]}
-        else:
-            raise ValueError("unknown setting %r" % k)
-    return dict(cfg)
-
-
 def main(argv=None):
     global STATE
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--access-key-id", required=True)
-    p.add_argument("--secret-access-key", required=True)
-    p.add_argument("--session-token")
-    p.add_argument("--region", default="us-east-1")
+    p = fakeaws.arg_parser(__doc__)
     p.add_argument("--cfn-url")
     args = p.parse_args(argv)
 
     server = fakehttp.make_server(args.port, Handler)
-    STATE = State(args)
+    STATE = Handler.state = State(args)
     return fakehttp.serve(server, "fake_ec2", "region %s, key %s, cfn %s" % (
         args.region, args.access_key_id, args.cfn_url or "none"))
 

@@ -19,17 +19,12 @@ above Handler.control.
 Python: /usr/bin/python3, stdlib plus Debian's python3-botocore.
 """
 
-import argparse
 import base64
 import copy
 import hashlib
 import json
 import os
 import sys
-import threading
-import time
-import urllib.parse
-import uuid
 
 import fakeaws
 import fakehttp
@@ -50,22 +45,16 @@ AUTH_CODES = {
     "IncompleteSignature": (400, "IncompleteSignatureException")}
 
 
-class ApiError(Exception):
-    def __init__(self, status, code, message):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+ApiError = fakeaws.ApiError
 
 
 def invalid(message):
     return ApiError(400, "InvalidParameterException", message)
 
 
-class State:
+class State(fakeaws.State):
     def __init__(self, args):
-        self.lock = threading.Lock()
-        self.args = args
-        self.creds = {args.access_key_id: {"secret": args.secret_access_key,
-                                           "token": args.session_token}}
+        super().__init__(args)
         with open(args.prices, encoding="utf-8") as f:
             self.table = json.load(f)
         self.reset()
@@ -74,9 +63,6 @@ class State:
         self.config = fakeaws.fault_defaults("ThrottlingException")
         self.calls = fakeaws.new_calls()
         self.products = copy.deepcopy(self.table["products"])
-
-    def reject(self, why):
-        self.calls["rejected"][why] = self.calls["rejected"].get(why, 0) + 1
 
 
 STATE = None
@@ -211,13 +197,21 @@ DISPATCH = {"GetProducts": act_products, "DescribeServices": act_services}
 class Handler(fakeaws.ApiHandler):
     server_version = "fake-pricing/1"
     LOG_NAME = "fake_pricing"
+    ACTIONS = ACTIONS
+    THROTTLE_CODES = THROTTLE_CODES
+    SERVICE = "pricing"
+    AUTH_CODES = AUTH_CODES
+    DOWN = (503, "ServiceUnavailableException", "Service is unavailable")
+    THROTTLED = (400, "Rate exceeded")
+    FAILED = (500, "InternalErrorException", "An internal error occurred")
 
-    def api(self, body):
-        request_id = str(uuid.uuid4())
-        target = self.headers.get("X-Amz-Target") or ""
+    def target(self):
+        return self.headers.get("X-Amz-Target") or ""
+
+    def parse(self, body):
+        target = self.target()
         action = target[len(TARGET_PREFIX):] \
             if target.startswith(TARGET_PREFIX) else None
-        req = None
         try:
             req = json.loads(body.decode("utf-8")) if body else {}
         except (ValueError, UnicodeDecodeError):
@@ -227,60 +221,36 @@ class Handler(fakeaws.ApiHandler):
             detail = ",".join("%s=%s" % (f.get("Field"), f.get("Value"))
                               for f in req.get("Filters") or []
                               if isinstance(f, dict))[:300]
-        what = "%s %s" % (action or "-", detail or "-")
-        def answer(status, obj, code=""):
-            headers = {"x-amzn-RequestId": request_id}
-            if code:
-                headers["x-amzn-ErrorType"] = code
-            self.send_body(status, json.dumps(obj),
-                           "application/x-amz-json-1.1", headers)
-            self.log_line(what, status, code)
+        return req, action, detail
 
-        def fail(err, why=None):
-            with STATE.lock:
-                if why:
-                    STATE.reject(why)
-                if action in ACTIONS and why != "auth":
-                    fakeaws.count_call(STATE.calls, action, err.status,
-                                       err.code, detail)
-            answer(err.status, {"__type": err.code, "Message": err.message},
-                   err.code)
-
-        def fail_with(status, code, message, why=None):
-            fail(ApiError(status, code, message), why)
-
-        now = self.front(STATE, action, what, body, "pricing", fail_with,
-                         AUTH_CODES,
-                         (503, "ServiceUnavailableException",
-                          "Service is unavailable"))
-        if now is None:
-            return
+    def refuse(self, req, action):
         if self.command != "POST":
-            return fail(ApiError(400, "UnknownOperationException",
-                                 "JSON 1.1 requests are POSTs"))
+            return ApiError(400, "UnknownOperationException",
+                            "JSON 1.1 requests are POSTs")
         ctype = (self.headers.get("Content-Type") or "").split(";")[0]
         if ctype.strip().lower() != "application/x-amz-json-1.1":
-            return fail(ApiError(400, "SerializationException",
-                                 "Content-Type must be "
-                                 "application/x-amz-json-1.1"))
+            return ApiError(400, "SerializationException",
+                            "Content-Type must be application/x-amz-json-1.1")
         if action not in ACTIONS:
-            return fail(ApiError(400, "UnknownOperationException",
-                                 "Unknown operation %s" % target[:80]))
+            return ApiError(400, "UnknownOperationException",
+                            "Unknown operation %s" % self.target()[:80])
         if not isinstance(req, dict):
-            return fail(ApiError(400, "SerializationException",
-                                 "The body is not a JSON object"))
-        if self.injected(STATE, action, fail_with,
-                         (400, "Rate exceeded"),
-                         (500, "InternalErrorException",
-                          "An internal error occurred")):
-            return
-        try:
-            out = DISPATCH[action](req)
-        except ApiError as e:
-            return fail(e)
-        with STATE.lock:
-            fakeaws.count_call(STATE.calls, action, 200, "", detail)
-        answer(200, out)
+            return ApiError(400, "SerializationException",
+                            "The body is not a JSON object")
+        return None
+
+    def act(self, action, req, now, request_id):
+        return DISPATCH[action](req)
+
+    def reply(self, status, obj, request_id, code):
+        headers = {"x-amzn-RequestId": request_id}
+        if code:
+            headers["x-amzn-ErrorType"] = code
+        self.send_body(status, json.dumps(obj),
+                       "application/x-amz-json-1.1", headers)
+
+    def error_body(self, err, request_id):
+        return {"__type": err.code, "Message": err.message}
 
     # -- control API -----------------------------------------------------
     # JSON; no auth; never faulted.
@@ -297,60 +267,36 @@ class Handler(fakeaws.ApiHandler):
     #        "rejected", "recent": [{time, action, status, code, detail}]}
     #        (detail: the filters, Field=Value,...)
     #   POST /_fake/reset                  config, calls and the prices
-    def control_call(self, name, req):
-        with STATE.lock:
-            if self.command == "GET":
-                if name == "health":
-                    return 200, {"ok": True, "region": STATE.args.region}
-                if name == "config":
-                    return 200, dict(STATE.config)
-                if name == "calls":
-                    return 200, json.loads(json.dumps(STATE.calls))
-                if name == "products":
-                    return 200, {"products": copy.deepcopy(STATE.products)}
-                return 404, {"error": "unknown control endpoint"}
-            if self.command != "POST":
-                return 404, {"error": "unknown control endpoint"}
-            if name == "config":
-                cfg = STATE.config
-                for k, v in req.items():
-                    if not fakeaws.set_fault(cfg, k, v, ACTIONS,
-                                             THROTTLE_CODES):
-                        raise ValueError("unknown setting %r" % k)
-                return 200, dict(cfg)
-            if name == "prices":
-                match = req["match"]
-                usd = req["usd"]
-                if not isinstance(match, dict) or not match:
-                    raise ValueError("match must be a non-empty object")
-                float(usd)
-                n = 0
-                for p in STATE.products:
-                    if all(p["attributes"].get(k) == v
-                           for k, v in match.items()):
-                        p["usd"] = str(usd)
-                        n += 1
-                return 200, {"changed": n}
-            if name == "reset":
-                STATE.reset()
-                return 200, {"ok": True}
-        return 404, {"error": "unknown control endpoint"}
+    def control_get(self, name):
+        if name == "products":
+            return 200, {"products": copy.deepcopy(STATE.products)}
+        return None
+
+    def control_post(self, name, req):
+        if name != "prices":
+            return None
+        match = req["match"]
+        usd = req["usd"]
+        if not isinstance(match, dict) or not match:
+            raise ValueError("match must be a non-empty object")
+        float(usd)
+        n = 0
+        for p in STATE.products:
+            if all(p["attributes"].get(k) == v for k, v in match.items()):
+                p["usd"] = str(usd)
+                n += 1
+        return 200, {"changed": n}
 
 
 def main(argv=None):
     global STATE
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--access-key-id", required=True)
-    p.add_argument("--secret-access-key", required=True)
-    p.add_argument("--session-token")
-    p.add_argument("--region", default="us-east-1")
+    p = fakeaws.arg_parser(__doc__)
     p.add_argument("--prices", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "prices.json"))
     args = p.parse_args(argv)
 
     server = fakehttp.make_server(args.port, Handler)
-    STATE = State(args)
+    STATE = Handler.state = State(args)
     return fakehttp.serve(server, "fake_pricing", "region %s, key %s, %d "
                           "products" % (args.region, args.access_key_id,
                                         len(STATE.products)))

@@ -1,20 +1,28 @@
 """What the local AWS fakes (fake_cfn.py, fake_ec2.py, fake_pricing.py)
 share: checking a request's SigV4 signature with botocore, an
-implementation independent of ours, and the fault settings every fake
-takes (down, slow, throttling, failures), with their injection.
+implementation independent of ours; the fault settings every fake takes
+(down, slow, throttling, failures), with their injection; the command
+line and the state's common part; and the HTTP handler (ApiHandler):
+the steps of an API request in AWS's order, and the control calls every
+fake answers.
 
 Each fake turns a SigV4Error into its own protocol's error (the same
 codes as CloudFormation's by default; a fake maps them where its service
 names them differently). Stdlib plus Debian's python3-botocore.
 """
 
+import argparse
 import datetime
 import hashlib
 import hmac
+import json
 import re
 import sys
+import threading
 import time
 import urllib.parse
+import uuid
+from xml.sax.saxutils import escape
 
 import botocore.session
 from botocore.auth import SigV4Auth
@@ -31,10 +39,19 @@ SIG_MISMATCH = ("The request signature we calculated does not match the "
                 "details.")
 
 
-class SigV4Error(Exception):
+class ApiError(Exception):
+    """An error answer: HTTP status, the service's error code and message.
+    kind is the Query API's Type: Receiver for a 5xx (the service's
+    fault), else Sender."""
+
     def __init__(self, status, code, message):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.kind = "Receiver" if status >= 500 else "Sender"
+
+
+class SigV4Error(ApiError):
+    pass
 
 
 class _SignedHeadersSigV4(SigV4Auth):
@@ -186,7 +203,72 @@ def verify_sigv4(method, path, raw_headers, body, now, service, region,
                 canonical, string_to_sign)))
 
 
+# ---------------------------------------------------------------- XML
+def el(name, value):
+    """<name>value</name>, escaped; "" for None; booleans as AWS writes
+    them."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return "<%s>%s</%s>" % (name, escape(str(value)), name)
+
+
+# ---------------------------------------------------------------- state
+def arg_parser(doc, region="us-east-1"):
+    """The command line every AWS fake takes (--port, the key it accepts,
+    --region); the fake adds its own options."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--access-key-id", required=True)
+    p.add_argument("--secret-access-key", required=True)
+    p.add_argument("--session-token")
+    p.add_argument("--region", default=region)
+    return p
+
+
+class State:
+    """What every AWS fake's state holds: the lock (held by a caller
+    around config, calls and the fake's own data), the command line, the
+    keys it accepts (access key id -> {"secret", "token"}), config and
+    calls. A fake defines reset() (config and calls as they start) and
+    count(action, status, code, detail)."""
+
+    def __init__(self, args, lock=None):
+        self.lock = lock or threading.Lock()
+        self.args = args
+        self.creds = {args.access_key_id: {"secret": args.secret_access_key,
+                                           "token": args.session_token}}
+
+    def reject(self, why):
+        """Counts a request refused before its action ran (auth,
+        throttled, failed, down)."""
+        self.calls["rejected"][why] = self.calls["rejected"].get(why, 0) + 1
+
+    def count(self, action, status, code, detail):
+        count_call(self.calls, action, status, code, detail)
+
+    def control_reset(self, req):
+        """POST /_fake/reset."""
+        self.reset()
+
+
 # ---------------------------------------------------------------- faults
+def number_setting(key, value):
+    """value, if a number >= 0; else ValueError naming key."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) \
+            or value < 0:
+        raise ValueError("%s must be a number >= 0" % key)
+    return value
+
+
+def count_setting(key, value):
+    """value, if an integer >= 0; else ValueError naming key."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError("%s must be an integer >= 0" % key)
+    return value
+
+
 def fault_defaults(throttle_code):
     """The fault settings of a fake's config, all off."""
     return {"throttle_next": 0, "throttle_code": throttle_code,
@@ -198,12 +280,9 @@ def set_fault(cfg, key, value, actions, throttle_codes):
     """Applies one fault setting to cfg; False when key is not one
     (the fake's own setting, then). ValueError for a bad value."""
     if key in ("slow_ms", "max_skew_seconds"):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) \
-                or value < 0:
-            raise ValueError("%s must be a number >= 0" % key)
+        number_setting(key, value)
     elif key in ("throttle_next", "fail_next"):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError("%s must be an integer >= 0" % key)
+        count_setting(key, value)
     elif key == "throttle_code":
         if value not in throttle_codes:
             raise ValueError("throttle_code: one of " +
@@ -269,14 +348,33 @@ def new_calls():
 
 
 # ---------------------------------------------------------------- handlers
+UNKNOWN_CONTROL = (404, {"error": "unknown control endpoint"})
+
+
 class ApiHandler(fakehttp.Handler):
-    """The HTTP side of fake_ec2 and fake_pricing: GET and POST go to
-    self.api(body), except /_fake/... which goes to
-    self.control_call(name, request JSON) -> (status, JSON answer); a
-    ValueError, TypeError or KeyError there is a 400 {"error"}.
-    LOG_NAME prefixes the log lines."""
+    """The HTTP side of the AWS fakes: GET and POST go to self.api(body)
+    (which calls the fake's parse, refuse, act, reply and error_body),
+    except /_fake/... which goes to self.control_call(name, request JSON)
+    -> (status, JSON answer); a ValueError, TypeError or KeyError there is
+    a 400 {"error"}.
+
+    A fake's main() sets state (its State). The class names the rest:
+    LOG_NAME prefixes the log lines; ACTIONS and THROTTLE_CODES are what
+    the fault settings accept; SERVICE is the SigV4 service; AUTH_CODES
+    maps a SigV4Error code to the service's (status, code); DOWN is the
+    (status, code, message) of a fake that is down with "503", THROTTLED
+    the (status, message) of a throttled request (its code is the
+    configured throttle_code), FAILED the (status, code, message) of an
+    injected failure; CONTENT_TYPE is the answers' (reply's)."""
 
     LOG_NAME = "fake"
+    state = None
+    ACTIONS = ()
+    THROTTLE_CODES = ()
+    SERVICE = None
+    CONTENT_TYPE = None
+    AUTH_CODES = {}
+    DOWN = THROTTLED = FAILED = None
 
     def log_line(self, what, status, code=""):
         sys.stderr.write("%s: %s %s %s %s\n" % (
@@ -296,14 +394,68 @@ class ApiHandler(fakehttp.Handler):
             return self.control(path, body)
         return self.api(body)
 
-    def front(self, state, action, what, body, service, fail, auth_codes,
-              down_error):
+    # -- the API ---------------------------------------------------------
+    def api(self, body):
+        """One API request, in AWS's order. The fake's parse(body) gives
+        (request, action, detail: what the log line and the calls name);
+        then front(); then the protocol's own checks, refuse(request,
+        action) -> an ApiError or None; then an injected fault; then
+        act(action, request, now, request_id) -> the answer's payload (or
+        it raises ApiError). reply(status, payload, request_id, code)
+        sends a payload, error_body(err, request_id) is an error's."""
+        request_id = str(uuid.uuid4())
+        req, action, detail = self.parse(body)
+        what = "%s %s" % (action or "-", detail or "-")
+
+        def answer(status, payload, code=""):
+            self.reply(status, payload, request_id, code)
+            self.log_line(what, status, code)
+
+        def fail(err, why=None):
+            self.count(action, err, why, detail)
+            answer(err.status, self.error_body(err, request_id), err.code)
+
+        now = self.front(action, what, body, fail)
+        if now is None:
+            return
+        err = self.refuse(req, action)
+        if err is not None:
+            return fail(err)
+        if self.injected(action, fail):
+            return
+        try:
+            out = self.act(action, req, now, request_id)
+        except ApiError as e:
+            return fail(e)
+        self.count(action, None, None, detail)
+        answer(200, out)
+
+    def reply(self, status, payload, request_id, code):
+        self.send_body(status, payload, self.CONTENT_TYPE,
+                       {"x-amzn-RequestId": request_id})
+
+    def query_params(self, body):
+        """A Query API request's parameters: the URL's query, then a
+        form-encoded POST body's (a later value wins); none when the body
+        is not UTF-8."""
+        query = urllib.parse.urlsplit(self.path).query
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0]
+        try:
+            pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+            if self.command == "POST" and ctype.strip().lower() == \
+                    "application/x-www-form-urlencoded":
+                pairs += urllib.parse.parse_qsl(body.decode("utf-8"),
+                                                keep_blank_values=True)
+        except UnicodeDecodeError:
+            pairs = []
+        return dict(pairs)
+
+    def front(self, action, what, body, fail):
         """The checks every AWS fake makes first, in AWS's order: down
-        (before the signature), slow, then the signature. fail(status,
-        code, message, why) answers an error; auth_codes maps a SigV4Error
-        code to the service's (status, code); down_error is (status, code,
-        message). Returns the time to act at, or None when the request has
-        been answered or its connection closed."""
+        (before the signature), slow, then the signature. fail(ApiError,
+        why) answers an error. Returns the time to act at, or None when
+        the request has been answered or its connection closed."""
+        state = self.state
         with state.lock:
             down, slow = faults_for(state.config, action)
         if down == "close":
@@ -313,7 +465,7 @@ class ApiHandler(fakehttp.Handler):
             self.close_unanswered()
             return None
         if down:
-            fail(*down_error, "down")
+            fail(ApiError(*self.DOWN), "down")
             return None
         if slow:
             time.sleep(slow / 1000.0)
@@ -323,27 +475,39 @@ class ApiHandler(fakehttp.Handler):
             skew = state.config["max_skew_seconds"]
         try:
             verify_sigv4(self.command, self.path, self.headers.items(), body,
-                         now, service, state.args.region, creds, skew,
+                         now, self.SERVICE, state.args.region, creds, skew,
                          self.LOG_NAME)
         except SigV4Error as e:
-            status, code = auth_codes.get(e.code, (e.status, e.code))
-            fail(status, code, e.message, "auth")
+            status, code = self.AUTH_CODES.get(e.code, (e.status, e.code))
+            fail(ApiError(status, code, e.message), "auth")
             return None
         return now
 
-    def injected(self, state, action, fail, throttled, failed):
-        """Answers an injected fault, if one is due: throttled is (status,
-        message) with the configured throttle_code, failed (status, code,
-        message). True when it answered."""
-        with state.lock:
-            why = take_injected(state.config, action)
-            code = state.config["throttle_code"]
+    def injected(self, action, fail):
+        """Answers an injected fault (THROTTLED or FAILED), if one is due.
+        True when it answered."""
+        with self.state.lock:
+            why = take_injected(self.state.config, action)
+            code = self.state.config["throttle_code"]
         if why == "throttled":
-            fail(throttled[0], code, throttled[1], why)
+            fail(ApiError(self.THROTTLED[0], code, self.THROTTLED[1]), why)
         elif why == "failed":
-            fail(*failed, why)
+            fail(ApiError(*self.FAILED), why)
         return why is not None
 
+    def count(self, action, err, why=None, detail=None):
+        """Counts an answer to a request of action: a refusal (why) under
+        calls' rejected; the action itself (err None: a success) unless
+        the signature check refused it or it is no action of ours."""
+        state = self.state
+        with state.lock:
+            if why:
+                state.reject(why)
+            if action in self.ACTIONS and why != "auth":
+                state.count(action, err.status if err else 200,
+                            err.code if err else "", detail)
+
+    # -- control API -----------------------------------------------------
     def control(self, path, body):
         try:
             req = fakehttp.json_object(body)
@@ -352,6 +516,50 @@ class ApiHandler(fakehttp.Handler):
             status, obj = 400, {"error": str(e)}
         self.send_json(status, obj)
         self.log_line(path, status)
+
+    def control_call(self, name, req):
+        """The control calls every AWS fake answers (GET health, config and
+        calls; POST config and reset), then the fake's own, under the state
+        lock: control_get(name) and control_post(name, req) answer
+        (status, JSON) or None for a name they do not know (404)."""
+        state = self.state
+        with state.lock:
+            if self.command == "GET":
+                if name == "health":
+                    return 200, {"ok": True, "region": state.args.region}
+                if name == "config":
+                    return 200, dict(state.config)
+                if name == "calls":
+                    return 200, json.loads(json.dumps(state.calls))
+                return self.control_get(name) or UNKNOWN_CONTROL
+            if self.command != "POST":
+                return UNKNOWN_CONTROL
+            if name == "config":
+                return 200, self.set_config(req)
+            if name == "reset":
+                state.control_reset(req)
+                return 200, {"ok": True}
+            return self.control_post(name, req) or UNKNOWN_CONTROL
+
+    def control_get(self, name):
+        return None
+
+    def control_post(self, name, req):
+        return None
+
+    def set_config(self, req):
+        """POST /_fake/config: the fault settings, then the fake's own
+        (own_setting(cfg, key, value) is False for a key it does not
+        know). The whole config."""
+        cfg = self.state.config
+        for k, v in req.items():
+            if not set_fault(cfg, k, v, self.ACTIONS, self.THROTTLE_CODES) \
+                    and not self.own_setting(cfg, k, v):
+                raise ValueError("unknown setting %r" % k)
+        return dict(cfg)
+
+    def own_setting(self, cfg, key, value):
+        return False
 
 
 # ---------------------------------------------------------------- self-tests
