@@ -179,8 +179,9 @@ void sbx_reply_header(struct sbx_req *req, const char *name, const char *value);
 /* Answers JSON; takes ownership of body and frees it. */
 void sbx_reply_json(struct sbx_req *req, int status, cJSON *body);
 /*
- * Answers a body that is not JSON (e.g. the Prometheus text of
- * GET /metrics) with the given Content-Type; takes ownership of body
+ * Answers a body that is not a cJSON tree (e.g. the Prometheus text of
+ * GET /metrics, or JSON already written as text: a page of sandboxes)
+ * with the given Content-Type; takes ownership of body
  * (heap, NUL-terminated), which may be NULL only on ENOMEM (then 500).
  */
 void sbx_reply_text(struct sbx_req *req, int status, const char *type,

@@ -40,17 +40,16 @@ void
 sbx_sandbox_api_reply(struct sbx_req *req, int status,
     const struct sbx_sandbox *sb, int retries)
 {
-	cJSON *j = sbx_sandbox_to_json(sb);
+	struct sbx_util_buf b = { 0 };
+	char *text;
 
-	if (j == NULL) {
+	sbx_util_buf_reserve(&b, 1024);
+	sbx_sandbox_json_write(&b, sb, sbx_cost_now(), retries);
+	if ((text = sbx_util_buf_take(&b)) == NULL) {
 		sbx_reply_err(req, SBX_ENOMEM, "sandbox JSON");
 		return;
 	}
-	if (retries) {
-		cJSON_AddNumberToObject(j, "attempts", (double)sb->attempts);
-		cJSON_AddBoolToObject(j, "stuck", sb->stuck != 0);
-	}
-	sbx_reply_json(req, status, j);
+	sbx_reply_text(req, status, "application/json", text);
 }
 
 static void
@@ -332,12 +331,10 @@ sbx_sandbox_api_list(struct sbx_req *req)
 	const char *limit_s = sbx_req_query(req, "limit");
 	const char *cursor = sbx_req_query(req, "cursor");
 	const char *owner = sbx_req_query(req, "owner");
-	struct sbx_sandbox_list list = { NULL, 0 };
+	struct sbx_util_buf body = { 0 };
 	enum sbx_sandbox_status st;
-	char *next = NULL;
+	char *next = NULL, *text;
 	long limit = 50;
-	cJSON *arr = NULL;
-	size_t i;
 	enum sbx_err err;
 
 	if (status != NULL && sbx_sandbox_status_parse(status, &st) != SBX_OK) {
@@ -358,26 +355,12 @@ sbx_sandbox_api_list(struct sbx_req *req)
 	/* owner= is an admin's filter; a user only ever sees their own. */
 	if (!req->principal->is_admin || (owner != NULL && *owner == '\0'))
 		owner = NULL;
-	err = sbx_sandbox_list(scope(req), owner, status, cursor, limit, &list,
-	    &next);
+	/* The page is written as text as it is read: no tree of 100 rows. */
+	err = sbx_sandbox_list_json(scope(req), owner, status, cursor, limit,
+	    sbx_cost_now(), &body, &next);
 	if (err != SBX_OK) {
 		sbx_reply_err(req, err, "listing sandboxes");
 		goto out;
-	}
-	arr = cJSON_CreateArray();
-	if (arr == NULL) {
-		sbx_reply_err(req, SBX_ENOMEM, "list");
-		goto out;
-	}
-	for (i = 0; i < list.n; i++) {
-		cJSON *j = sbx_sandbox_to_json(list.items[i]);
-
-		if (j == NULL) {
-			cJSON_Delete(arr);
-			sbx_reply_err(req, SBX_ENOMEM, "list");
-			goto out;
-		}
-		cJSON_AddItemToArray(arr, j);
 	}
 	if (next != NULL) {
 		struct sbx_util_buf b = { 0 };
@@ -397,10 +380,14 @@ sbx_sandbox_api_list(struct sbx_req *req)
 			free(link);
 		}
 	}
-	sbx_reply_json(req, 200, arr);
+	if ((text = sbx_util_buf_take(&body)) == NULL) {
+		sbx_reply_err(req, SBX_ENOMEM, "list");
+		goto out;
+	}
+	sbx_reply_text(req, 200, "application/json", text);
 out:
 	free(next);
-	sbx_sandbox_list_fini(&list);
+	sbx_util_buf_fini(&body);
 }
 
 /* ------------------------------------------------------------ one */

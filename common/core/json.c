@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/core/json.h"
+#include "common/core/util.h"
 
 /* ------------------------------------------------------------ parse */
 
@@ -473,6 +474,182 @@ sbx_json_print(const cJSON *item)
 	return item != NULL ? cJSON_PrintUnformatted(item) : NULL;
 }
 
+/* ------------------------------------------------------------ streamed */
+
+/*
+ * The bytes cJSON escapes in a string (print_string_ptr): '"', '\\' and
+ * every control character, the usual five by name, the others as
+ * \u00XX (lower-case hex). Everything else, UTF-8 included, is copied.
+ */
+static int
+needs_escape(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
+int
+sbx_json_buf_str(struct sbx_util_buf *b, const char *s)
+{
+	const unsigned char *p, *run;
+	char e[7];
+
+	if (s == NULL)
+		return sbx_util_buf_addn(b, "null", 4);
+	sbx_util_buf_addn(b, "\"", 1);
+	for (p = run = (const unsigned char *)s; *p != '\0'; p++) {
+		if (!needs_escape(*p))
+			continue;
+		if (p > run)
+			sbx_util_buf_addn(b, run, (size_t)(p - run));
+		e[0] = '\\';
+		switch (*p) {
+		case '"': e[1] = '"'; break;
+		case '\\': e[1] = '\\'; break;
+		case '\b': e[1] = 'b'; break;
+		case '\f': e[1] = 'f'; break;
+		case '\n': e[1] = 'n'; break;
+		case '\r': e[1] = 'r'; break;
+		case '\t': e[1] = 't'; break;
+		default:
+			snprintf(e + 1, sizeof(e) - 1, "u%04x", *p);
+			sbx_util_buf_addn(b, e, 6);
+			run = p + 1;
+			continue;
+		}
+		sbx_util_buf_addn(b, e, 2);
+		run = p + 1;
+	}
+	if (p > run)
+		sbx_util_buf_addn(b, run, (size_t)(p - run));
+	return sbx_util_buf_addn(b, "\"", 1);
+}
+
+int
+sbx_json_buf_item(struct sbx_util_buf *b, const cJSON *item)
+{
+	char *text;
+	int rc;
+
+	if (item == NULL)
+		return sbx_util_buf_addn(b, "null", 4);
+	if ((text = cJSON_PrintUnformatted(item)) == NULL) {
+		if (b->err == SBX_OK)
+			b->err = SBX_ENOMEM;
+		return -1;
+	}
+	rc = sbx_util_buf_add(b, text);
+	free(text);
+	return rc;
+}
+
+static const char *
+skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/*
+ * A string at p that cJSON would print back unchanged: no control
+ * character and only the escapes it writes itself (not \u nor \/,
+ * which it would decode and print otherwise). Returns the byte after
+ * the closing quote, or NULL when the string is not such a one.
+ */
+static const char *
+plain_string(const char *p)
+{
+	if (*p++ != '"')
+		return NULL;
+	for (;; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '"')
+			return p + 1;
+		if (c < 0x20)
+			return NULL;		/* NUL (the end) included */
+		if (c == '\\') {
+			p++;
+			if (*p != '"' && *p != '\\' && *p != 'b' &&
+			    *p != 'f' && *p != 'n' && *p != 'r' && *p != 't')
+				return NULL;
+		}
+	}
+}
+
+/*
+ * The copy without a parse: {"name": "value", ...} with JSON whitespace
+ * anywhere, nothing after it but whitespace. 1 when it was copied, 0 when
+ * the text is anything else (nothing was added then).
+ */
+static int
+flat_object_copy(struct sbx_util_buf *b, const char *text)
+{
+	const char *p = skip_ws(text), *k, *ke, *v, *ve;
+	size_t start = b->len;
+
+	if (*p++ != '{')
+		return 0;
+	p = skip_ws(p);
+	sbx_util_buf_addn(b, "{", 1);
+	if (*p == '}')
+		p++;
+	else
+		for (;;) {
+			k = p;
+			if ((ke = plain_string(k)) == NULL)
+				goto no;
+			p = skip_ws(ke);
+			if (*p++ != ':')
+				goto no;
+			v = skip_ws(p);
+			if ((ve = plain_string(v)) == NULL)
+				goto no;
+			sbx_util_buf_addn(b, k, (size_t)(ke - k));
+			sbx_util_buf_addn(b, ":", 1);
+			sbx_util_buf_addn(b, v, (size_t)(ve - v));
+			p = skip_ws(ve);
+			if (*p == '}') {
+				p++;
+				break;
+			}
+			if (*p++ != ',')
+				goto no;
+			p = skip_ws(p);
+			sbx_util_buf_addn(b, ",", 1);
+		}
+	if (*skip_ws(p) != '\0')
+		goto no;
+	sbx_util_buf_addn(b, "}", 1);
+	return 1;
+no:
+	/* Take back what was added: the slow path starts afresh. */
+	if (b->err == SBX_OK) {
+		b->len = start;
+		b->p[start] = '\0';
+	}
+	return 0;
+}
+
+int
+sbx_json_buf_object_text(struct sbx_util_buf *b, const char *text)
+{
+	cJSON *v;
+	int rc;
+
+	if (text == NULL)
+		return sbx_util_buf_addn(b, "null", 4);
+	if (flat_object_copy(b, text))
+		return b->err == SBX_OK ? 0 : -1;
+	v = cJSON_Parse(text);
+	if (v == NULL || !cJSON_IsObject(v))
+		rc = sbx_util_buf_addn(b, "null", 4);
+	else
+		rc = sbx_json_buf_item(b, v);
+	cJSON_Delete(v);
+	return rc;
+}
+
 /* ------------------------------------------------------------ time */
 
 /* n digits at *p as a number; advances *p. -1 if any is not a digit. */
@@ -565,24 +742,61 @@ sbx_time_parse(const char *text, long long *epoch)
  * fields are printed by hand because strftime's %Y does not pad to four
  * digits.
  */
+/*
+ * Without gmtime_r and snprintf: a list prints four times per row, and
+ * those two were a tenth of its worker's time. The date is Howard
+ * Hinnant's civil_from_days (proleptic Gregorian, as gmtime's).
+ */
 void
 sbx_time_format(long long epoch, char *buf, size_t len)
 {
-	time_t t = (time_t)epoch;
-	struct tm tm;
-	int n;
+	long long days, secs, z, era, doe, yoe, y, doy, mp, d, m;
+	int i;
+	char *o;
 
 	if (buf == NULL || len == 0)
 		return;
 	buf[0] = '\0';
-	if ((long long)t != epoch || gmtime_r(&t, &tm) == NULL ||
-	    tm.tm_year < 1 - 1900 || tm.tm_year > 9999 - 1900)
+	/* Years 1..9999 only: also keeps the arithmetic below in range. */
+	if (len < 21 || epoch < -62135596800LL || epoch > 253402300799LL)
 		return;
-	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec);
-	if (n < 0 || (size_t)n >= len)
-		buf[0] = '\0';
+	days = epoch / 86400;
+	secs = epoch % 86400;
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	if (m <= 2)
+		y++;
+	o = buf;
+	for (i = 3; i >= 0; i--, y /= 10)
+		o[i] = (char)('0' + y % 10);
+	o[4] = '-';
+	o[5] = (char)('0' + m / 10);
+	o[6] = (char)('0' + m % 10);
+	o[7] = '-';
+	o[8] = (char)('0' + d / 10);
+	o[9] = (char)('0' + d % 10);
+	o[10] = 'T';
+	o[11] = (char)('0' + secs / 36000);
+	o[12] = (char)('0' + secs / 3600 % 10);
+	o[13] = ':';
+	o[14] = (char)('0' + secs % 3600 / 600);
+	o[15] = (char)('0' + secs % 3600 / 60 % 10);
+	o[16] = ':';
+	o[17] = (char)('0' + secs % 60 / 10);
+	o[18] = (char)('0' + secs % 10);
+	o[19] = 'Z';
+	o[20] = '\0';
 }
 
 int

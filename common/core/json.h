@@ -112,11 +112,34 @@ size_t sbx_json_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
 char *sbx_json_print(const cJSON *item);
 
 /*
+ * Writing JSON text straight into a growable string (util.h), for answers
+ * too large to build as a cJSON tree first (a page of a list). Each prints
+ * exactly the bytes cJSON_PrintUnformatted prints for the same value, so
+ * a tree and a stream of one value are byte for byte the same. Each
+ * returns 0, or -1 when the buffer failed (b->err says why).
+ *
+ * sbx_json_buf_str: s as a JSON string; null for NULL.
+ * sbx_json_buf_object_text: a stored JSON object text as cJSON_Parse and
+ * cJSON_PrintUnformatted would give it back (compact); null when text is
+ * NULL or not an object. A flat object of plain strings is copied without
+ * a parse; anything else goes through cJSON.
+ * sbx_json_buf_item: item printed unformatted (null for NULL).
+ */
+struct sbx_util_buf;
+int sbx_json_buf_str(struct sbx_util_buf *b, const char *s);
+int sbx_json_buf_object_text(struct sbx_util_buf *b, const char *text);
+int sbx_json_buf_item(struct sbx_util_buf *b, const cJSON *item);
+
+/*
  * Time helpers: RFC 3339 (UTC, "2026-11-26T10:00:00Z") to and from
  * seconds since the epoch. sbx_time_parse accepts a "Z" or numeric
  * offset and optional fractional seconds; returns SBX_EPARSE otherwise.
  */
 enum sbx_err sbx_time_parse(const char *text, long long *epoch);
+/*
+ * buf gets "YYYY-MM-DDTHH:MM:SSZ" (21 bytes with the NUL), or "" when the
+ * year is outside 1..9999 or len is too short.
+ */
 void sbx_time_format(long long epoch, char *buf, size_t len);
 int sbx_time_valid(const char *text);
 

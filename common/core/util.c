@@ -21,8 +21,9 @@ sbx_util_wipe_free(char *s)
 	}
 }
 
-int
-sbx_util_buf_addn(struct sbx_util_buf *b, const void *p, size_t n)
+/* Room for n more bytes and a NUL; 0, or -1 with b->err set. */
+static int
+buf_grow(struct sbx_util_buf *b, size_t n)
 {
 	char *np;
 	size_t ncap;
@@ -51,9 +52,26 @@ sbx_util_buf_addn(struct sbx_util_buf *b, const void *p, size_t n)
 		b->p = np;
 		b->cap = ncap;
 	}
+	return 0;
+}
+
+int
+sbx_util_buf_addn(struct sbx_util_buf *b, const void *p, size_t n)
+{
+	if (buf_grow(b, n) != 0)
+		return -1;
 	if (n > 0)
 		memcpy(b->p + b->len, p, n);
 	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+int
+sbx_util_buf_reserve(struct sbx_util_buf *b, size_t n)
+{
+	if (buf_grow(b, n) != 0)
+		return -1;
 	b->p[b->len] = '\0';
 	return 0;
 }

@@ -39,6 +39,13 @@ int sbx_util_buf_addn(struct sbx_util_buf *b, const void *p, size_t n);
 int sbx_util_buf_add(struct sbx_util_buf *b, const char *s);
 
 /*
+ * Makes room for n more bytes at once, so that a caller who knows the
+ * size roughly (a page of a list) does not grow and wipe it step by step.
+ * 0, or -1 when the buffer is (now) failed.
+ */
+int sbx_util_buf_reserve(struct sbx_util_buf *b, size_t n);
+
+/*
  * Appends s percent-encoded: every byte but RFC 3986's unreserved ones
  * (A-Z a-z 0-9 - . _ ~) as %XX in upper case, as SigV4, the Query API
  * and application/x-www-form-urlencoded all accept; '/' kept when

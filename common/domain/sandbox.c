@@ -17,6 +17,7 @@
 #include "common/io/db.h"
 #include "common/core/json.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 #include "common/domain/sandbox.h"
 #include "common/domain/sandbox_db.h"
 
@@ -97,27 +98,20 @@ col_ll(const PGresult *res, int row, const int *cols, enum sandbox_col c)
 	return v != NULL ? strtoll(v, NULL, 10) : 0;
 }
 
-static struct sbx_sandbox *
-row_read(const PGresult *res, int row, const int *cols)
+/*
+ * Row `row` into *sb without a copy: its strings point into res and live
+ * as long as it does (a page of a list is written out from these views).
+ */
+static void
+row_view(const PGresult *res, int row, const int *cols, struct sbx_sandbox *sb)
 {
-	struct sbx_sandbox *sb;
 	const char *v;
 	int i;
 
-	sb = calloc(1, sizeof(*sb));
-	if (sb == NULL)
-		return NULL;
-	for (i = 0; i <= COL_COST; i++) {
-		char **dst = (char **)(void *)((char *)sb +
-		    sandbox_text_off[i]);
-
-		v = col_get(res, row, cols, (enum sandbox_col)i);
-		*dst = v != NULL ? strdup(v) : NULL;
-		if (v != NULL && *dst == NULL) {
-			sbx_sandbox_free(sb);
-			return NULL;
-		}
-	}
+	memset(sb, 0, sizeof(*sb));
+	for (i = 0; i <= COL_COST; i++)
+		*(const char **)(void *)((char *)sb + sandbox_text_off[i]) =
+		    col_get(res, row, cols, (enum sandbox_col)i);
 	sb->template_version = (long)col_ll(res, row, cols,
 	    COL_TEMPLATE_VERSION);
 	if (sbx_sandbox_status_parse(col_get(res, row, cols, COL_STATUS),
@@ -140,6 +134,32 @@ row_read(const PGresult *res, int row, const int *cols)
 	sb->attempts = (long)col_ll(res, row, cols, COL_ATTEMPTS);
 	sb->next_attempt_at = col_ll(res, row, cols, COL_NEXT_ATTEMPT_AT);
 	sb->stuck = col_ll(res, row, cols, COL_STUCK) != 0;
+}
+
+/* The same row as a struct of its own (caller frees); NULL on ENOMEM. */
+static struct sbx_sandbox *
+row_read(const PGresult *res, int row, const int *cols)
+{
+	struct sbx_sandbox *sb;
+	int i;
+
+	sb = calloc(1, sizeof(*sb));
+	if (sb == NULL)
+		return NULL;
+	row_view(res, row, cols, sb);
+	for (i = 0; i <= COL_COST; i++) {
+		char **dst = (char **)(void *)((char *)sb +
+		    sandbox_text_off[i]);
+
+		if (*dst != NULL && (*dst = strdup(*dst)) == NULL) {
+			/* The views not copied yet must not be freed. */
+			for (i++; i <= COL_COST; i++)
+				*(char **)(void *)((char *)sb +
+				    sandbox_text_off[i]) = NULL;
+			sbx_sandbox_free(sb);
+			return NULL;
+		}
+	}
 	return sb;
 }
 
@@ -1088,50 +1108,78 @@ sbx_sandbox_cursor_valid(const char *cursor)
 	return sbx_sandbox_uuid_valid(cursor);
 }
 
-enum sbx_err
-sbx_sandbox_list(const char *owner_id, const char *owner_email,
-    const char *status, const char *cursor, long limit,
-    struct sbx_sandbox_list *out, char **next_cursor)
+/* The page's rows, limit + 1 of them at most (one more tells a next). */
+static enum sbx_err
+list_query(const char *owner_id, const char *owner_email, const char *status,
+    const char *cursor, long limit, PGresult **res)
 {
 	char l[32];
 	const char *p[5] = { owner_id, owner_email, status, cursor, l };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
-	out->items = NULL;
-	out->n = 0;
-	*next_cursor = NULL;
-	if (limit < 1)
-		limit = 1;
 	if ((owner_id != NULL && !sbx_sandbox_uuid_valid(owner_id)) ||
 	    (cursor != NULL && !sbx_sandbox_cursor_valid(cursor)))
 		return SBX_EINVAL;
-	/* One more than asked tells whether another page follows. */
 	fmt_long(l, sizeof(l), limit + 1);
 	if (owner_id != NULL && owner_email == NULL && status == NULL &&
 	    cursor == NULL) {
 		const char *po[2] = { owner_id, l };
 
-		err = sbx_db_exec("sbx_list_owner", sql_list_owner, 2, po,
-		    &res);
-	} else if (owner_id != NULL && owner_email == NULL && status == NULL) {
+		return sbx_db_exec("sbx_list_owner", sql_list_owner, 2, po,
+		    res);
+	}
+	if (owner_id != NULL && owner_email == NULL && status == NULL) {
 		const char *po[3] = { owner_id, cursor, l };
 
-		err = sbx_db_exec("sbx_list_owner_after", sql_list_owner_after,
-		    3, po, &res);
-	} else
-		err = sbx_db_exec("sbx_list", sql_list, 5, p, &res);
+		return sbx_db_exec("sbx_list_owner_after",
+		    sql_list_owner_after, 3, po, res);
+	}
+	return sbx_db_exec("sbx_list", sql_list, 5, p, res);
+}
+
+/*
+ * The rows are written out straight from the result (row_view): no copy
+ * of a row, no tree of the page. The buffer is sized for the page at
+ * once; a row with its stack id and outputs is about 550 bytes.
+ */
+enum sbx_err
+sbx_sandbox_list_json(const char *owner_id, const char *owner_email,
+    const char *status, const char *cursor, long limit, long long now,
+    struct sbx_util_buf *out, char **next_cursor)
+{
+	PGresult *res = NULL;
+	struct sbx_sandbox view;
+	int cols[COL__MAX];
+	long i, n;
+	enum sbx_err err;
+
+	*next_cursor = NULL;
+	if (limit < 1)
+		limit = 1;
+	err = list_query(owner_id, owner_email, status, cursor, limit, &res);
 	if (err != SBX_OK)
 		goto out;
-	err = rows_all(res, (size_t)limit, out);
-	if (err != SBX_OK)
+	n = (long)PQntuples(res);
+	if (n > limit)
+		n = limit;
+	cols_find(res, cols);
+	sbx_util_buf_reserve(out, (size_t)n * 640 + 2);
+	sbx_util_buf_addn(out, "[", 1);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			sbx_util_buf_addn(out, ",", 1);
+		row_view(res, (int)i, cols, &view);
+		sbx_sandbox_json_write(out, &view, now, 0);
+	}
+	sbx_util_buf_addn(out, "]", 1);
+	if (out->err != SBX_OK) {
+		err = out->err;
 		goto out;
-	if ((long)PQntuples(res) > limit && out->n > 0) {
-		*next_cursor = strdup(out->items[out->n - 1]->id);
-		if (*next_cursor == NULL) {
-			sbx_sandbox_list_fini(out);
+	}
+	if ((long)PQntuples(res) > limit && n > 0) {
+		row_view(res, (int)n - 1, cols, &view);
+		if ((*next_cursor = strdup(view.id != NULL ? view.id : "")) ==
+		    NULL)
 			err = SBX_ENOMEM;
-		}
 	}
 out:
 	PQclear(res);

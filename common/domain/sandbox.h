@@ -212,6 +212,16 @@ enum sbx_err sbx_sandbox_new_expiry(long long now, long long cur_expiry,
  */
 cJSON *sbx_sandbox_to_json(const struct sbx_sandbox *sb);
 
+/*
+ * The same object written as text onto b (the one place that knows the
+ * shape; sbx_sandbox_to_json parses what it writes), cost seen at `now`
+ * (sbx_cost_now()). With retries, "attempts" and "stuck" follow (the
+ * operators' view). 0, or -1 when b failed (b->err).
+ */
+struct sbx_util_buf;
+int sbx_sandbox_json_write(struct sbx_util_buf *b,
+    const struct sbx_sandbox *sb, long long now, int retries);
+
 /* ------------------------------------------------------------ reads */
 
 /* By id; SBX_ENOTFOUND when no row. */
@@ -525,15 +535,17 @@ enum sbx_err sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
     struct sbx_sandbox_create_result *res);
 
 /*
- * A page of sandboxes, newest first (created_at, id descending). owner_id
- * NULL: every owner (admins); owner_email filters by email instead.
- * status may be NULL. cursor is the opaque text *next_cursor gave for the
- * previous page (NULL for the first); *next_cursor (caller frees) is NULL
- * on the last page.
+ * A page of sandboxes, newest first (created_at, id descending), appended
+ * to out as a JSON array of sbx_sandbox_json_write objects (costs seen at
+ * `now`). owner_id NULL: every owner (admins); owner_email filters by
+ * email instead. status may be NULL. cursor is the opaque text
+ * *next_cursor gave for the previous page (NULL for the first);
+ * *next_cursor (caller frees) is NULL on the last page. SBX_EINVAL for an
+ * owner_id or cursor that is no UUID.
  */
-enum sbx_err sbx_sandbox_list(const char *owner_id, const char *owner_email,
-    const char *status, const char *cursor, long limit,
-    struct sbx_sandbox_list *out, char **next_cursor);
+enum sbx_err sbx_sandbox_list_json(const char *owner_id,
+    const char *owner_email, const char *status, const char *cursor,
+    long limit, long long now, struct sbx_util_buf *out, char **next_cursor);
 /* Validates a cursor given by a client: 1 when well-formed. */
 int sbx_sandbox_cursor_valid(const char *cursor);
 

@@ -11,6 +11,7 @@
 
 #include "common/domain/cost.h"
 #include "common/core/json.h"
+#include "common/core/util.h"
 #include "common/domain/sandbox.h"
 
 static const char *const status_names[SBX_SANDBOX_STATUS__MAX] = {
@@ -260,54 +261,104 @@ add_time(cJSON *obj, const char *name, long long t)
 	cJSON_AddStringToObject(obj, name, buf);
 }
 
-/* A stored JSON object text as a member; null when absent or broken. */
+/* A time member's value: null when not set, else RFC 3339 UTC. */
 static void
-add_object_text(cJSON *obj, const char *name, const char *text)
+buf_time(struct sbx_util_buf *b, long long t)
 {
-	cJSON *v = NULL;
+	char buf[40];
 
-	if (text != NULL)
-		v = cJSON_Parse(text);
-	if (v == NULL || !cJSON_IsObject(v)) {
-		cJSON_Delete(v);
-		cJSON_AddNullToObject(obj, name);
+	if (t <= 0) {
+		sbx_util_buf_addn(b, "null", 4);
 		return;
 	}
-	cJSON_AddItemToObject(obj, name, v);
+	sbx_time_format(t, buf, sizeof(buf));
+	sbx_json_buf_str(b, buf);
 }
 
+/* ,"name": -- every member but the first. */
+#define MEMBER(b, name) sbx_util_buf_addn((b), ",\"" name "\":", \
+	sizeof(name) + 3)
+
+int
+sbx_sandbox_json_write(struct sbx_util_buf *b, const struct sbx_sandbox *sb,
+    long long now, int retries)
+{
+	char num[32];
+	cJSON *cost;
+
+	sbx_util_buf_addn(b, "{\"id\":", 6);
+	sbx_json_buf_str(b, sb->id);
+	MEMBER(b, "name");
+	sbx_json_buf_str(b, sb->name);
+	MEMBER(b, "owner");
+	sbx_json_buf_str(b, sb->owner_email);
+	MEMBER(b, "template");
+	sbx_json_buf_str(b, sb->template_name);
+	MEMBER(b, "template_version");
+	if (sb->template_version > 0) {
+		snprintf(num, sizeof(num), "%ld", sb->template_version);
+		sbx_util_buf_add(b, num);
+	} else
+		sbx_util_buf_addn(b, "null", 4);
+	MEMBER(b, "status");
+	sbx_json_buf_str(b, sbx_sandbox_status_name(sb->status));
+	MEMBER(b, "status_reason");
+	sbx_json_buf_str(b, sb->status_reason);
+	MEMBER(b, "stack_id");
+	sbx_json_buf_str(b, sb->stack_id);
+	MEMBER(b, "parameters");
+	if (sb->parameters != NULL)
+		sbx_json_buf_object_text(b, sb->parameters);
+	else
+		sbx_util_buf_addn(b, "{}", 2);
+	MEMBER(b, "outputs");
+	sbx_json_buf_object_text(b, sb->outputs);
+	MEMBER(b, "created_at");
+	buf_time(b, sb->created_at);
+	MEMBER(b, "expiry_time");
+	buf_time(b, sb->expiry_time);
+	MEMBER(b, "max_expiry_time");
+	buf_time(b, sb->max_expiry_time);
+	MEMBER(b, "terminated_at");
+	buf_time(b, sb->terminated_at);
+	/* null until the reaper has estimated it (cost.h). */
+	MEMBER(b, "cost");
+	if (sb->cost == NULL)
+		sbx_util_buf_addn(b, "null", 4);
+	else {
+		cost = sbx_cost_view(sb->cost, sb->expiry_time, now);
+		if (cost == NULL && b->err == SBX_OK)
+			b->err = SBX_ENOMEM;
+		if (cost != NULL)
+			sbx_json_buf_item(b, cost);
+		cJSON_Delete(cost);
+	}
+	if (retries) {
+		MEMBER(b, "attempts");
+		snprintf(num, sizeof(num), "%ld", sb->attempts);
+		sbx_util_buf_add(b, num);
+		MEMBER(b, "stuck");
+		if (sb->stuck)
+			sbx_util_buf_addn(b, "true", 4);
+		else
+			sbx_util_buf_addn(b, "false", 5);
+	}
+	return sbx_util_buf_addn(b, "}", 1);
+}
+
+/*
+ * The tree form parses the text form, so that the two cannot drift apart:
+ * the text writer above is the only place that knows the shape.
+ */
 cJSON *
 sbx_sandbox_to_json(const struct sbx_sandbox *sb)
 {
-	cJSON *o = cJSON_CreateObject();
+	struct sbx_util_buf b = { 0 };
+	cJSON *o = NULL;
 
-	if (o == NULL)
-		return NULL;
-	sbx_json_add_str_or_null(o, "id", sb->id);
-	sbx_json_add_str_or_null(o, "name", sb->name);
-	sbx_json_add_str_or_null(o, "owner", sb->owner_email);
-	sbx_json_add_str_or_null(o, "template", sb->template_name);
-	if (sb->template_version > 0)
-		cJSON_AddNumberToObject(o, "template_version",
-		    (double)sb->template_version);
-	else
-		cJSON_AddNullToObject(o, "template_version");
-	cJSON_AddStringToObject(o, "status",
-	    sbx_sandbox_status_name(sb->status));
-	sbx_json_add_str_or_null(o, "status_reason", sb->status_reason);
-	sbx_json_add_str_or_null(o, "stack_id", sb->stack_id);
-	if (sb->parameters != NULL)
-		add_object_text(o, "parameters", sb->parameters);
-	else
-		cJSON_AddItemToObject(o, "parameters", cJSON_CreateObject());
-	add_object_text(o, "outputs", sb->outputs);
-	add_time(o, "created_at", sb->created_at);
-	add_time(o, "expiry_time", sb->expiry_time);
-	add_time(o, "max_expiry_time", sb->max_expiry_time);
-	add_time(o, "terminated_at", sb->terminated_at);
-	/* null until the reaper has estimated it (cost.h). */
-	cJSON_AddItemToObject(o, "cost", sbx_cost_view(sb->cost,
-	    sb->expiry_time, sbx_cost_now()));
+	if (sbx_sandbox_json_write(&b, sb, sbx_cost_now(), 0) == 0)
+		o = cJSON_Parse(b.p);
+	sbx_util_buf_fini(&b);
 	return o;
 }
 

@@ -1,8 +1,9 @@
 /*
  * JSON at the boundary: what the parse refuses (depth, trailing bytes,
  * NULs, invalid UTF-8), what the field check refuses (unknown, duplicate,
- * wrong type, fractions, out of bounds, missing), the getters, and
- * RFC 3339 times both ways.
+ * wrong type, fractions, out of bounds, missing), the getters, RFC 3339
+ * times both ways, and the streamed writers, byte for byte against
+ * cJSON's own print.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "common/core/json.h"
+#include "common/core/util.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -646,6 +649,116 @@ test_time_format(void **state)
 	assert_string_equal(buf, "1970-01-01T00:00:00Z");
 }
 
+/* The time writer agrees with gmtime_r over a sweep of the whole range. */
+static void
+test_time_format_gmtime(void **state)
+{
+	char buf[32], want[64];
+	struct tm tm;
+	long long e;
+	time_t t;
+
+	(void)state;
+	for (e = -62135596800LL; e <= 253402300799LL; e += 86399LL * 17 + 1) {
+		t = (time_t)e;
+		assert_non_null(gmtime_r(&t, &tm));
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02dZ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		sbx_time_format(e, buf, sizeof(buf));
+		assert_string_equal(buf, want);
+	}
+}
+
+/* What cJSON prints for the string s (a fresh tree). */
+static char *
+cjson_str(const char *s)
+{
+	cJSON *v = cJSON_CreateString(s);
+	char *text = cJSON_PrintUnformatted(v);
+
+	cJSON_Delete(v);
+	return text;
+}
+
+static void
+test_buf_str(void **state)
+{
+	static const char *const cases[] = {
+		"", "plain", "quote \" and \\ back", "\b\f\n\r\t",
+		"\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac /slash/",
+	};
+	struct sbx_util_buf b = { 0 };
+	char all[256], *want;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N(cases); i++) {
+		b.len = 0;
+		assert_int_equal(sbx_json_buf_str(&b, cases[i]), 0);
+		want = cjson_str(cases[i]);
+		assert_string_equal(b.p, want);
+		free(want);
+	}
+	/* Every byte value at once. */
+	for (i = 1; i < 256; i++)
+		all[i - 1] = (char)i;
+	all[255] = '\0';
+	b.len = 0;
+	sbx_json_buf_str(&b, all);
+	want = cjson_str(all);
+	assert_string_equal(b.p, want);
+	free(want);
+	b.len = 0;
+	sbx_json_buf_str(&b, NULL);
+	assert_string_equal(b.p, "null");
+	sbx_util_buf_fini(&b);
+}
+
+/*
+ * A stored object text comes out as cJSON_Parse + cJSON_PrintUnformatted
+ * would give it, whether it takes the copy or the parse: flat objects of
+ * plain strings (copied), and escapes, numbers, nesting, broken text and
+ * trailing bytes (parsed, or null).
+ */
+static void
+test_buf_object_text(void **state)
+{
+	static const char *const cases[] = {
+		"{}", " { } ", "{\"a\":\"b\"}",
+		"{\"InstanceId\": \"i-0123\", \"PublicIp\": \"203.0.113.10\"}",
+		"\n{\t\"k\" :\r\"v\" ,\"k\":\"dup\"}\n",
+		"{\"q\":\"a \\\" b \\\\ c \\n \\t\"}",
+		"{\"u\":\"\\u00e9\\u0001\"}", "{\"s\":\"a\\/b\"}",
+		"{\"n\":1.50,\"m\":-0,\"e\":1e3}", "{\"o\":{\"p\":[1,\"x\"]}}",
+		"{\"t\":true,\"f\":false,\"z\":null}",
+		"{\"a\":\"b\"} trailing", "{\"a\":\"b\",}", "{\"a\" \"b\"}",
+		"[\"not\",\"an object\"]", "\"str\"", "", "{", "{\"a\":\"b",
+		"{\"raw\":\"tab\there\"}", "{\"utf8\":\"\xc3\xa9\xe2\x82\xac\"}",
+	};
+	struct sbx_util_buf b = { 0 };
+	cJSON *v;
+	char *want;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N(cases); i++) {
+		v = cJSON_Parse(cases[i]);
+		want = v != NULL && cJSON_IsObject(v) ?
+		    cJSON_PrintUnformatted(v) : strdup("null");
+		cJSON_Delete(v);
+		b.len = 0;
+		sbx_util_buf_addn(&b, "x", 1);	/* after something */
+		assert_int_equal(sbx_json_buf_object_text(&b, cases[i]), 0);
+		assert_string_equal(b.p + 1, want);
+		free(want);
+	}
+	b.len = 0;
+	sbx_json_buf_object_text(&b, NULL);
+	assert_string_equal(b.p, "null");
+	sbx_util_buf_fini(&b);
+}
+
 int
 main(void)
 {
@@ -661,6 +774,9 @@ main(void)
 		cmocka_unit_test(test_getters),
 		cmocka_unit_test(test_time_parse),
 		cmocka_unit_test(test_time_format),
+		cmocka_unit_test(test_time_format_gmtime),
+		cmocka_unit_test(test_buf_str),
+		cmocka_unit_test(test_buf_object_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
