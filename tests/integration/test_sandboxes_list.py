@@ -3,20 +3,10 @@
 cursor pagination by the Link rel="next" header; users see their own,
 admins all and may filter by ?owner=."""
 
-import re
 import urllib.parse
 
 import sbxtest as t
 import sbxsandbox as s
-
-
-def next_link(resp):
-    link = resp.header("Link")
-    if link is None:
-        return None
-    m = re.fullmatch(r'<([^>]+)>; rel="next"', link)
-    assert m, "malformed Link header: %r" % link
-    return m.group(1)
 
 
 def collect(email, path):
@@ -31,7 +21,7 @@ def collect(email, path):
             s.assert_sandbox(sb)
         names += [sb["name"] for sb in page]
         pages += 1
-        path = next_link(r)
+        path = s.next_link(r)
         assert pages < 50, "pagination does not end"
     return names, pages
 
@@ -61,7 +51,7 @@ def test_list_paginate_filter():
             r = s.api("GET", "/api/sandboxes?limit=2", user)
             first = t.assert_json(r, 200)
             assert len(first) == 2, first
-            link = next_link(r)
+            link = s.next_link(r)
             assert link and link.startswith("/api/sandboxes?"), link
             q = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)
             assert q["limit"] == ["2"] and q["cursor"], q
@@ -69,9 +59,9 @@ def test_list_paginate_filter():
             assert names == made[::-1] and pages == 3, (names, pages)
             # A page that ends exactly at the end has no next link.
             r = s.api("GET", "/api/sandboxes?limit=5", user)
-            assert len(t.assert_json(r, 200)) == 5 and next_link(r) is None, r
+            assert len(t.assert_json(r, 200)) == 5 and s.next_link(r) is None, r
             r = s.api("GET", "/api/sandboxes?limit=100", user)
-            assert next_link(r) is None, r
+            assert s.next_link(r) is None, r
 
             # Filter by status, across pages too.
             t.assert_json(s.delete(user, made[0]), 202)
@@ -93,7 +83,7 @@ def test_list_paginate_filter():
             # the filter).
             r = s.api("GET", "/api/sandboxes?limit=100", s.ADMIN)
             owners = {x["owner"] for x in t.assert_json(r, 200)}
-            assert {user, other} <= owners or next_link(r), owners
+            assert {user, other} <= owners or s.next_link(r), owners
             names, _ = collect(s.ADMIN, "/api/sandboxes?limit=2&owner=" +
                                urllib.parse.quote(user))
             assert names == made[::-1], names

@@ -18,7 +18,6 @@ row in SQL (times formatted by PostgreSQL in UTC). Every answer is also
 checked against the OpenAPI document by the helpers."""
 
 import json
-import re
 import urllib.parse
 
 import sbxtest as t
@@ -29,15 +28,6 @@ STORED_OUTPUTS = (
     ' "Plain": "v" } ')
 STORED_PARAMETERS = '{"Size": "small", "Password": "****"}'
 REASON = 'failed: "quoted" \\ back\nnew line\ttab \x01 caf\u00e9 \u20ac </script>'
-
-
-def next_link(resp):
-    link = resp.header("Link")
-    if link is None:
-        return None
-    m = re.fullmatch(r'<([^>]+)>; rel="next"', link)
-    assert m, "malformed Link header: %r" % link
-    return m.group(1)
 
 
 def raw_get(email, path):
@@ -234,7 +224,7 @@ def test_list_items_are_the_single_reads_and_the_rows():
 
             # One page.
             r, body = raw_get(user, "/api/sandboxes?limit=100")
-            assert next_link(r) is None
+            assert s.next_link(r) is None
             check_items(json.loads(body), body, user, singles)
             # Pages of 2, following rel=next.
             items, path, pages = [], "/api/sandboxes?limit=2", 0
@@ -245,7 +235,7 @@ def test_list_items_are_the_single_reads_and_the_rows():
                     assert json.dumps(item, ensure_ascii=False,
                                       separators=(",", ":")) in body
                 items += page
-                path = next_link(r)
+                path = s.next_link(r)
                 pages += 1
                 assert pages < 10
             check_items(items, "".join(singles.values()), user, singles)

@@ -15,6 +15,7 @@ Never print a token: assertion messages go through sbxtest.redact().
 import contextlib
 import http.client
 import json
+import re
 import secrets
 import threading
 import urllib.parse
@@ -115,6 +116,16 @@ def assert_sandbox(obj):
     missing = SANDBOX_FIELDS - set(obj)
     assert not missing, "sandbox lacks %s: %r" % (sorted(missing), obj)
     return obj
+
+
+def next_link(resp):
+    """The path of resp's Link rel="next", or None on the last page."""
+    link = resp.header("Link")
+    if link is None:
+        return None
+    m = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+    assert m, "malformed Link header: %r" % link
+    return m.group(1)
 
 
 def assert_invalid(resp, field, status=400):
