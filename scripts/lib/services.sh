@@ -120,14 +120,12 @@ sbx_setpriv() {
     printf '%s\n' setpriv "--reuid=$SBX_RUN_USER" "--regid=$SBX_RUN_GROUP" --init-groups --
 }
 
-# Starts the local IdP and the local CloudFormation from tests/fakes when
-# they are used (no real settings given) and present. They are copied
-# into the state directory first: the run user may not be able to read
-# the checkout.
+# Starts the local IdP and the local AWS services (CloudFormation, EC2,
+# the Price List) from tests/fakes when they are used (no real settings
+# given) and present. They are copied into the state directory first:
+# the run user may not be able to read the checkout.
 sbx_fakes_start() {
     local dst="$SBX_STATE_DIR/fakes" data="$SBX_STATE_DIR/fakes-data"
-    local -a as_user
-    mapfile -t as_user < <(sbx_setpriv)
     rm -rf "$dst"
     mkdir -p "$dst"
     cp -R "$SBX_SRC_DIR/tests/fakes/." "$dst/" 2>/dev/null || true
@@ -135,62 +133,59 @@ sbx_fakes_start() {
     sbx_mkdir "$data" "$SBX_RUN_USER:$SBX_RUN_GROUP" 0700
 
     if [ "$SBX_USE_FAKE_IDP" = 1 ]; then
-        if [ -f "$dst/fake_idp.py" ]; then
-            sbx_port_busy "$FAKE_IDP_PORT" && sbx_die "port $FAKE_IDP_PORT (FAKE_IDP_PORT) is in use"
-            sbx_say "starting the local IdP on $FAKE_IDP_URL"
-            # The fake reads its client secret from the environment (it
-            # has up.env's settings), not from its command line (ps).
-            sbx_spawn fake-idp "${SBX_SIGNIN_ENV[@]}" -- "${as_user[@]}" \
-                /usr/bin/python3 "$dst/fake_idp.py" --port "$FAKE_IDP_PORT" \
-                --client-id "$GOOGLE_CLIENT_ID" --client-secret-env GOOGLE_CLIENT_SECRET \
-                --key-dir "$data" --redirect-uri "$BASE_URL/auth/callback"
-            sbx_wait_for 30 sbx_port_busy "$FAKE_IDP_PORT" \
-                || sbx_die "the local IdP did not listen; see $SBX_LOG_DIR/fake-idp.log"
-        else
-            sbx_warn "tests/fakes/fake_idp.py is missing: sign-in will not work"
-        fi
+        # The fake reads its client secret from the environment (it has
+        # up.env's settings), not from its command line (ps).
+        sbx_fake_start fake-idp fake_idp.py FAKE_IDP "local IdP" \
+            "sign-in will not work" SBX_SIGNIN_ENV \
+            --client-id "$GOOGLE_CLIENT_ID" --client-secret-env GOOGLE_CLIENT_SECRET \
+            --key-dir "$data" --redirect-uri "$BASE_URL/auth/callback"
     fi
     if [ "$SBX_USE_FAKE_CFN" = 1 ]; then
-        if [ -f "$dst/fake_cfn.py" ]; then
-            sbx_port_busy "$FAKE_CFN_PORT" && sbx_die "port $FAKE_CFN_PORT (FAKE_CFN_PORT) is in use"
-            sbx_say "starting the local CloudFormation on $FAKE_CFN_URL"
-            sbx_spawn fake-cfn "${SBX_SERVICE_ENV[@]}" -- "${as_user[@]}" \
-                /usr/bin/python3 "$dst/fake_cfn.py" --port "$FAKE_CFN_PORT" \
-                --access-key-id "$AWS_ACCESS_KEY_ID" \
-                --secret-access-key "$AWS_SECRET_ACCESS_KEY" --region "$AWS_REGION"
-            sbx_wait_for 30 sbx_port_busy "$FAKE_CFN_PORT" \
-                || sbx_die "the local CloudFormation did not listen; see $SBX_LOG_DIR/fake-cfn.log"
-        else
-            sbx_warn "tests/fakes/fake_cfn.py is missing: sandboxes cannot be created"
-        fi
-        sbx_fake_aws_start fake-ec2 fake_ec2.py "$FAKE_EC2_PORT" "$FAKE_EC2_URL" \
-            "local EC2" --cfn-url "$FAKE_CFN_URL"
-        sbx_fake_aws_start fake-pricing fake_pricing.py "$FAKE_PRICING_PORT" \
-            "$FAKE_PRICING_URL" "local Price List"
+        sbx_fake_aws_start fake-cfn fake_cfn.py FAKE_CFN "local CloudFormation" \
+            "sandboxes cannot be created"
+        # The cost estimates read EC2 and the Price List.
+        sbx_fake_aws_start fake-ec2 fake_ec2.py FAKE_EC2 "local EC2" \
+            "sandbox costs stay unknown" --cfn-url "$FAKE_CFN_URL"
+        sbx_fake_aws_start fake-pricing fake_pricing.py FAKE_PRICING \
+            "local Price List" "sandbox costs stay unknown"
     fi
 }
 
-# Starts one more local AWS service beside the local CloudFormation (the
-# cost estimates read EC2 and the Price List), with the same credentials:
-#   sbx_fake_aws_start COMPONENT SCRIPT PORT URL WHAT [ARGS...]
-# Without the script, costs stay unknown (null) and nothing else changes.
-sbx_fake_aws_start() {
-    local name=$1 script=$2 port=$3 url=$4 what=$5 dst="$SBX_STATE_DIR/fakes"
+# Starts one local fake from the state directory's copy, as the run user
+# with the environment ENV (the name of an array), and waits until it
+# listens on ${PREFIX}_PORT (its URL is ${PREFIX}_URL):
+#   sbx_fake_start COMPONENT SCRIPT PREFIX WHAT IF_MISSING ENV [ARGS...]
+# Without the script it only warns "tests/fakes/SCRIPT is missing:
+# IF_MISSING".
+sbx_fake_start() {
+    local name=$1 script=$2 port_var=$3_PORT url_var=$3_URL what=$4 missing=$5
+    local env_words="$6[@]"
+    local dst="$SBX_STATE_DIR/fakes" port
     local -a as_user
-    shift 5
-    mapfile -t as_user < <(sbx_setpriv)
+    shift 6
+    port=${!port_var}
     if [ ! -f "$dst/$script" ]; then
-        sbx_warn "tests/fakes/$script is missing: sandbox costs stay unknown"
+        sbx_warn "tests/fakes/$script is missing: $missing"
         return 0
     fi
-    sbx_port_busy "$port" && sbx_die "port $port ($what) is in use"
-    sbx_say "starting the $what on $url"
-    sbx_spawn "$name" "${SBX_SERVICE_ENV[@]}" -- "${as_user[@]}" \
-        /usr/bin/python3 "$dst/$script" --port "$port" \
-        --access-key-id "$AWS_ACCESS_KEY_ID" \
-        --secret-access-key "$AWS_SECRET_ACCESS_KEY" --region "$AWS_REGION" "$@"
+    mapfile -t as_user < <(sbx_setpriv)
+    sbx_port_busy "$port" && sbx_die "port $port ($port_var) is in use"
+    sbx_say "starting the $what on ${!url_var}"
+    sbx_spawn "$name" "${!env_words}" -- "${as_user[@]}" \
+        /usr/bin/python3 "$dst/$script" --port "$port" "$@"
     sbx_wait_for 30 sbx_port_busy "$port" \
         || sbx_die "the $what did not listen; see $SBX_LOG_DIR/$name.log"
+}
+
+# A local AWS service: sbx_fake_start with the service's environment and
+# the credentials and region the service itself uses.
+#   sbx_fake_aws_start COMPONENT SCRIPT PREFIX WHAT IF_MISSING [ARGS...]
+sbx_fake_aws_start() {
+    local name=$1 script=$2 prefix=$3 what=$4 missing=$5
+    shift 5
+    sbx_fake_start "$name" "$script" "$prefix" "$what" "$missing" SBX_SERVICE_ENV \
+        --access-key-id "$AWS_ACCESS_KEY_ID" \
+        --secret-access-key "$AWS_SECRET_ACCESS_KEY" --region "$AWS_REGION" "$@"
 }
 
 # Runs cron/sbx-reaper --once every REAPER_INTERVAL_SECONDS, when built.

@@ -39,7 +39,6 @@ control API (POST /_fake/stacks), tagged as common/domain/sandbox_cfn.c tags the
                                      DeleteStack calls ("once=N other=M")
 """
 
-import http.client
 import json
 import os
 import secrets
@@ -47,7 +46,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -66,21 +64,13 @@ def fail(msg):
 
 def cfn_control(method, path, body=None):
     """A call to the local CloudFormation's control API (loopback only)."""
-    url = urllib.parse.urlsplit(t.setting("FAKE_CFN_URL", ""))
-    if url.hostname not in ("127.0.0.1", "localhost", "::1"):
+    try:
+        status, raw = t.fake_call("FAKE_CFN_URL", method, path, body)
+    except AssertionError:
         fail("FAKE_CFN_URL is not a local CloudFormation on loopback: "
              "the reaper benchmark needs the fake")
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=data,
-                     headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        raw = resp.read()
-    finally:
-        conn.close()
-    if resp.status != 200:
-        fail("%s %s: %d %s" % (method, path, resp.status, t.redact(raw[:300])))
+    if status != 200:
+        fail("%s %s: %d %s" % (method, path, status, t.redact(raw[:300])))
     return json.loads(raw.decode("utf-8"))
 
 

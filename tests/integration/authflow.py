@@ -38,28 +38,9 @@ def fresh_email(tag, domain=DOMAIN):
 
 # ------------------------------------------------------------- the IdP
 
-def _idp_addr():
-    url = urllib.parse.urlsplit(t.setting("FAKE_IDP_URL"))
-    assert url.hostname in ("127.0.0.1", "localhost", "::1"), \
-        "FAKE_IDP_URL is not loopback: %s" % url.geturl()
-    return url.hostname, url.port
-
-
 def idp(method, path, body=None):
     """Calls the fake IdP's control API; returns the parsed JSON answer."""
-    host, port = _idp_addr()
-    conn = http.client.HTTPConnection(host, port, timeout=30)
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=data,
-                     headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        raw = resp.read()
-    finally:
-        conn.close()
-    assert resp.status == 200, "IdP %s %s: %d %s" % (
-        method, path, resp.status, t.redact(raw))
-    return json.loads(raw.decode())
+    return t.fake_control("FAKE_IDP_URL", method, path, body)
 
 
 def mint(**req):
@@ -85,7 +66,7 @@ def idp_get(url):
     """GETs a URL of the IdP (its authorize endpoint); returns (status,
     Location)."""
     parts = urllib.parse.urlsplit(url)
-    host, port = _idp_addr()
+    host, port = t.loopback("FAKE_IDP_URL")
     assert (parts.hostname, parts.port) == (host, port), \
         "redirected somewhere other than the IdP: %s" % parts.netloc
     conn = http.client.HTTPConnection(host, port, timeout=30)

@@ -295,44 +295,38 @@ def test_callback_reused_code():
     assert a.sessions_of(email) == n
 
 
-def test_callback_wrong_pkce_verifier():
-    email = a.fresh_email("pkce")
+def _assert_sign_in_refused(email, status, **authorize_params):
+    """A sign-in of email, with authorize_params changed on the way to the
+    IdP, is refused with status at the callback: no session, no user."""
     login = a.Login(email)
     login.start()
-    # The IdP is given a challenge that is not our verifier's.
-    login.set_authorize_param("code_challenge", a.b64url(b"x" * 32))
+    for name, value in authorize_params.items():
+        login.set_authorize_param(name, value)
     login.authorize()
-    _assert_failed(login.callback(), 400, email)
+    _assert_failed(login.callback(), status, email)
     assert a.users_with(email) == 0
+
+
+def test_callback_wrong_pkce_verifier():
+    # The IdP is given a challenge that is not our verifier's.
+    _assert_sign_in_refused(a.fresh_email("pkce"), 400,
+                            code_challenge=a.b64url(b"x" * 32))
 
 
 def test_callback_nonce_mismatch():
-    email = a.fresh_email("nonce")
-    login = a.Login(email)
-    login.start()
-    login.set_authorize_param("nonce", "not-the-login-nonce")
-    login.authorize()
-    _assert_failed(login.callback(), 401, email)
-    assert a.users_with(email) == 0
+    _assert_sign_in_refused(a.fresh_email("nonce"), 401,
+                            nonce="not-the-login-nonce")
 
 
 def test_callback_unverified_email():
     email = a.fresh_email("unverified")
     a.idp_user(email, email_verified=False)
-    login = a.Login(email)
-    login.start()
-    login.authorize()
-    _assert_failed(login.callback(), 403, email)
-    assert a.users_with(email) == 0
+    _assert_sign_in_refused(email, 403)
 
 
 def test_callback_domain_not_allowed():
-    email = a.fresh_email("outsider", domain="elsewhere.example")
-    login = a.Login(email)
-    login.start()
-    login.authorize()
-    _assert_failed(login.callback(), 403, email)
-    assert a.users_with(email) == 0
+    _assert_sign_in_refused(
+        a.fresh_email("outsider", domain="elsewhere.example"), 403)
 
 
 def test_callback_denied_at_the_idp():

@@ -26,14 +26,7 @@ def test_healthz_never_reaches_a_responder():
     # The access log's line for this request names no upstream.
     rid = "healthz-%d" % time.time_ns()
     t.get("/healthz", headers={"X-Request-Id": rid})
-    log = os.path.join(t.setting("SBX_LOG_DIR"), "nginx-access.log")
-
-    def line():
-        with open(log, encoding="utf-8") as f:
-            return next((x for x in f if '"request_id":"%s"' % rid in x), None)
-
-    found = t.wait_until(line, timeout=5)
-    assert found, "no access log line for %s" % rid
+    found = t.access_log_line(rid)
     assert '"upstream":""' in found, "healthz went upstream: %s" % found
 
 

@@ -5,22 +5,13 @@ X-Forwarded-For, but only from the networks in NGINX_REAL_IP_FROM
 per-client rate limits count clients, not balancer nodes."""
 
 import json
-import os
 import time
 
 import sbxtest as t
 
 
 def _access_line(rid):
-    log = os.path.join(t.setting("SBX_LOG_DIR"), "nginx-access.log")
-
-    def line():
-        with open(log, encoding="utf-8") as f:
-            return next((x for x in f if '"request_id":"%s"' % rid in x), None)
-
-    found = t.wait_until(line, timeout=5)
-    assert found, "no access log line for %s" % rid
-    return json.loads(found)
+    return json.loads(t.access_log_line(rid))
 
 
 def _remote_of(headers):

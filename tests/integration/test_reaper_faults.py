@@ -178,14 +178,22 @@ def test_delete_failed_then_stuck_then_retry_and_forget():
     assert live == [["0"]], live
 
 
+def _create_pending(tag, expiry, **cfn):
+    """One PROVISIONING sandbox whose CreateStack was never sent (no
+    stack), due now, and a reaper run over it with CloudFormation set to
+    cfn: (its id, its stack's name, the run)."""
+    b = r.bulk(1, tag, status="PROVISIONING", stacks=False,
+               expiry=expiry, pending="create", next_attempt="-1 second")
+    sid, stack = b["ids"][0], b["stack_names"][0]
+    with s.cfn_settings(**cfn):
+        run = r.run_ok()
+    return sid, stack, run
+
+
 @r.isolated
 def test_create_that_never_reached_aws_is_completed():
     # The row was committed, then the process died before CreateStack.
-    b = r.bulk(1, "crt", status="PROVISIONING", stacks=False,
-               expiry="+10 minutes", pending="create", next_attempt="-1 second")
-    sid, stack = b["ids"][0], b["stack_names"][0]
-    with s.cfn_settings(create_delay=0):
-        run = r.run_ok()
+    sid, stack, run = _create_pending("crt", "+10 minutes", create_delay=0)
     assert run.counts()["create_sent"] == 1 and run.counts()["active"] == 1, run
     row = r.rows([sid])[0]
     assert row["status"] == "ACTIVE" and row["pending_action"] == "none", row
@@ -205,11 +213,7 @@ def test_create_that_never_reached_aws_is_completed():
 
 @r.isolated
 def test_create_not_made_when_the_sandbox_expired_meanwhile():
-    b = r.bulk(1, "crx", status="PROVISIONING", stacks=False,
-               expiry="-1 minute", pending="create", next_attempt="-1 second")
-    sid, stack = b["ids"][0], b["stack_names"][0]
-    with s.cfn_settings(create_delay=0):
-        run = r.run_ok()
+    sid, stack, run = _create_pending("crx", "-1 minute", create_delay=0)
     assert run.counts()["create_sent"] == 0 and run.counts()["terminated"] == 1, run
     row = r.rows([sid])[0]
     assert row["status"] == "TERMINATED", row
@@ -224,11 +228,9 @@ def test_create_not_made_when_the_sandbox_expired_meanwhile():
 
 @r.isolated
 def test_create_retried_after_an_outage():
-    b = r.bulk(1, "cro", status="PROVISIONING", stacks=False,
-               expiry="+10 minutes", pending="create", next_attempt="-1 second")
-    sid, stack = b["ids"][0], b["stack_names"][0]
-    with s.cfn_settings(create_delay=0, fail_next=4, only_actions=["CreateStack"]):
-        run = r.run_ok()
+    sid, stack, run = _create_pending("cro", "+10 minutes", create_delay=0,
+                                      fail_next=4,
+                                      only_actions=["CreateStack"])
     assert run.counts()["create_retry"] == 1, run
     row = r.rows([sid])[0]
     assert row["status"] == "PROVISIONING" and row["pending_action"] == "create", row

@@ -199,6 +199,57 @@ def post(path, **kw):
     return request("POST", path, **kw)
 
 
+def access_log_line(request_id, timeout=5):
+    """nginx's access log line (JSON) for the request with this
+    X-Request-Id, once nginx has written it; fails the test after
+    timeout seconds without one."""
+    log = os.path.join(setting("SBX_LOG_DIR"), "nginx-access.log")
+
+    def line():
+        with open(log, encoding="utf-8") as f:
+            return next((x for x in f
+                         if '"request_id":"%s"' % request_id in x), None)
+
+    found = wait_until(line, timeout=timeout)
+    assert found, "no access log line for %s" % request_id
+    return found
+
+
+# ------------------------------------------------------------- the fakes
+
+def loopback(url_setting):
+    """(host, port) of a local fake from its URL setting (FAKE_IDP_URL,
+    FAKE_CFN_URL, ...); fails the test when it is not on loopback: tests
+    drive only local fakes' control APIs."""
+    url = urllib.parse.urlsplit(setting(url_setting))
+    assert url.hostname in ("127.0.0.1", "localhost", "::1"), \
+        "%s is not loopback: %s" % (url_setting, url.geturl())
+    return url.hostname, url.port
+
+
+def fake_call(url_setting, method, path, body=None):
+    """A call to a local fake's control API (/_fake/..., body sent as
+    JSON): (status, the raw answer)."""
+    host, port = loopback(url_setting)
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=data,
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def fake_control(url_setting, method, path, body=None):
+    """fake_call that must answer 200: its JSON answer."""
+    status, raw = fake_call(url_setting, method, path, body)
+    assert status == 200, "%s %s %s: %d %s" % (
+        url_setting, method, path, status, redact(raw))
+    return json.loads(raw.decode("utf-8"))
+
+
 # ------------------------------------------------------------ assertions
 
 def assert_status(resp, status):
