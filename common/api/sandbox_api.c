@@ -84,17 +84,7 @@ sbx_sandbox_api_find_or_reply(struct sbx_req *req)
 int
 sbx_sandbox_api_idem_key_valid(const char *key)
 {
-	size_t i, len;
-
-	if (key == NULL)
-		return 0;
-	len = strlen(key);
-	if (len < 1 || len > 255)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (key[i] < 0x21 || key[i] > 0x7e)
-			return 0;
-	return 1;
+	return sbx_util_chars_valid(key, 1, 255, NULL, SBX_UTIL_VISIBLE);
 }
 
 int

@@ -1,4 +1,7 @@
-/* Wiping secrets, a growable string, percent-encoding (see util.h). */
+/*
+ * Wiping secrets, a growable string, percent-encoding, the characters of
+ * a name (see util.h).
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,4 +182,22 @@ sbx_util_pct_encode(const char *s)
 		return NULL;
 	sbx_util_buf_add_pct(&b, s, 0);
 	return sbx_util_buf_take(&b);
+}
+
+int
+sbx_util_chars_valid(const char *s, size_t min, size_t max,
+    const char *first, const char *rest)
+{
+	size_t len;
+
+	if (s == NULL)
+		return 0;
+	len = strlen(s);
+	if (len < min || len > max)
+		return 0;
+	if (len == 0)
+		return 1;
+	if (strchr(first != NULL ? first : rest, s[0]) == NULL)
+		return 0;
+	return strspn(s + 1, rest) == len - 1;
 }

@@ -1,6 +1,7 @@
 /*
  * Small helpers every layer uses, one of each: wiping secrets, a growable
- * string, percent-encoding and building a form or query string. Secrets
+ * string, percent-encoding, building a form or query string, and checking
+ * the characters of a name. Secrets
  * pass through all of them (AWS keys in a canonical request, a client
  * secret in a token request), so the string wipes what it frees and what
  * it leaves behind when it grows.
@@ -77,5 +78,22 @@ void sbx_util_buf_fini(struct sbx_util_buf *b);
 
 /* s percent-encoded as sbx_util_buf_add_pct does (heap; NULL on ENOMEM). */
 char *sbx_util_pct_encode(const char *s);
+
+/* Character sets for sbx_util_chars_valid. */
+#define SBX_UTIL_LOWER "abcdefghijklmnopqrstuvwxyz"
+#define SBX_UTIL_UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#define SBX_UTIL_DIGITS "0123456789"
+/* Visible ASCII, 0x21 to 0x7e. */
+#define SBX_UTIL_VISIBLE "!\"#$%&'()*+,-./" SBX_UTIL_DIGITS ":;<=>?@" \
+	SBX_UTIL_UPPER "[\\]^_`" SBX_UTIL_LOWER "{|}~"
+
+/*
+ * The shape of a name or key: s (NULL is not valid) is min to max bytes,
+ * its first byte one of first (NULL: any of rest) and every other one of
+ * rest. For instance ^[a-z][a-z0-9-]{2,62}$ is
+ * (s, 3, 63, SBX_UTIL_LOWER, SBX_UTIL_LOWER SBX_UTIL_DIGITS "-").
+ */
+int sbx_util_chars_valid(const char *s, size_t min, size_t max,
+    const char *first, const char *rest);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * Layer domain (common/domain/): sandboxes, templates, users, sessions,
- * API tokens, webhooks, the reaper, housekeeping and the metrics snapshot,
- * with all their SQL. It uses io and core; it must not know HTTP (no
+ * API tokens, costs and budgets, webhooks, the reaper, housekeeping and
+ * the metrics snapshot, with all their SQL. It uses io and core; it must not know HTTP (no
  * request struct, no status codes, no problem+json, no header names) nor
  * call libcurl, libxml2, OpenSSL or libfcgi itself. A refusal is an
  * enum sbx_err plus a structured reason (which field, what is wrong, what
@@ -171,23 +171,12 @@ int sbx_sandbox_transition_valid(enum sbx_sandbox_status from,
 int sbx_sandbox_name_valid(const char *name);
 
 /*
- * TTL bounds. The effective default and maximum are the template's where
- * set (> 0) bounded by the global settings: max = min(template max,
- * global max); default = min(template default or global default, max).
+ * Checks a requested TTL (given 0: none asked, use the default) against
+ * its template's bounds (template.h, sbx_template_ttl_bounds); SBX_EINVAL
+ * with a sentence in detail when out of 1..max. *ttl gets the minutes to
+ * use.
  */
-struct sbx_ttl_bounds {
-	long default_minutes;
-	long max_minutes;
-	long max_lifetime_minutes;
-};
-void sbx_sandbox_ttl_bounds(long tmpl_default, long tmpl_max,
-    long global_default, long global_max, long max_lifetime,
-    struct sbx_ttl_bounds *out);
-/*
- * Checks a requested TTL (requested = 0: none asked, use the default);
- * SBX_EINVAL with a sentence in detail when out of 1..max. *ttl gets the
- * minutes to use.
- */
+struct sbx_ttl_bounds;
 enum sbx_err sbx_sandbox_ttl_check(const struct sbx_ttl_bounds *b,
     long long requested, int given, long *ttl, char *detail,
     size_t detail_len);

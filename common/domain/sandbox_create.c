@@ -28,6 +28,7 @@
 #include "common/domain/housekeeping.h"
 #include "common/core/json.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 #include "common/domain/sandbox.h"
 #include "common/domain/sandbox_db.h"
 #include "common/domain/template.h"
@@ -337,7 +338,7 @@ sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
 	if (err != SBX_OK)
 		return err;
 
-	sbx_sandbox_ttl_bounds(t->default_ttl_minutes, t->max_ttl_minutes,
+	sbx_template_ttl_bounds(t->default_ttl_minutes, t->max_ttl_minutes,
 	    cfg->sandbox_default_ttl_minutes, cfg->sandbox_max_ttl_minutes,
 	    cfg->sandbox_max_lifetime_minutes, &b);
 	if (sbx_sandbox_ttl_check(&b, req->ttl_minutes, req->ttl_given, &ttl,
@@ -451,10 +452,7 @@ out:
 	free(a.replay_body);
 	sbx_sandbox_free(a.row);
 	sbx_sandbox_free(after);
-	if (eff_text != NULL) {
-		explicit_bzero(eff_text, strlen(eff_text));
-		free(eff_text);
-	}
+	sbx_util_wipe_free(eff_text);
 	free(masked_text);
 	sbx_template_params_free(eff);
 	cJSON_Delete(masked);

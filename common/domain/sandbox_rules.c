@@ -1,6 +1,6 @@
 /*
  * The pure rules of the sandbox domain: status names and the lifecycle,
- * the mapping from CloudFormation's StackStatus, names, TTL bounds and
+ * the mapping from CloudFormation's StackStatus, names, the TTL check and
  * expiry arithmetic, and the API's JSON shape of a sandbox. No I/O here,
  * so tests/unit/test_sandbox_rules.c covers it all without a database.
  */
@@ -13,6 +13,7 @@
 #include "common/core/json.h"
 #include "common/core/util.h"
 #include "common/domain/sandbox.h"
+#include "common/domain/template.h"
 
 static const char *const status_names[SBX_SANDBOX_STATUS__MAX] = {
 	[SBX_SANDBOX_PROVISIONING] = "PROVISIONING",
@@ -139,46 +140,8 @@ sbx_sandbox_transition_valid(enum sbx_sandbox_status from,
 int
 sbx_sandbox_name_valid(const char *name)
 {
-	size_t i, len;
-
-	if (name == NULL)
-		return 0;
-	len = strlen(name);
-	if (len < 3 || len > 63)
-		return 0;
-	if (name[0] < 'a' || name[0] > 'z')
-		return 0;
-	for (i = 1; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-void
-sbx_sandbox_ttl_bounds(long tmpl_default, long tmpl_max,
-    long global_default, long global_max, long max_lifetime,
-    struct sbx_ttl_bounds *out)
-{
-	long max = global_max;
-	long def = global_default;
-
-	if (tmpl_max > 0 && tmpl_max < max)
-		max = tmpl_max;
-	if (max_lifetime > 0 && max > max_lifetime)
-		max = max_lifetime;
-	if (tmpl_default > 0)
-		def = tmpl_default;
-	if (def > max)
-		def = max;
-	if (def < 1)
-		def = 1;
-	out->default_minutes = def;
-	out->max_minutes = max;
-	out->max_lifetime_minutes = max_lifetime;
+	return sbx_util_chars_valid(name, 3, 63, SBX_UTIL_LOWER,
+	    SBX_UTIL_LOWER SBX_UTIL_DIGITS "-");
 }
 
 enum sbx_err
@@ -376,11 +339,7 @@ sbx_sandbox_free(struct sbx_sandbox *sb)
 	free(sb->stack_name);
 	free(sb->stack_id);
 	free(sb->parameters);
-	if (sb->stack_parameters != NULL) {
-		explicit_bzero(sb->stack_parameters,
-		    strlen(sb->stack_parameters));
-		free(sb->stack_parameters);
-	}
+	sbx_util_wipe_free(sb->stack_parameters);
 	free(sb->outputs);
 	free(sb->cost);
 	free(sb);

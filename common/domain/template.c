@@ -16,7 +16,6 @@
 #include "common/io/db.h"
 #include "common/core/json.h"
 #include "common/core/log.h"
-#include "common/domain/sandbox.h"
 #include "common/domain/template.h"
 
 #define MODULE "template"
@@ -229,7 +228,7 @@ sbx_template_to_json(const struct sbx_template *t, int with_body)
 
 	if (o == NULL)
 		return NULL;
-	sbx_sandbox_ttl_bounds(t->default_ttl_minutes, t->max_ttl_minutes,
+	sbx_template_ttl_bounds(t->default_ttl_minutes, t->max_ttl_minutes,
 	    cfg->sandbox_default_ttl_minutes, cfg->sandbox_max_ttl_minutes,
 	    cfg->sandbox_max_lifetime_minutes, &b);
 	cJSON_AddStringToObject(o, "name", t->name);
@@ -258,14 +257,6 @@ sbx_template_to_json(const struct sbx_template *t, int with_body)
 }
 
 /* ------------------------------------------------------------ PUT */
-
-static int
-capability_known(const char *c)
-{
-	return strcmp(c, "CAPABILITY_IAM") == 0 ||
-	    strcmp(c, "CAPABILITY_NAMED_IAM") == 0 ||
-	    strcmp(c, "CAPABILITY_AUTO_EXPAND") == 0;
-}
 
 struct put_args {
 	const char *name;
@@ -359,183 +350,11 @@ out:
 	return err;
 }
 
-static enum sbx_err
-invalid(const char **field, const char *name, char *detail, size_t len,
-    const char *msg)
-{
-	*field = name;
-	snprintf(detail, len, "%s", msg);
-	return SBX_EINVAL;
-}
-
-/* A new version checked, in the form it is stored in. */
-struct put_prep {
-	cJSON *doc;			/* a JSON body parsed, or NULL (YAML) */
-	cJSON *declared;
-	char *params_text;
-	char *caps_text;
-	const char *description;	/* points into in or doc */
-};
-
-static void
-put_prep_fini(struct put_prep *p)
-{
-	cJSON_Delete(p->doc);
-	cJSON_Delete(p->declared);
-	free(p->params_text);
-	free(p->caps_text);
-	memset(p, 0, sizeof(*p));
-}
-
-/*
- * Each declared parameter must be one the JSON template takes:
- * declaring one it does not take would make every CreateStack fail.
- */
-static enum sbx_err
-params_in_doc(const cJSON *declared, const cJSON *doc, const char **field,
-    char *detail, size_t detail_len)
-{
-	const cJSON *tp = cJSON_GetObjectItemCaseSensitive(doc, "Parameters");
-	const cJSON *c;
-	char msg[200];
-
-	cJSON_ArrayForEach(c, declared) {
-		const cJSON *nm = cJSON_IsObject(declared) ? c :
-		    cJSON_GetObjectItemCaseSensitive(c, "name");
-		const char *pname = cJSON_IsObject(declared) ? c->string :
-		    (cJSON_IsString(nm) ? nm->valuestring : "");
-
-		if (cJSON_GetObjectItemCaseSensitive(tp, pname) == NULL) {
-			snprintf(msg, sizeof(msg), "parameter %.*s is not in "
-			    "the template's Parameters",
-			    (int)sbx_json_utf8_cut(pname, 100), pname);
-			return invalid(field, "parameters", detail, detail_len,
-			    msg);
-		}
-	}
-	return SBX_OK;
-}
-
-static enum sbx_err
-put_prepare(const struct sbx_template_put *in, struct put_prep *p,
-    const char **field, char *detail, size_t detail_len)
-{
-	const struct sbx_config *cfg = sbx_config();
-	const char *body_field = in->from_object ? "template" : "body";
-	const char *body = in->body != NULL ? in->body : "";
-	const char *start = body + strspn(body, " \t\r\n");
-	const cJSON *c;
-	char msg[200];
-	enum sbx_err err;
-
-	memset(p, 0, sizeof(*p));
-	*field = NULL;
-	if (!sbx_template_name_valid(in->name))
-		return invalid(field, "name", detail, detail_len,
-		    "template names match ^[a-z][a-z0-9-]{2,62}$");
-	if (in->body == NULL)
-		return invalid(field, "body", detail, detail_len,
-		    "give the CloudFormation template as exactly one of "
-		    "\"body\" (text) or \"template\" (object)");
-	if (strlen(body) > SBX_TEMPLATE_BODY_MAX)
-		return invalid(field, body_field, detail, detail_len,
-		    "the template is larger than 51200 bytes, "
-		    "CloudFormation's limit for TemplateBody");
-	if (*start == '\0')
-		return invalid(field, "body", detail, detail_len,
-		    "the template is empty");
-	/* A JSON template must parse and have Resources; YAML is taken as is. */
-	if (*start == '{') {
-		p->doc = cJSON_Parse(body);
-		if (p->doc == NULL || !cJSON_IsObject(
-		    cJSON_GetObjectItemCaseSensitive(p->doc, "Resources"))) {
-			err = invalid(field, body_field, detail, detail_len,
-			    "the template is not JSON with a \"Resources\" "
-			    "object");
-			goto out;
-		}
-	}
-	p->declared = in->parameters != NULL ?
-	    cJSON_Duplicate(in->parameters, 1) :
-	    sbx_template_params_from_cfn(p->doc != NULL ?
-	    cJSON_GetObjectItemCaseSensitive(p->doc, "Parameters") : NULL);
-	if (p->declared == NULL) {
-		err = SBX_ENOMEM;
-		goto out;
-	}
-	if (sbx_template_params_valid(p->declared, msg, sizeof(msg)) !=
-	    SBX_OK) {
-		err = invalid(field, "parameters", detail, detail_len, msg);
-		goto out;
-	}
-	if (p->doc != NULL && in->parameters != NULL) {
-		err = params_in_doc(p->declared, p->doc, field, detail,
-		    detail_len);
-		if (err != SBX_OK)
-			goto out;
-	}
-	cJSON_ArrayForEach(c, in->capabilities) {
-		if (!cJSON_IsString(c) || !capability_known(c->valuestring)) {
-			err = invalid(field, "capabilities", detail, detail_len,
-			    "capabilities are among CAPABILITY_IAM, "
-			    "CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND");
-			goto out;
-		}
-	}
-	if (in->max_ttl_minutes != 0 && (in->max_ttl_minutes < 1 ||
-	    in->max_ttl_minutes > cfg->sandbox_max_ttl_minutes)) {
-		snprintf(msg, sizeof(msg), "max_ttl_minutes must be from 1 to "
-		    "%ld (SANDBOX_MAX_TTL_MINUTES)",
-		    cfg->sandbox_max_ttl_minutes);
-		err = invalid(field, "max_ttl_minutes", detail, detail_len, msg);
-		goto out;
-	}
-	if (in->default_ttl_minutes != 0 && (in->default_ttl_minutes < 1 ||
-	    in->default_ttl_minutes > (in->max_ttl_minutes > 0 ?
-	    in->max_ttl_minutes : cfg->sandbox_max_ttl_minutes))) {
-		err = invalid(field, "default_ttl_minutes", detail, detail_len,
-		    "default_ttl_minutes must be from 1 to the maximum TTL");
-		goto out;
-	}
-	p->params_text = cJSON_PrintUnformatted(p->declared);
-	p->caps_text = in->capabilities != NULL ?
-	    cJSON_PrintUnformatted(in->capabilities) : strdup("[]");
-	if (p->params_text == NULL || p->caps_text == NULL) {
-		err = SBX_ENOMEM;
-		goto out;
-	}
-	p->description = in->description != NULL ? in->description : "";
-	if (p->description[0] == '\0' && p->doc != NULL) {
-		const cJSON *dd = cJSON_GetObjectItemCaseSensitive(p->doc,
-		    "Description");
-
-		if (cJSON_IsString(dd))
-			p->description = dd->valuestring;
-	}
-	return SBX_OK;
-out:
-	put_prep_fini(p);
-	return err;
-}
-
-enum sbx_err
-sbx_template_put_valid(const struct sbx_template_put *in, const char **field,
-    char *detail, size_t detail_len)
-{
-	struct put_prep p;
-	enum sbx_err err;
-
-	err = put_prepare(in, &p, field, detail, detail_len);
-	if (err == SBX_OK)
-		put_prep_fini(&p);
-	return err;
-}
-
 enum sbx_err
 sbx_template_put(const struct sbx_template_put *in, const char **field,
     char *detail, size_t detail_len, struct sbx_template **out)
 {
-	struct put_prep p;
+	struct sbx_template_put_checked p;
 	struct put_args a;
 	char dttl[32], mttl[32], maxcost[64], estimate[64];
 	double hourly = 0;
@@ -544,7 +363,7 @@ sbx_template_put(const struct sbx_template_put *in, const char **field,
 
 	if (out != NULL)
 		*out = NULL;
-	err = put_prepare(in, &p, field, detail, detail_len);
+	err = sbx_template_put_check(in, &p, field, detail, detail_len);
 	if (err != SBX_OK)
 		return err;
 	memset(&a, 0, sizeof(a));
@@ -584,7 +403,7 @@ sbx_template_put(const struct sbx_template_put *in, const char **field,
 		}
 	}
 	sbx_template_free(a.out);
-	put_prep_fini(&p);
+	sbx_template_put_checked_fini(&p);
 	return err;
 }
 

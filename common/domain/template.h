@@ -54,6 +54,21 @@ void sbx_template_list_fini(struct sbx_template_list *list);
 int sbx_template_name_valid(const char *name);
 
 /*
+ * The TTLs a template allows. The effective default and maximum are the
+ * template's where set (> 0) bounded by the global settings: max =
+ * min(template max, global max, max lifetime); default = min(template
+ * default or global default, max), at least 1.
+ */
+struct sbx_ttl_bounds {
+	long default_minutes;
+	long max_minutes;
+	long max_lifetime_minutes;
+};
+void sbx_template_ttl_bounds(long tmpl_default, long tmpl_max,
+    long global_default, long global_max, long max_lifetime,
+    struct sbx_ttl_bounds *out);
+
+/*
  * Checks a declared-parameters array (cJSON array of objects as above).
  * SBX_EINVAL with detail naming the entry when malformed.
  */
@@ -141,18 +156,30 @@ struct sbx_template_put {
 	double max_cost_usd;		/* with has_max_cost: the cap */
 };
 
-/*
- * Checks a new version without storing it: SBX_EINVAL with *field (the
- * member at fault, by its API name: "name", "body" or "template",
- * "parameters", "capabilities", "default_ttl_minutes",
- * "max_ttl_minutes") and a sentence in detail. Pure, apart from the
- * settings that bound TTLs.
- */
-enum sbx_err sbx_template_put_valid(const struct sbx_template_put *in,
-    const char **field, char *detail, size_t detail_len);
+/* A new version checked, in the form it is stored in. */
+struct sbx_template_put_checked {
+	cJSON *doc;			/* a JSON body parsed, or NULL (YAML) */
+	cJSON *declared;		/* the declared parameters */
+	char *params_text;		/* declared, as stored */
+	char *caps_text;		/* the capabilities, as stored ("[]") */
+	const char *description;	/* points into in or doc */
+};
 
 /*
- * Validates (as sbx_template_put_valid) and inserts version max+1
+ * Checks a new version without storing it (pure, apart from the settings
+ * that bound TTLs): SBX_EINVAL with *field (the member at fault, by its
+ * API name: "name", "body" or "template", "parameters", "capabilities",
+ * "default_ttl_minutes", "max_ttl_minutes") and a sentence in detail. On
+ * SBX_OK, *out holds what is stored, released with
+ * sbx_template_put_checked_fini (which also accepts a zeroed *out).
+ */
+enum sbx_err sbx_template_put_check(const struct sbx_template_put *in,
+    struct sbx_template_put_checked *out, const char **field, char *detail,
+    size_t detail_len);
+void sbx_template_put_checked_fini(struct sbx_template_put_checked *p);
+
+/*
+ * Validates (sbx_template_put_check) and inserts version max+1
  * (enabled; is_default 1 makes it the default template, -1 keeps what the
  * name was). Without declared parameters, they are read from a JSON
  * body's "Parameters"; without a description, from its "Description".

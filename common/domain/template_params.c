@@ -1,6 +1,7 @@
 /*
- * Parameters of a sandbox checked against those its template declares
- * (the pure half of template.h: no database, so unit tests cover it).
+ * The pure half of template.h (no database, so unit tests cover it):
+ * names, TTL bounds, an admin's new version checked, and the parameters
+ * of a sandbox checked against those its template declares.
  *
  * The declared parameters are stored as JSON text. Two shapes are read:
  * our array [{"name", "default"?, "no_echo"?, "allowed_values"?,
@@ -15,8 +16,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/core/config.h"
 #include "common/core/json.h"
-#include "common/domain/sandbox.h"
+#include "common/core/util.h"
 #include "common/domain/template.h"
 
 /* One declared parameter, pointing into the parsed declaration. */
@@ -34,21 +36,8 @@ struct decl {
 static int
 param_name_valid(const char *s)
 {
-	size_t i, len;
-
-	if (s == NULL)
-		return 0;
-	len = strlen(s);
-	if (len < 1 || len > 255)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9')))
-			return 0;
-	}
-	return 1;
+	return sbx_util_chars_valid(s, 1, 255, NULL,
+	    SBX_UTIL_LOWER SBX_UTIL_UPPER SBX_UTIL_DIGITS);
 }
 
 /*
@@ -486,7 +475,7 @@ sbx_template_params_check(const char *declared_json, const cJSON *given,
 	eff = NULL;
 	err = SBX_OK;
 out:
-	explicit_bzero(buf, sizeof(buf));
+	sbx_util_wipe(buf, sizeof(buf));
 	sbx_template_params_free(eff);
 	free(d);
 	cJSON_Delete(root);
@@ -502,7 +491,8 @@ sbx_template_params_free(cJSON *params)
 		return;
 	cJSON_ArrayForEach(c, params)
 		if (cJSON_IsString(c))
-			explicit_bzero(c->valuestring, strlen(c->valuestring));
+			sbx_util_wipe(c->valuestring,
+			    strlen(c->valuestring));
 	cJSON_Delete(params);
 }
 
@@ -617,9 +607,193 @@ sbx_template_params_from_cfn(const cJSON *cfn_params)
 	return a;
 }
 
-/* The sandbox rule, by design (template.h): one check serves both. */
 int
 sbx_template_name_valid(const char *name)
 {
-	return sbx_sandbox_name_valid(name);
+	return sbx_util_chars_valid(name, 3, 63, SBX_UTIL_LOWER,
+	    SBX_UTIL_LOWER SBX_UTIL_DIGITS "-");
+}
+
+void
+sbx_template_ttl_bounds(long tmpl_default, long tmpl_max,
+    long global_default, long global_max, long max_lifetime,
+    struct sbx_ttl_bounds *out)
+{
+	long max = global_max;
+	long def = global_default;
+
+	if (tmpl_max > 0 && tmpl_max < max)
+		max = tmpl_max;
+	if (max_lifetime > 0 && max > max_lifetime)
+		max = max_lifetime;
+	if (tmpl_default > 0)
+		def = tmpl_default;
+	if (def > max)
+		def = max;
+	if (def < 1)
+		def = 1;
+	out->default_minutes = def;
+	out->max_minutes = max;
+	out->max_lifetime_minutes = max_lifetime;
+}
+
+/* ------------------------------------------------------------ PUT */
+
+static int
+capability_known(const char *c)
+{
+	return strcmp(c, "CAPABILITY_IAM") == 0 ||
+	    strcmp(c, "CAPABILITY_NAMED_IAM") == 0 ||
+	    strcmp(c, "CAPABILITY_AUTO_EXPAND") == 0;
+}
+
+static enum sbx_err
+invalid(const char **field, const char *name, char *detail, size_t len,
+    const char *msg)
+{
+	*field = name;
+	snprintf(detail, len, "%s", msg);
+	return SBX_EINVAL;
+}
+
+void
+sbx_template_put_checked_fini(struct sbx_template_put_checked *p)
+{
+	cJSON_Delete(p->doc);
+	cJSON_Delete(p->declared);
+	free(p->params_text);
+	free(p->caps_text);
+	memset(p, 0, sizeof(*p));
+}
+
+/*
+ * Each declared parameter must be one the JSON template takes:
+ * declaring one it does not take would make every CreateStack fail.
+ */
+static enum sbx_err
+params_in_doc(const cJSON *declared, const cJSON *doc, const char **field,
+    char *detail, size_t detail_len)
+{
+	const cJSON *tp = cJSON_GetObjectItemCaseSensitive(doc, "Parameters");
+	const cJSON *c;
+	char msg[200];
+
+	cJSON_ArrayForEach(c, declared) {
+		const cJSON *nm = cJSON_IsObject(declared) ? c :
+		    cJSON_GetObjectItemCaseSensitive(c, "name");
+		const char *pname = cJSON_IsObject(declared) ? c->string :
+		    (cJSON_IsString(nm) ? nm->valuestring : "");
+
+		if (cJSON_GetObjectItemCaseSensitive(tp, pname) == NULL) {
+			snprintf(msg, sizeof(msg), "parameter %.*s is not in "
+			    "the template's Parameters",
+			    (int)sbx_json_utf8_cut(pname, 100), pname);
+			return invalid(field, "parameters", detail, detail_len,
+			    msg);
+		}
+	}
+	return SBX_OK;
+}
+
+enum sbx_err
+sbx_template_put_check(const struct sbx_template_put *in,
+    struct sbx_template_put_checked *p, const char **field, char *detail,
+    size_t detail_len)
+{
+	const struct sbx_config *cfg = sbx_config();
+	const char *body_field = in->from_object ? "template" : "body";
+	const char *body = in->body != NULL ? in->body : "";
+	const char *start = body + strspn(body, " \t\r\n");
+	const cJSON *c;
+	char msg[200];
+	enum sbx_err err;
+
+	memset(p, 0, sizeof(*p));
+	*field = NULL;
+	if (!sbx_template_name_valid(in->name))
+		return invalid(field, "name", detail, detail_len,
+		    "template names match ^[a-z][a-z0-9-]{2,62}$");
+	if (in->body == NULL)
+		return invalid(field, "body", detail, detail_len,
+		    "give the CloudFormation template as exactly one of "
+		    "\"body\" (text) or \"template\" (object)");
+	if (strlen(body) > SBX_TEMPLATE_BODY_MAX)
+		return invalid(field, body_field, detail, detail_len,
+		    "the template is larger than 51200 bytes, "
+		    "CloudFormation's limit for TemplateBody");
+	if (*start == '\0')
+		return invalid(field, "body", detail, detail_len,
+		    "the template is empty");
+	/* A JSON template must parse and have Resources; YAML is taken as is. */
+	if (*start == '{') {
+		p->doc = cJSON_Parse(body);
+		if (p->doc == NULL || !cJSON_IsObject(
+		    cJSON_GetObjectItemCaseSensitive(p->doc, "Resources"))) {
+			err = invalid(field, body_field, detail, detail_len,
+			    "the template is not JSON with a \"Resources\" "
+			    "object");
+			goto out;
+		}
+	}
+	p->declared = in->parameters != NULL ?
+	    cJSON_Duplicate(in->parameters, 1) :
+	    sbx_template_params_from_cfn(p->doc != NULL ?
+	    cJSON_GetObjectItemCaseSensitive(p->doc, "Parameters") : NULL);
+	if (p->declared == NULL) {
+		err = SBX_ENOMEM;
+		goto out;
+	}
+	if (sbx_template_params_valid(p->declared, msg, sizeof(msg)) !=
+	    SBX_OK) {
+		err = invalid(field, "parameters", detail, detail_len, msg);
+		goto out;
+	}
+	if (p->doc != NULL && in->parameters != NULL) {
+		err = params_in_doc(p->declared, p->doc, field, detail,
+		    detail_len);
+		if (err != SBX_OK)
+			goto out;
+	}
+	cJSON_ArrayForEach(c, in->capabilities) {
+		if (!cJSON_IsString(c) || !capability_known(c->valuestring)) {
+			err = invalid(field, "capabilities", detail, detail_len,
+			    "capabilities are among CAPABILITY_IAM, "
+			    "CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND");
+			goto out;
+		}
+	}
+	if (in->max_ttl_minutes != 0 && (in->max_ttl_minutes < 1 ||
+	    in->max_ttl_minutes > cfg->sandbox_max_ttl_minutes)) {
+		snprintf(msg, sizeof(msg), "max_ttl_minutes must be from 1 to "
+		    "%ld (SANDBOX_MAX_TTL_MINUTES)",
+		    cfg->sandbox_max_ttl_minutes);
+		err = invalid(field, "max_ttl_minutes", detail, detail_len, msg);
+		goto out;
+	}
+	if (in->default_ttl_minutes != 0 && (in->default_ttl_minutes < 1 ||
+	    in->default_ttl_minutes > (in->max_ttl_minutes > 0 ?
+	    in->max_ttl_minutes : cfg->sandbox_max_ttl_minutes))) {
+		err = invalid(field, "default_ttl_minutes", detail, detail_len,
+		    "default_ttl_minutes must be from 1 to the maximum TTL");
+		goto out;
+	}
+	p->params_text = cJSON_PrintUnformatted(p->declared);
+	p->caps_text = in->capabilities != NULL ?
+	    cJSON_PrintUnformatted(in->capabilities) : strdup("[]");
+	if (p->params_text == NULL || p->caps_text == NULL) {
+		err = SBX_ENOMEM;
+		goto out;
+	}
+	p->description = in->description != NULL ? in->description : "";
+	if (p->description[0] == '\0' && p->doc != NULL) {
+		const cJSON *dd = cJSON_GetObjectItemCaseSensitive(p->doc,
+		    "Description");
+
+		if (cJSON_IsString(dd))
+			p->description = dd->valuestring;
+	}
+	return SBX_OK;
+out:
+	sbx_template_put_checked_fini(p);
+	return err;
 }

@@ -1,8 +1,10 @@
 /*
  * Layer io (common/io/): the outside world - the database (this module,
  * the migrations, the readiness check), the outgoing HTTP client, AWS
- * (SigV4, credentials, CloudFormation) and OpenID Connect. It uses core
- * only; it knows no sandbox, template or user, and no incoming request.
+ * (SigV4, credentials, one signed call in awsapi, and the clients of
+ * CloudFormation, EC2 and the Price List) and OpenID Connect with its
+ * cache of verified ID tokens. It uses core only; it knows no sandbox,
+ * template or user, and no incoming request.
  * libpq, libcurl, libxml2 and libjwt are called here and nowhere above
  * (libpq and SQL text also in domain).
  *

@@ -1,7 +1,8 @@
 /*
  * The pure rules of the sandbox domain: names, TTL bounds, expiry
- * arithmetic, parameters against a template's declarations, the status
- * mapping from CloudFormation, the lifecycle, and the JSON shape.
+ * arithmetic, parameters against a template's declarations, an admin's
+ * new template version, the status mapping from CloudFormation, the
+ * lifecycle, and the JSON shape.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -48,6 +49,10 @@ test_names(void **state)
 		if (sbx_sandbox_name_valid(cases[i].name) != cases[i].ok)
 			fail_msg("name \"%s\": expected %d", cases[i].name,
 			    cases[i].ok);
+		/* Templates follow the same rule. */
+		if (sbx_template_name_valid(cases[i].name) != cases[i].ok)
+			fail_msg("template \"%s\": expected %d",
+			    cases[i].name, cases[i].ok);
 	}
 	assert_false(sbx_sandbox_name_valid(NULL));
 	assert_true(sbx_template_name_valid("default"));
@@ -61,22 +66,22 @@ test_ttl_bounds(void **state)
 
 	(void)state;
 	/* No template values: the globals. */
-	sbx_sandbox_ttl_bounds(0, 0, 15, 240, 1440, &b);
+	sbx_template_ttl_bounds(0, 0, 15, 240, 1440, &b);
 	assert_int_equal(b.default_minutes, 15);
 	assert_int_equal(b.max_minutes, 240);
 	/* The template's lower values win. */
-	sbx_sandbox_ttl_bounds(10, 60, 15, 240, 1440, &b);
+	sbx_template_ttl_bounds(10, 60, 15, 240, 1440, &b);
 	assert_int_equal(b.default_minutes, 10);
 	assert_int_equal(b.max_minutes, 60);
 	/* A template max above the global max does not raise it. */
-	sbx_sandbox_ttl_bounds(0, 1000, 15, 240, 1440, &b);
+	sbx_template_ttl_bounds(0, 1000, 15, 240, 1440, &b);
 	assert_int_equal(b.max_minutes, 240);
 	/* A default above the max is pulled down to it. */
-	sbx_sandbox_ttl_bounds(0, 5, 15, 240, 1440, &b);
+	sbx_template_ttl_bounds(0, 5, 15, 240, 1440, &b);
 	assert_int_equal(b.default_minutes, 5);
 	assert_int_equal(b.max_minutes, 5);
 	/* The global max never exceeds the lifetime. */
-	sbx_sandbox_ttl_bounds(0, 0, 15, 240, 100, &b);
+	sbx_template_ttl_bounds(0, 0, 15, 240, 100, &b);
 	assert_int_equal(b.max_minutes, 100);
 }
 
@@ -104,7 +109,7 @@ test_ttl_check(void **state)
 	size_t i;
 
 	(void)state;
-	sbx_sandbox_ttl_bounds(0, 0, 15, 240, 1440, &b);
+	sbx_template_ttl_bounds(0, 0, 15, 240, 1440, &b);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		long ttl = 0;
 		enum sbx_err err;
@@ -385,6 +390,111 @@ test_params_masked_and_valid(void **state)
 }
 
 /*
+ * An admin's new version: each refusal names the member at fault (the
+ * template given as an object is "template", as text "body"), and what
+ * passes is what is stored.
+ */
+static void
+test_template_put_check(void **state)
+{
+	static const char json_body[] = "{\"Description\":\"from the doc\","
+	    "\"Parameters\":{\"Size\":{\"Default\":\"1\"}},"
+	    "\"Resources\":{}}";
+	static const struct {
+		const char *name, *body, *params, *caps;
+		int from_object;
+		const char *field;	/* NULL: passes */
+	} cases[] = {
+		{ "web", json_body, NULL, NULL, 0, NULL },
+		{ "web", "Resources: {}\n", NULL, "[\"CAPABILITY_IAM\"]", 0,
+		    NULL },
+		{ "Web", json_body, NULL, NULL, 0, "name" },
+		{ NULL, json_body, NULL, NULL, 0, "name" },
+		{ "web", NULL, NULL, NULL, 0, "body" },
+		{ "web", " \n\t", NULL, NULL, 0, "body" },
+		{ "web", "{\"Resources\":1}", NULL, NULL, 0, "body" },
+		{ "web", "{\"Resources\":1}", NULL, NULL, 1, "template" },
+		{ "web", "{not json", NULL, NULL, 1, "template" },
+		{ "web", json_body, "[{\"name\":\"Other\"}]", NULL, 0,
+		    "parameters" },
+		{ "web", json_body, "[{\"name\":\"bad name\"}]", NULL, 0,
+		    "parameters" },
+		{ "web", "Resources: {}\n", "[{\"name\":\"Any\"}]", NULL, 0,
+		    NULL },
+		{ "web", json_body, NULL, "[\"CAPABILITY_ALL\"]", 0,
+		    "capabilities" },
+		{ "web", json_body, NULL, "[1]", 0, "capabilities" },
+	};
+	char big[SBX_TEMPLATE_BODY_MAX + 2], detail[256];
+	struct sbx_template_put in;
+	struct sbx_template_put_checked out;
+	const char *field;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *params = cases[i].params != NULL ?
+		    cJSON_Parse(cases[i].params) : NULL;
+		cJSON *caps = cases[i].caps != NULL ?
+		    cJSON_Parse(cases[i].caps) : NULL;
+		enum sbx_err err;
+
+		memset(&in, 0, sizeof(in));
+		in.name = cases[i].name;
+		in.body = cases[i].body;
+		in.from_object = cases[i].from_object;
+		in.parameters = params;
+		in.capabilities = caps;
+		field = NULL;
+		detail[0] = '\0';
+		err = sbx_template_put_check(&in, &out, &field, detail,
+		    sizeof(detail));
+		if (cases[i].field == NULL && err != SBX_OK)
+			fail_msg("case %zu: refused (%s: %s)", i,
+			    field != NULL ? field : "-", detail);
+		if (cases[i].field != NULL && (err != SBX_EINVAL ||
+		    field == NULL || strcmp(field, cases[i].field) != 0 ||
+		    detail[0] == '\0'))
+			fail_msg("case %zu: expected %s, got %d (%s)", i,
+			    cases[i].field, err, field != NULL ? field : "-");
+		sbx_template_put_checked_fini(&out);
+		cJSON_Delete(params);
+		cJSON_Delete(caps);
+	}
+
+	/* What passes is what is stored: declared from the doc, its text. */
+	memset(&in, 0, sizeof(in));
+	in.name = "web";
+	in.body = json_body;
+	assert_int_equal(sbx_template_put_check(&in, &out, &field, detail,
+	    sizeof(detail)), SBX_OK);
+	assert_string_equal(out.description, "from the doc");
+	assert_string_equal(out.caps_text, "[]");
+	assert_non_null(strstr(out.params_text, "\"Size\""));
+	sbx_template_put_checked_fini(&out);
+	in.description = "given";
+	assert_int_equal(sbx_template_put_check(&in, &out, &field, detail,
+	    sizeof(detail)), SBX_OK);
+	assert_string_equal(out.description, "given");
+	sbx_template_put_checked_fini(&out);
+
+	/* Over CloudFormation's limit: the field the body came as. */
+	memset(big, ' ', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[0] = 'x';
+	in.body = big;
+	in.from_object = 1;
+	assert_int_equal(sbx_template_put_check(&in, &out, &field, detail,
+	    sizeof(detail)), SBX_EINVAL);
+	assert_string_equal(field, "template");
+	big[sizeof(big) - 2] = '\0';		/* exactly the limit */
+	in.from_object = 0;
+	assert_int_equal(sbx_template_put_check(&in, &out, &field, detail,
+	    sizeof(detail)), SBX_OK);
+	sbx_template_put_checked_fini(&out);
+}
+
+/*
  * Every spelling of NoEcho and of its default that the reader honours is
  * redacted for display; the same reader decides what the check uses.
  */
@@ -570,7 +680,7 @@ test_to_json(void **state)
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		assert_non_null(cJSON_GetObjectItemCaseSensitive(o, fields[i]));
 	assert_int_equal(cJSON_GetArraySize(o), 15);
-	/* Nothing estimated yet: "cost" is null (issue 13). */
+	/* Nothing estimated yet: "cost" is null. */
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "cost")));
 	assert_string_equal(cJSON_GetObjectItem(o, "status")->valuestring,
 	    "PROVISIONING");
@@ -636,6 +746,7 @@ main(void)
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_params_masked_and_valid),
 		cmocka_unit_test(test_params_public),
+		cmocka_unit_test(test_template_put_check),
 		cmocka_unit_test(test_params_from_cfn),
 		cmocka_unit_test(test_params_huge_numbers),
 		cmocka_unit_test(test_to_json),
