@@ -20,7 +20,7 @@ static const struct sbx_route routes[] = {
 	    SBX_ROUTE_ADMIN, NULL, 0 },
 	{ "POST", "/api/users/{email}/enable", sbx_signin_user_enable,
 	    SBX_ROUTE_ADMIN, NULL, 0 },
-	/* A user's monthly budget (issue 13; common/api/cost_api.c). */
+	/* A user's monthly budget (common/api/cost_api.c). */
 	{ "PUT", "/api/users/{email}/budget", sbx_cost_api_budget_put,
 	    SBX_ROUTE_ADMIN | SBX_ROUTE_JSON, sbx_cost_api_budget_fields,
 	    SBX_COST_API_BUDGET_NFIELDS },

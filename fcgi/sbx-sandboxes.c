@@ -30,7 +30,7 @@ static const struct sbx_route routes[] = {
 	{ "POST", "/api/sandboxes/{name}/forget", sbx_jobs_api_forget,
 	    ADMIN | SBX_ROUTE_JSON, sbx_jobs_api_forget_fields,
 	    SBX_JOBS_API_FORGET_NFIELDS },
-	/* Costs (issue 13; handlers in common/api/cost_api.c). */
+	/* Costs (handlers in common/api/cost_api.c). */
 	{ "GET", "/api/costs", sbx_cost_api_report, AUTH, NULL, 0 },
 	{ "GET", "/api/templates", sbx_template_api_list, AUTH, NULL, 0 },
 	{ "GET", "/api/templates/{name}", sbx_template_api_get, AUTH, NULL, 0 },

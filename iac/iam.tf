@@ -128,7 +128,7 @@ data "aws_iam_policy_document" "app" {
     resources = [local.stack_arn_pattern]
   }
 
-  # The cost estimates (issue 13): the reaper reads a sandbox's instances
+  # The cost estimates: the reaper reads a sandbox's instances
   # and volumes and prices them from the Price List. None of these
   # actions supports resource-level permissions; all are read-only.
   statement {

@@ -1,6 +1,6 @@
 -- 030_users_issuer: a user row is bound to the account it was made for,
 -- the identity provider's (issuer, subject), and an email belongs to one
--- account (issue 10). Before, sign-in found a row by the subject alone and
+-- account. Before, sign-in found a row by the subject alone and
 -- gave an address no protection: another account whose token carried the
 -- same email got a row of its own with that email, and with it the email's
 -- admin role.

@@ -1,4 +1,4 @@
--- 040_api_tokens: personal API tokens (issue 8), long-lived bearer
+-- 040_api_tokens: personal API tokens, long-lived bearer
 -- credentials a signed-in person makes for a program (a CLI, a CI job),
 -- names, lists and revokes.
 --

@@ -1,4 +1,4 @@
--- 060_cost: what each sandbox costs while it runs, and budgets (issue 13).
+-- 060_cost: what each sandbox costs while it runs, and budgets.
 --
 -- The DSQL rules of 001_init hold here too (tests/integration/
 -- test_schema_dsql.sh checks them): uuid keys, no foreign keys, JSON in

@@ -1,5 +1,5 @@
 /*
- * The HTTP side of costs and budgets (issue 13), over cost.h:
+ * The HTTP side of costs and budgets, over cost.h:
  *
  *   GET /api/costs[?month=YYYY-MM][&owner=EMAIL][&format=json|csv]
  *       the caller's month (default: the current one, UTC); admins also

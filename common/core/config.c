@@ -186,7 +186,7 @@ static const struct setting settings[] = {
 	{ "EXPIRY_WARNING_MINUTES", NULL, S_INT, OFF(expiry_warning_minutes),
 	    "5", 0, 100000, SBX_NEED_NOTIFY, 0, NULL, NULL, NULL },
 
-	/* cost and budgets (issue 13) */
+	/* cost and budgets */
 	{ "COST_REFRESH_SECONDS", NULL, S_INT, OFF(cost_refresh_seconds),
 	    "600", 0, 86400, SBX_NEED_SANDBOX, 0, NULL, NULL, NULL },
 	{ "PRICE_CACHE_HOURS", NULL, S_INT, OFF(price_cache_hours), "24",

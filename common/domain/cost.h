@@ -1,5 +1,5 @@
 /*
- * What sandboxes cost while they run, and the budgets (issue 13): prices
+ * What sandboxes cost while they run, and the budgets: prices
  * from the AWS Price List cached in price_cache, a live estimate per
  * ACTIVE sandbox from its stack's real resources (DescribeStackResources,
  * then EC2 DescribeInstances / DescribeVolumes), the accrued cost split by

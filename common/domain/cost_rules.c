@@ -183,7 +183,7 @@ sbx_cost_view(const char *raw, long long expiry_time, long long now)
 	unp = cJSON_GetArrayItem(a, 4);
 	est = cJSON_GetArrayItem(a, 5);
 	known_rate = cJSON_IsNumber(h);
-	/* Nothing estimated yet: null, as the issue asks. */
+	/* Nothing estimated yet: null, not a guess. */
 	if (!cJSON_IsNumber(est))
 		goto none;
 	if (known_rate)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Personal API tokens (issue 8) through nginx and sbx-auth: making,
+"""Personal API tokens through nginx and sbx-auth: making,
 listing and revoking them, using them as bearer tokens (never from a
 cookie or the query string), their limits, last_used_at at most once a
 minute, and the reaper's housekeeping of ended ones.

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Who may do what: one table over every route and method of every
-responder (issue 10).
+responder.
 
 The routes come from the responders themselves: each binary in
 $SBX_BUILD_DIR/fcgi prints its route table with --routes. A route with no
@@ -255,7 +255,7 @@ MATRIX = {
         admin_only(200),
         lambda w, a, ok: ("/api/users/%s/enable" % w.victim, None)),
 
-    # A user's monthly budget (issue 13): null puts back the default.
+    # A user's monthly budget: null puts back the default.
     ("PUT", "/api/users/{email}/budget"): (
         admin_only(200),
         lambda w, a, ok: ("/api/users/%s/budget" % w.victim,

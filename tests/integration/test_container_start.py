@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""scripts/container-start outside Docker (issue 12, defect 4): run as the
+"""scripts/container-start outside Docker: run as the
 unprivileged user sbx, as the image's USER does, with an image-like
 SBX_HOME (the built responders, nginx's templates, nginx.sh), its own
 state directory and free ports, against the stack's database.

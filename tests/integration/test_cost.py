@@ -1,4 +1,4 @@
-"""Issue 13 against the stack: live costs from the stack's real resources
+"""Costs and budgets against the stack: live costs from the stack's real resources
 (local CloudFormation, EC2 and Price List), budgets that refuse, warn and
 stop, the month's rollover, and /api/costs in JSON and CSV. Clocks are
 shortened through settings: the reaper runs here with

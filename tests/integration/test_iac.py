@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # sbx-test: no-stack
-"""iac/ against the deploy defects of issue 12, read as text (no AWS here;
+"""iac/ against the deploy defects found before, read as text (no AWS here;
 `terraform validate` runs too when terraform and a local copy of the AWS
 provider are installed, e.g. /opt/tf-plugins):
 
@@ -17,7 +17,7 @@ provider are installed, e.g. /opt/tf-plugins):
    required; a .dockerignore;
 6. the CloudFormation role tags only on RunInstances and trusts only this
    account; rate-limit defaults equal README.md's;
-and the alarms of the issue exist, each sending to the topic."""
+and the alarms exist, each sending to the topic."""
 
 import os
 import re

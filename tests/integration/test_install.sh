@@ -1,6 +1,6 @@
 #!/bin/bash
 # sbx-test: no-stack
-# make install for a server (issue 16), into a DESTDIR: the tree holds
+# make install for a server, into a DESTDIR: the tree holds
 # what it should (binaries where operators and units expect them, every
 # migration, the nginx templates and the whole page, the settings example
 # with every setting and its default, the crontab, the units), every

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The installed service serves (issue 16): `make install` into a throwaway
+# The installed service serves: `make install` into a throwaway
 # prefix and sysconfdir (no DESTDIR: the paths in the units and the
 # configuration are the real ones), sbx.env filled with the running
 # stack's database and sign-in settings, sbx-nginx-config renders nginx,

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""GET /metrics (issue 12): the expiry promise in Prometheus text, through
+"""GET /metrics: the expiry promise in Prometheus text, through
 nginx, for loopback and the networks of METRICS_ALLOW_FROM only (scripts/
 test sets 198.51.100.0/24, and NGINX_REAL_IP_FROM=127.0.0.1 so that an
 X-Forwarded-For from the test stands for the client's address); and the

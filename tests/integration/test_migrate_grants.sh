@@ -1,6 +1,6 @@
 #!/bin/sh
 # sbx-migrate --dialect dsql makes sure of the application's database role
-# on every run (issue 12, defect 3). DSQL itself is not here, so this
+# on every run. DSQL itself is not here, so this
 # checks what --dry-run shows against the stack's PostgreSQL:
 #   1. after the pending migrations (none: the stack is migrated), the
 #      role is created WITH LOGIN unless it exists, mapped with AWS IAM

@@ -2,7 +2,7 @@
 # sbx-test: no-stack
 # scripts/lib/nginx.sh render, as scripts/up and the container run it:
 #   - keepalive_timeout comes from NGINX_KEEPALIVE_TIMEOUT, 75s by
-#     default (above an ALB's idle timeout; issue 12, defect 1), and a
+#     default (above an ALB's idle timeout), and a
 #     value nginx would misread is refused;
 #   - GET /metrics is allowed from loopback and METRICS_ALLOW_FROM, then
 #     denied to all; a malformed network is refused naming the setting;

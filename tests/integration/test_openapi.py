@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The OpenAPI document (nginx/www/api/openapi.json, issue 8): it is a
+"""The OpenAPI document (nginx/www/api/openapi.json): it is a
 well-formed OpenAPI 3.1 description; every route of every responder's
 table (`--routes`) and every nginx location that goes to a responder is
 in it, so a route added without a description fails here; every path in

@@ -71,7 +71,7 @@ def test_put_versions_ttls_parameters_and_disable():
     assert len(listed) == 1 and listed[0]["version"] == 2, listed
     one = t.assert_json(s.api("GET", "/api/templates/" + tname, s.ADMIN), 200)
     assert one["version"] == 2 and "Resources" in one["body"], one
-    # The body is the admin's text: not for everyone (issue 10).
+    # The body is the admin's text: not for everyone.
     one = t.assert_json(s.api("GET", "/api/templates/" + tname, user), 200)
     assert one["version"] == 2 and "body" not in one, one
 

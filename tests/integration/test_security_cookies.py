@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""One malformed cookie neither signs the user out nor blocks sign-in
-(issue 10, defect 2). Any application on the same site can set a cookie
-the browser then sends us; the pair is skipped and the others are read."""
+"""One malformed cookie neither signs the user out nor blocks sign-in.
+Any application on the same site can set a cookie the browser then sends
+us; the pair is skipped and the others are read."""
 
 import urllib.parse
 

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Sign-in and admin no longer hang on the email alone (issue 10, defect
-6). A user row is bound to the IdP's (issuer, subject): another account
-carrying a known user's email (another subject, or the same subject from
-another issuer) is refused with 403 problem+json, logged, and gets no row
-or session; name and picture are refreshed on every sign-in and every
-ID-token use; migration 030 binds rows from before it to the configured
-issuer; ALLOWED_HD refuses an address at a Workspace domain without hd."""
+"""Sign-in and admin no longer hang on the email alone. A user row is bound to
+the IdP's (issuer, subject): another account carrying a known user's email
+(another subject, or the same subject from another issuer) is refused with
+403 problem+json, logged, and gets no row or session; name and picture are
+refreshed on every sign-in and every ID-token use; migration 030 binds rows
+from before it to the configured issuer; ALLOWED_HD refuses an address at a
+Workspace domain without hd."""
 
 import os
 import secrets

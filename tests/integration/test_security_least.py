@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Least knowledge (issue 10, defect 7). Only sbx-auth loads, and only its
+"""Least knowledge. Only sbx-auth loads, and only its
 workers hold, GOOGLE_CLIENT_SECRET; the other responders start and serve
 without it. Numbers in template declarations are range-checked before
 any cast: a max_length of 1e300 is refused, a default of 1e300 reaches

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""No query string reaches any log (issue 10, defect 4): nginx's access
+"""No query string reaches any log: nginx's access
 and error logs, the responders' logs, the fakes' and PostgreSQL's. The
 test sends a fresh random OAuth code and state to /auth/callback past
 the /auth rate limit (nginx's error log once quoted the request line of

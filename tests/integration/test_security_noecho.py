@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""NoEcho template defaults never reach a signed-in user (issue 10,
-defect 1). GET /api/templates/{name} gives the body to admins only, and
+"""NoEcho template defaults never reach a signed-in user.
+GET /api/templates/{name} gives the body to admins only, and
 the declared parameters show "****" for the default of every NoEcho
 parameter, however NoEcho and Default are spelled. The same reader
 decides what CreateStack is sent, so the default still reaches the stack."""

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""/readyz has a per-client rate limit of its own (issue 10, defect 3):
+"""/readyz has a per-client rate limit of its own:
 RATE_LIMIT_READYZ (5r/s) with RATE_LIMIT_READYZ_BURST (10); beyond it
 nginx answers 429 problem+json before sbx-meta (and its database round
 trip) is reached. The /api/ limit is separate: /api/me still answers."""

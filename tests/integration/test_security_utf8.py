@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Error answers never carry invalid UTF-8 (issue 10, defect 5). A field
+"""Error answers never carry invalid UTF-8. A field
 name a client sent is quoted in the problem's detail and field; where a
 buffer shortens it, the cut falls between characters. Each case puts
 3-byte characters where a cut by bytes would split one."""

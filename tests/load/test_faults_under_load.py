@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Faults under load (issue 15): a mixed load of reads, creates, extends
+"""Faults under load: a mixed load of reads, creates, extends
 and deletes by several users runs through nginx the whole time, and under
 it, one after the other:
 

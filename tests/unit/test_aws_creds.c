@@ -4,7 +4,7 @@
  * provider, their order, and the cache of temporary credentials with its
  * refresh before Expiration. The container endpoint is played by a small
  * server on a loopback socket inside this process (FULL_URI on loopback,
- * as the issue asks; the ECS address cannot be reached here).
+ * since the ECS address cannot be reached here).
  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-// Money on the page (issue 13): the month's spend against the budget at
+// Money on the page: the month's spend against the budget at
 // the top of "My sandboxes" (GET /api/costs), and each card's live cost
 // (the sandbox's "cost": null until the reaper has estimated it).
 
