@@ -20,6 +20,25 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 	abort(); } } while (0)
 
 /*
+ * n bytes at p in a buffer of their own, followed by a NUL when nul is
+ * set; without it the buffer holds exactly the n bytes (one byte for
+ * none), so the sanitizers see a parser that reads past a text it was
+ * given with its length. NULL when out of memory; the caller frees it.
+ */
+static inline char *
+fuzz_copy(const unsigned char *p, size_t n, int nul)
+{
+	char *text = malloc(n + (nul || n == 0 ? 1 : 0));
+
+	if (text == NULL)
+		return NULL;
+	memcpy(text, p, n);
+	if (nul)
+		text[n] = '\0';
+	return text;
+}
+
+/*
  * The input after its first byte (data[0] picks the parser), as a C
  * string cut at the first NUL: the parsers take C strings, as CGI hands
  * them over. NULL for an empty input or when out of memory; the caller
@@ -28,16 +47,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 static inline char *
 fuzz_text(const unsigned char *data, size_t size)
 {
-	char *text;
-
-	if (size < 1)
-		return NULL;
-	text = malloc(size);
-	if (text == NULL)
-		return NULL;
-	memcpy(text, data + 1, size - 1);
-	text[size - 1] = '\0';
-	return text;
+	return size < 1 ? NULL : fuzz_copy(data + 1, size - 1, 1);
 }
 
 #endif

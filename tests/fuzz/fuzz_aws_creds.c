@@ -48,9 +48,8 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		return 0;
 	len = size - 1;
 	/* Exactly the text's length: no NUL after it to lean on. */
-	if ((text = malloc(len > 0 ? len : 1)) == NULL)
+	if ((text = fuzz_copy(data + 1, len, 0)) == NULL)
 		return 0;
-	memcpy(text, data + 1, len);
 	memset(&c, 0, sizeof(c));
 	switch (data[0] % 3) {
 	case 0:

@@ -81,28 +81,13 @@ rewrite(const struct sbx_params *p)
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	struct sbx_params p;
-	char *text;
-	enum sbx_err err;
-	size_t i;
+	static const struct fuzz_params_target t = {
+		sbx_http_parse_cookies, check_pair, rewrite, "HTTP_COOKIE",
+		offsetof(struct sbx_req, cookies), sbx_req_cookie, looked_up,
+		sizeof(looked_up) / sizeof(looked_up[0]),
+	};
 
 	/* The whole input is the header: no selector byte here. */
-	if ((text = malloc(size + 1)) == NULL)
-		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
-	err = sbx_http_parse_cookies(text, &p);
-	CHECK(err == SBX_OK || err == SBX_EPARSE || err == SBX_ENOMEM);
-	if (err != SBX_OK)
-		CHECK(p.n == 0 && p.items == NULL);
-	for (i = 0; err == SBX_OK && i < p.n; i++)
-		check_pair(&p.items[i]);
-	if (err == SBX_OK)
-		fuzz_params_reparse(sbx_http_parse_cookies, rewrite(&p), &p);
-	fuzz_params_request("HTTP_COOKIE", text, &p, err,
-	    offsetof(struct sbx_req, cookies), sbx_req_cookie, looked_up,
-	    sizeof(looked_up) / sizeof(looked_up[0]));
-	sbx_params_fini(&p);
-	free(text);
+	fuzz_params_one(&t, data, size);
 	return 0;
 }

@@ -1,8 +1,9 @@
 /*
  * What the targets of the request's name=value parsers share (cookies,
- * query strings): parsing the pairs written back must give the same
- * pairs, and a request built with the text must look up what the parser
- * found.
+ * query strings): the whole run of an input (fuzz_params_one), in which
+ * parsing the pairs written back must give the same pairs, and a request
+ * built with the text must look up what the parser found; each target
+ * brings its own checks of a pair and its own way of writing them back.
  */
 #ifndef SBX_TESTS_FUZZ_PARAMS_H
 #define SBX_TESTS_FUZZ_PARAMS_H
@@ -71,6 +72,49 @@ fuzz_params_request(const char *var, const char *text,
 		sbx_req_fini(&req);
 	}
 	free(kv);
+}
+
+/* One parser of name=value text and how its target checks it. */
+struct fuzz_params_target {
+	fuzz_parse_fn parse;
+	void (*check)(const struct sbx_param *);	/* each parsed pair */
+	char *(*rewrite)(const struct sbx_params *);	/* NULL: no memory */
+	const char *var;		/* the CGI variable that carries it */
+	size_t member;			/* its pairs in struct sbx_req */
+	fuzz_lookup_fn lookup;
+	const char *const *names;	/* what the handlers look up */
+	size_t nnames;
+};
+
+/*
+ * The whole input (no selector byte) is the text: what any parse may
+ * answer, a refusal leaving nothing behind, t->check on every pair, the
+ * pairs written back parsing the same, and a request built with the text
+ * agreeing with the parser.
+ */
+static inline void
+fuzz_params_one(const struct fuzz_params_target *t, const unsigned char *data,
+    size_t size)
+{
+	struct sbx_params p;
+	char *text;
+	enum sbx_err err;
+	size_t i;
+
+	if ((text = fuzz_copy(data, size, 1)) == NULL)
+		return;
+	err = t->parse(text, &p);
+	CHECK(err == SBX_OK || err == SBX_EPARSE || err == SBX_ENOMEM);
+	if (err != SBX_OK)
+		CHECK(p.n == 0 && p.items == NULL);
+	for (i = 0; err == SBX_OK && i < p.n; i++)
+		t->check(&p.items[i]);
+	if (err == SBX_OK)
+		fuzz_params_reparse(t->parse, t->rewrite(&p), &p);
+	fuzz_params_request(t->var, text, &p, err, t->member, t->lookup,
+	    t->names, t->nnames);
+	sbx_params_fini(&p);
+	free(text);
 }
 
 #endif

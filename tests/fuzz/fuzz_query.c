@@ -67,11 +67,12 @@ rewrite(const struct sbx_params *p)
 }
 
 static void
-check_values(const struct sbx_param *q)
+check_pair(const struct sbx_param *q)
 {
 	enum sbx_sandbox_status st;
 	long limit = 0;
 
+	CHECK(q->name[0] != '\0');
 	if (strcmp(q->name, "limit") == 0 &&
 	    sbx_sandbox_api_limit_parse(q->value, &limit)) {
 		CHECK(limit >= 1 && limit <= 100);
@@ -92,29 +93,12 @@ check_values(const struct sbx_param *q)
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	struct sbx_params p;
-	char *text;
-	enum sbx_err err;
-	size_t i;
+	static const struct fuzz_params_target t = {
+		sbx_http_parse_query, check_pair, rewrite, "QUERY_STRING",
+		offsetof(struct sbx_req, query_params), sbx_req_query,
+		looked_up, sizeof(looked_up) / sizeof(looked_up[0]),
+	};
 
-	if ((text = malloc(size + 1)) == NULL)
-		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
-	err = sbx_http_parse_query(text, &p);
-	CHECK(err == SBX_OK || err == SBX_EPARSE || err == SBX_ENOMEM);
-	if (err != SBX_OK)
-		CHECK(p.n == 0 && p.items == NULL);
-	for (i = 0; err == SBX_OK && i < p.n; i++) {
-		CHECK(p.items[i].name[0] != '\0');
-		check_values(&p.items[i]);
-	}
-	if (err == SBX_OK)
-		fuzz_params_reparse(sbx_http_parse_query, rewrite(&p), &p);
-	fuzz_params_request("QUERY_STRING", text, &p, err,
-	    offsetof(struct sbx_req, query_params), sbx_req_query, looked_up,
-	    sizeof(looked_up) / sizeof(looked_up[0]));
-	sbx_params_fini(&p);
-	free(text);
+	fuzz_params_one(&t, data, size);
 	return 0;
 }

@@ -95,10 +95,8 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (size < 9)
 		return 0;
 	memcpy(&when, data, sizeof(when));
-	if ((text = malloc(size - 9 + 1)) == NULL)
+	if ((text = fuzz_copy(data + 9, size - 9, 1)) == NULL)
 		return 0;
-	memcpy(text, data + 9, size - 9);
-	text[size - 9] = '\0';
 	end = text + (size - 9);
 	for (p = text, i = 0; i < F__MAX && p <= end; i++) {
 		f[i] = p;
