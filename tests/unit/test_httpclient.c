@@ -244,6 +244,26 @@ server_stop(struct server *s)
 	close(s->fd);
 }
 
+/*
+ * Sends req to a server started for it, at http://<host>:<port><path>;
+ * the server has finished (and s->request holds what it read) on return.
+ */
+static enum sbx_err
+send_to(struct server *s, const char *host, const char *path,
+    struct sbx_httpclient_request *req, struct sbx_httpclient_response *resp)
+{
+	char url[64];
+	enum sbx_err err;
+
+	server_start(s);
+	snprintf(url, sizeof(url), "http://%s:%d%s", host, s->port, path);
+	req->url = url;
+	err = sbx_httpclient_send(req, resp);
+	server_stop(s);
+	req->url = NULL;
+	return err;
+}
+
 static void
 test_send_post(void **state)
 {
@@ -258,14 +278,10 @@ test_send_post(void **state)
 	struct sbx_httpclient_request req = { .method = "POST", .headers = h,
 	    .nheaders = 2, .body = body, .body_len = strlen(body) };
 	struct sbx_httpclient_response resp;
-	char url[64], buf[32];
+	char buf[32];
 
 	(void)state;
-	server_start(&s);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
-	req.url = url;
-	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_OK);
-	server_stop(&s);
+	assert_int_equal(send_to(&s, "127.0.0.1", "/", &req, &resp), SBX_OK);
 	assert_int_equal(resp.status, 200);
 	assert_int_equal(resp.body_len, 5);
 	assert_string_equal(resp.body, "hello");
@@ -290,14 +306,10 @@ test_redirect_not_followed(void **state)
 	    "Connection: close\r\n\r\n" };
 	struct sbx_httpclient_request req = { .method = "GET" };
 	struct sbx_httpclient_response resp;
-	char url[64], buf[64];
+	char buf[64];
 
 	(void)state;
-	server_start(&s);
-	snprintf(url, sizeof(url), "http://localhost:%d/x", s.port);
-	req.url = url;
-	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_OK);
-	server_stop(&s);
+	assert_int_equal(send_to(&s, "localhost", "/x", &req, &resp), SBX_OK);
 	assert_int_equal(resp.status, 302);
 	assert_string_equal(resp.body, "");
 	assert_true(sbx_httpclient_response_header(&resp, "location", buf,
@@ -313,14 +325,10 @@ test_too_big(void **state)
 	    "Connection: close\r\n\r\n", .pad = 4 * 1024 * 1024 + 1 };
 	struct sbx_httpclient_request req = { .method = "GET" };
 	struct sbx_httpclient_response resp;
-	char url[64];
 
 	(void)state;
-	server_start(&s);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
-	req.url = url;
-	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_ETOOBIG);
-	server_stop(&s);
+	assert_int_equal(send_to(&s, "127.0.0.1", "/", &req, &resp),
+	    SBX_ETOOBIG);
 	assert_null(resp.body);
 	assert_int_equal(resp.status, 0);
 }
@@ -332,14 +340,9 @@ test_just_under_cap(void **state)
 	    "Connection: close\r\n\r\n", .pad = 4 * 1024 * 1024 };
 	struct sbx_httpclient_request req = { .method = "GET" };
 	struct sbx_httpclient_response resp;
-	char url[64];
 
 	(void)state;
-	server_start(&s);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
-	req.url = url;
-	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_OK);
-	server_stop(&s);
+	assert_int_equal(send_to(&s, "127.0.0.1", "/", &req, &resp), SBX_OK);
 	assert_int_equal(resp.body_len, 4 * 1024 * 1024);
 	sbx_httpclient_response_fini(&resp);
 }
@@ -367,10 +370,8 @@ test_refused_and_timeout(void **state)
 	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_EUNAVAILABLE);
 
 	/* A server that never answers: the (shortened) timeout ends it. */
-	server_start(&s);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
-	assert_int_equal(sbx_httpclient_send(&req, &resp), SBX_EUNAVAILABLE);
-	server_stop(&s);
+	assert_int_equal(send_to(&s, "127.0.0.1", "/", &req, &resp),
+	    SBX_EUNAVAILABLE);
 	assert_int_equal(resp.status, 0);
 }
 
