@@ -316,6 +316,26 @@ static const char sql_deleted[] =
     " WHERE id = $1::uuid AND version = $2::bigint AND status = 'TERMINATING'"
     " RETURNING " SBX_SANDBOX_COLS;
 
+/*
+ * Records that DeleteStack was accepted for sb as it was read (its
+ * version). Someone else moved the row on: theirs is the newer word, and
+ * out gets the row as it is now.
+ */
+static enum sbx_err
+record_deleted(const struct sbx_sandbox *sb, struct sbx_sandbox **out)
+{
+	char ver[32];
+	const char *p[2] = { sb->id, ver };
+	enum sbx_err err;
+
+	snprintf(ver, sizeof(ver), "%ld", sb->version);
+	err = sbx_sandbox_db_row_query(NULL, "sbx_deleted", sql_deleted, 2, p,
+	    SBX_ENOTFOUND, out);
+	if (err == SBX_ENOTFOUND)
+		err = out != NULL ? sbx_sandbox_get(sb->id, out) : SBX_OK;
+	return err;
+}
+
 enum sbx_err
 sbx_sandbox_delete_stack(const struct sbx_sandbox *sb, const char *actor,
     long backoff_seconds, struct sbx_sandbox **out)
@@ -323,7 +343,7 @@ sbx_sandbox_delete_stack(const struct sbx_sandbox *sb, const char *actor,
 	struct sbx_cfn_stack st;
 	struct sbx_cfn_error ce;
 	struct sbx_sandbox *cur = NULL;
-	char token[80], ver[32], reason[1200];
+	char token[80], reason[1200];
 	const char *target;
 	enum sbx_err err, cerr;
 
@@ -378,16 +398,7 @@ sbx_sandbox_delete_stack(const struct sbx_sandbox *sb, const char *actor,
 	}
 	sbx_log(SBX_LOG_INFO, MODULE, "sandbox %s: DeleteStack accepted",
 	    sb->name);
-	snprintf(ver, sizeof(ver), "%ld", sb->version);
-	{
-		const char *p[2] = { sb->id, ver };
-
-		err = sbx_sandbox_db_row_query(NULL, "sbx_deleted",
-		    sql_deleted, 2, p, SBX_ENOTFOUND, out);
-	}
-	/* Someone else moved the row on: theirs is the newer word. */
-	if (err == SBX_ENOTFOUND)
-		err = out != NULL ? sbx_sandbox_get(sb->id, out) : SBX_OK;
+	err = record_deleted(sb, out);
 out:
 	sbx_cfn_stack_fini(&st);
 	sbx_sandbox_free(cur);
@@ -400,8 +411,6 @@ sbx_sandbox_delete_stack_due(const struct sbx_sandbox *sb, const char *actor,
 {
 	struct sbx_cfn_stack st;
 	struct sbx_cfn_error ce;
-	char ver[32];
-	enum sbx_err err;
 
 	if (out != NULL)
 		*out = NULL;
@@ -424,16 +433,7 @@ sbx_sandbox_delete_stack_due(const struct sbx_sandbox *sb, const char *actor,
 	sbx_cfn_stack_fini(&st);
 	sbx_log(SBX_LOG_INFO, MODULE, "sandbox %s: DeleteStack was accepted "
 	    "before (not recorded then); not sent again", sb->name);
-	snprintf(ver, sizeof(ver), "%ld", sb->version);
-	{
-		const char *p[2] = { sb->id, ver };
-
-		err = sbx_sandbox_db_row_query(NULL, "sbx_deleted",
-		    sql_deleted, 2, p, SBX_ENOTFOUND, out);
-	}
-	if (err == SBX_ENOTFOUND)
-		err = out != NULL ? sbx_sandbox_get(sb->id, out) : SBX_OK;
-	return err;
+	return record_deleted(sb, out);
 }
 
 enum sbx_err
