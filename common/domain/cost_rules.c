@@ -22,8 +22,9 @@ sbx_cost_now(void)
 	    (cfg != NULL ? cfg->cost_clock_offset_seconds : 0);
 }
 
-long long
-sbx_cost_month_start(long long t)
+/* The start of the month months after t's, in UTC. */
+static long long
+month_add(long long t, int months)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -31,40 +32,43 @@ sbx_cost_month_start(long long t)
 	gmtime_r(&tt, &tm);
 	tm.tm_mday = 1;
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-	return (long long)timegm(&tm);
+	tm.tm_mon += months;
+	return (long long)timegm(&tm);	/* timegm normalises month 12 */
+}
+
+long long
+sbx_cost_month_start(long long t)
+{
+	return month_add(t, 0);
 }
 
 long long
 sbx_cost_month_next(long long month_start)
 {
-	time_t tt = (time_t)month_start;
+	return month_add(month_start, 1);
+}
+
+/* t's month in UTC: "YYYY-MM", or with first_day "YYYY-MM-01". */
+static void
+month_format(long long t, int first_day, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
 	struct tm tm;
 
 	gmtime_r(&tt, &tm);
-	tm.tm_mday = 1;
-	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-	tm.tm_mon++;
-	return (long long)timegm(&tm);	/* timegm normalises month 12 */
+	strftime(buf, len, first_day ? "%Y-%m-01" : "%Y-%m", &tm);
 }
 
 void
 sbx_cost_month_name(long long t, char *buf, size_t len)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, len, "%Y-%m", &tm);
+	month_format(t, 0, buf, len);
 }
 
 void
 sbx_cost_month_date(long long t, char *buf, size_t len)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, len, "%Y-%m-01", &tm);
+	month_format(t, 1, buf, len);
 }
 
 long long
