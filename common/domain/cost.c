@@ -704,27 +704,45 @@ static const char sql_budget_of[] =
     "SELECT monthly_usd::text AS monthly_usd FROM user_budgets"
     " WHERE user_id = $1::uuid";
 
+/*
+ * The amount in column col of the row that sql finds for id (its one
+ * parameter): *known is 0, *v 0, when there is no such row or the column
+ * is NULL.
+ */
+static enum sbx_err
+amount_of(const char *name, const char *sql, const char *id, const char *col,
+    double *v, int *known)
+{
+	const char *p[1] = { id };
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	*known = 0;
+	*v = 0;
+	if ((err = sbx_db_exec(name, sql, 1, p, &res)) != SBX_OK)
+		return err;
+	if (PQntuples(res) == 1 && sbx_db_get(res, 0, col) != NULL) {
+		*v = num(res, 0, col, 0);
+		*known = 1;
+	}
+	PQclear(res);
+	return SBX_OK;
+}
+
 enum sbx_err
 sbx_cost_budget_of(const char *user_id, double *budget, int *has)
 {
 	const struct sbx_config *cfg = sbx_config();
-	const char *p[1] = { user_id };
-	PGresult *res = NULL;
 	enum sbx_err err;
 
-	*has = 0;
-	*budget = 0;
-	err = sbx_db_exec("cost_budget_of", sql_budget_of, 1, p, &res);
-	if (err != SBX_OK)
+	err = amount_of("cost_budget_of", sql_budget_of, user_id,
+	    "monthly_usd", budget, has);
+	if (err != SBX_OK || *has)
 		return err;
-	if (PQntuples(res) == 1) {
-		*budget = num(res, 0, "monthly_usd", 0);
-		*has = 1;
-	} else if (cfg->user_monthly_budget_usd != NULL) {
+	if (cfg->user_monthly_budget_usd != NULL) {
 		*budget = sbx_cost_usd_parse(cfg->user_monthly_budget_usd);
 		*has = *budget >= 0;
 	}
-	PQclear(res);
 	return SBX_OK;
 }
 
@@ -892,22 +910,8 @@ static const char sql_sandbox_hourly[] =
 enum sbx_err
 sbx_cost_sandbox_hourly(const char *sandbox_id, double *hourly, int *known)
 {
-	const char *p[1] = { sandbox_id };
-	PGresult *res = NULL;
-	enum sbx_err err;
-
-	*known = 0;
-	*hourly = 0;
-	err = sbx_db_exec("cost_sandbox_hourly", sql_sandbox_hourly, 1, p,
-	    &res);
-	if (err != SBX_OK)
-		return err;
-	if (PQntuples(res) == 1 && sbx_db_get(res, 0, "hourly_usd") != NULL) {
-		*hourly = num(res, 0, "hourly_usd", 0);
-		*known = 1;
-	}
-	PQclear(res);
-	return SBX_OK;
+	return amount_of("cost_sandbox_hourly", sql_sandbox_hourly, sandbox_id,
+	    "hourly_usd", hourly, known);
 }
 
 /* ------------------------------------------------------------ stopping */
