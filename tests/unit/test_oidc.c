@@ -1065,8 +1065,35 @@ test_authorize_url(void **state)
 static void
 test_exchange(void **state)
 {
+	/* What the exchange answers when the IdP refuses or fails. */
+	static const struct {
+		long status;
+		int down;		/* the IdP cannot be reached */
+		const char *body;
+		enum sbx_err want;
+		const char *why;	/* NULL: not checked */
+	} refused[] = {
+		/* A reused code or a wrong verifier: invalid_grant. */
+		{ 400, 0, "{\"error\":\"invalid_grant\","
+		    "\"error_description\":\"Bad\"}", SBX_EREMOTE,
+		    "invalid_grant" },
+		/* An unknown error code is not echoed. */
+		{ 400, 0, "{\"error\":\"<script>\"}", SBX_EREMOTE,
+		    "the identity provider refused the code" },
+		{ 401, 0, "{\"error\":\"invalid_client\"}", SBX_EREMOTE, NULL },
+		/* The IdP failing or away is "unavailable". */
+		{ 500, 0, "{\"error\":\"invalid_client\"}", SBX_EUNAVAILABLE,
+		    NULL },
+		{ 429, 0, "{\"error\":\"invalid_client\"}", SBX_EUNAVAILABLE,
+		    NULL },
+		{ 429, 1, "{\"error\":\"invalid_client\"}", SBX_EUNAVAILABLE,
+		    NULL },
+		/* A 200 without an ID token. */
+		{ 200, 0, "{\"access_token\":\"ya29.x\"}", SBX_EPARSE, NULL },
+	};
 	char *tok = NULL;
 	const char *why = NULL;
+	size_t i;
 
 	(void)state;
 	idp.token_status = 200;
@@ -1083,43 +1110,20 @@ test_exchange(void **state)
 	    "&client_id=client-1.apps.example&client_secret=client-secret-1"
 	    "&code_verifier=verifier-1");
 
-	/* A reused code or a wrong verifier: the IdP says invalid_grant. */
-	idp.token_status = 400;
-	snprintf(idp.token_body, sizeof(idp.token_body),
-	    "{\"error\":\"invalid_grant\",\"error_description\":\"Bad\"}");
-	assert_int_equal(sbx_oidc_exchange(&cfg, "c", "v", "https://x/cb",
-	    &tok, &why), SBX_EREMOTE);
-	assert_null(tok);
-	assert_string_equal(why, "invalid_grant");
-	/* An unknown error code is not echoed. */
-	snprintf(idp.token_body, sizeof(idp.token_body),
-	    "{\"error\":\"<script>\"}");
-	assert_int_equal(sbx_oidc_exchange(&cfg, "c", "v", "https://x/cb",
-	    &tok, &why), SBX_EREMOTE);
-	assert_string_equal(why, "the identity provider refused the code");
-	idp.token_status = 401;
-	snprintf(idp.token_body, sizeof(idp.token_body),
-	    "{\"error\":\"invalid_client\"}");
-	assert_int_equal(sbx_oidc_exchange(&cfg, "c", "v", "https://x/cb",
-	    &tok, &why), SBX_EREMOTE);
-	/* The IdP failing or away is "unavailable". */
-	idp.token_status = 500;
-	assert_int_equal(sbx_oidc_exchange(&cfg, "c", "v", "https://x/cb",
-	    &tok, &why), SBX_EUNAVAILABLE);
-	idp.token_status = 429;
-	assert_int_equal(sbx_oidc_exchange(&cfg, "c", "v", "https://x/cb",
-	    &tok, &why), SBX_EUNAVAILABLE);
-	idp.down = 1;
-	assert_int_equal(sbx_oidc_exchange(&cfg, "c", "v", "https://x/cb",
-	    &tok, &why), SBX_EUNAVAILABLE);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		idp.token_status = refused[i].status;
+		idp.down = refused[i].down;
+		snprintf(idp.token_body, sizeof(idp.token_body), "%s",
+		    refused[i].body);
+		if (sbx_oidc_exchange(&cfg, "c", "v", "https://x/cb", &tok,
+		    &why) != refused[i].want)
+			fail_msg("refusal %zu: want %s", i,
+			    sbx_strerror(refused[i].want));
+		assert_null(tok);
+		if (refused[i].why != NULL)
+			assert_string_equal(why, refused[i].why);
+	}
 	idp.down = 0;
-	/* A 200 without an ID token. */
-	idp.token_status = 200;
-	snprintf(idp.token_body, sizeof(idp.token_body),
-	    "{\"access_token\":\"ya29.x\"}");
-	assert_int_equal(sbx_oidc_exchange(&cfg, "c", "v", "https://x/cb",
-	    &tok, &why), SBX_EPARSE);
-	assert_null(tok);
 }
 
 static void
