@@ -118,6 +118,28 @@ expect_refused(unsigned needs, const char *var, const char *value,
 	sbx_config_fini(&cfg);
 }
 
+/* The full env, with var set to value (NULL: unset), is refused. */
+static void
+refused_with(unsigned needs, const char *var, const char *value,
+    const char *want, int secret)
+{
+	env_full();
+	env_set(var, value);
+	expect_refused(needs, var, value, want, secret);
+}
+
+/* Parses with the current fake env and expects it accepted. */
+static void
+expect_accepted(unsigned needs, const char *what, size_t i)
+{
+	struct sbx_config cfg;
+	char err[512];
+
+	if (parse(&cfg, needs, err, sizeof(err)) != SBX_OK)
+		fail_msg("%s %zu refused: %s", what, i, err);
+	sbx_config_fini(&cfg);
+}
+
 /* ------------------------------------------------------------ tests */
 
 static void
@@ -274,12 +296,9 @@ test_malformed(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < N(cases); i++) {
-		env_full();
-		env_set(cases[i].var, cases[i].value);
-		expect_refused(ALL_NEEDS, cases[i].var, cases[i].value,
+	for (i = 0; i < N(cases); i++)
+		refused_with(ALL_NEEDS, cases[i].var, cases[i].value,
 		    cases[i].want, 0);
-	}
 }
 
 /* Values that may hold a password are named, never quoted. */
@@ -299,12 +318,8 @@ test_malformed_secret_values(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < N(cases); i++) {
-		env_full();
-		env_set(cases[i].var, cases[i].value);
-		expect_refused(ALL_NEEDS, cases[i].var, cases[i].value, NULL,
-		    1);
-	}
+	for (i = 0; i < N(cases); i++)
+		refused_with(ALL_NEEDS, cases[i].var, cases[i].value, NULL, 1);
 }
 
 static void
@@ -323,17 +338,13 @@ test_database_url_forms(void **state)
 		"localhost",
 		"POSTGRES://x",
 	};
-	struct sbx_config cfg;
-	char err[512];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < N(ok); i++) {
 		env_reset();
 		env_set("DATABASE_URL", ok[i]);
-		if (parse(&cfg, SBX_NEED_DB, err, sizeof(err)) != SBX_OK)
-			fail_msg("DATABASE_URL form %zu refused: %s", i, err);
-		sbx_config_fini(&cfg);
+		expect_accepted(SBX_NEED_DB, "DATABASE_URL form", i);
 	}
 	for (i = 0; i < N(bad); i++) {
 		env_reset();
@@ -367,23 +378,16 @@ test_required(void **state)
 	(void)state;
 	for (i = 0; i < N(cases); i++) {
 		/* Missing, for a binary that needs it: refused. */
-		env_full();
-		env_set(cases[i].var, NULL);
-		expect_refused(cases[i].needs, cases[i].var, NULL,
+		refused_with(cases[i].needs, cases[i].var, NULL,
 		    cases[i].want, 0);
 		/* Empty is the same as missing. */
-		env_full();
-		env_set(cases[i].var, "");
-		expect_refused(cases[i].needs, cases[i].var, NULL,
+		refused_with(cases[i].needs, cases[i].var, "",
 		    cases[i].want, 0);
 		/* Missing, for a binary that does not need it: fine. */
 		env_full();
 		env_set(cases[i].var, NULL);
-		if (parse(&cfg, ALL_NEEDS & ~cases[i].needs, err,
-		    sizeof(err)) != SBX_OK)
-			fail_msg("%s: required without its group: %s",
-			    cases[i].var, err);
-		sbx_config_fini(&cfg);
+		expect_accepted(ALL_NEEDS & ~cases[i].needs,
+		    "required without its group: case", i);
 	}
 
 	/* No webhook URL: no webhook secret needed. */
@@ -483,23 +487,16 @@ test_session_key(void **state)
 		"3f9a1c0e7b52d846a1f0c93e5d7b2a4c",		/* 32 hex */
 		"tZ4p/9wQ+Vm1kLr7Yx2sB8nC3eF6hJ0aG5dU1oI2qWc=",
 	};
-	struct sbx_config cfg;
-	char err[512];
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < N(weak); i++) {
-		env_full();
-		env_set("SESSION_SECRET_KEY", weak[i]);
-		expect_refused(SBX_NEED_SESSION, "SESSION_SECRET_KEY", weak[i],
+	for (i = 0; i < N(weak); i++)
+		refused_with(SBX_NEED_SESSION, "SESSION_SECRET_KEY", weak[i],
 		    NULL, 1);
-	}
 	for (i = 0; i < N(strong); i++) {
 		env_full();
 		env_set("SESSION_SECRET_KEY", strong[i]);
-		if (parse(&cfg, SBX_NEED_SESSION, err, sizeof(err)) != SBX_OK)
-			fail_msg("strong key %zu refused: %s", i, err);
-		sbx_config_fini(&cfg);
+		expect_accepted(SBX_NEED_SESSION, "strong key", i);
 	}
 }
 
@@ -725,6 +722,17 @@ test_env_file(void **state)
 	assert_null(sbx_config_getenv("REAPER_BATCH_SIZE", NULL));
 }
 
+/* Settings read with the env file holding text are refused; err says why. */
+static void
+env_file_refused(const char *text, char *err, size_t len)
+{
+	struct sbx_config cfg;
+
+	write_env_file(text);
+	assert_int_equal(sbx_config_parse(&cfg, 0, sbx_config_getenv, NULL,
+	    err, len), SBX_ECONFIG);
+}
+
 static void
 test_env_file_errors(void **state)
 {
@@ -733,21 +741,15 @@ test_env_file_errors(void **state)
 
 	(void)state;
 	/* A value from the file is validated like any other. */
-	write_env_file("SANDBOX_MAX_PER_USER=lots\n");
-	assert_int_equal(sbx_config_parse(&cfg, 0, sbx_config_getenv, NULL,
-	    err, sizeof(err)), SBX_ECONFIG);
+	env_file_refused("SANDBOX_MAX_PER_USER=lots\n", err, sizeof(err));
 	assert_non_null(strstr(err, "SANDBOX_MAX_PER_USER: "));
 
 	/* A line that is not KEY=VALUE is reported with its number. */
-	write_env_file("A=1\n\nthis is not a setting\n");
-	assert_int_equal(sbx_config_parse(&cfg, 0, sbx_config_getenv, NULL,
-	    err, sizeof(err)), SBX_ECONFIG);
+	env_file_refused("A=1\n\nthis is not a setting\n", err, sizeof(err));
 	assert_true(strncmp(err, "SBX_ENV_FILE: ", 14) == 0);
 	assert_non_null(strstr(err, "line 3"));
 
-	write_env_file("1BAD=x\n");
-	assert_int_equal(sbx_config_parse(&cfg, 0, sbx_config_getenv, NULL,
-	    err, sizeof(err)), SBX_ECONFIG);
+	env_file_refused("1BAD=x\n", err, sizeof(err));
 	assert_non_null(strstr(err, "line 1"));
 
 	/* A file that was named but is missing is an error, not nothing. */
