@@ -8,7 +8,7 @@ resource "aws_lb" "this" {
   name               = "${var.name}-alb"
   load_balancer_type = "application"
   internal           = false
-  security_groups    = [aws_security_group.alb.id]
+  security_groups    = [aws_security_group.this["alb"].id]
   subnets            = var.alb_subnet_ids
 
   # Requests with header names nginx would have to guess at are dropped

@@ -113,7 +113,7 @@ resource "aws_ecs_service" "service" {
 
   network_configuration {
     subnets          = var.service_subnet_ids
-    security_groups  = [aws_security_group.service.id]
+    security_groups  = [aws_security_group.this["service"].id]
     assign_public_ip = var.assign_public_ip
   }
 
@@ -133,7 +133,7 @@ resource "aws_ecs_service" "service" {
     aws_lb_listener.https,
     aws_iam_role_policy.execution_secrets,
     aws_iam_role_policy_attachment.execution_managed,
-    aws_secretsmanager_secret_version.session_secret_key,
+    aws_secretsmanager_secret_version.generated,
     aws_secretsmanager_secret_version.google_client_secret,
   ]
 }
@@ -197,7 +197,7 @@ resource "aws_ecs_service" "reaper" {
 
   network_configuration {
     subnets          = var.service_subnet_ids
-    security_groups  = [aws_security_group.jobs.id]
+    security_groups  = [aws_security_group.this["jobs"].id]
     assign_public_ip = var.assign_public_ip
   }
 
@@ -207,7 +207,7 @@ resource "aws_ecs_service" "reaper" {
   depends_on = [
     aws_iam_role_policy.execution_secrets,
     aws_iam_role_policy_attachment.execution_managed,
-    aws_secretsmanager_secret_version.notify_webhook_secret,
+    aws_secretsmanager_secret_version.generated,
   ]
 }
 

@@ -50,13 +50,9 @@ resource "aws_iam_role_policy_attachment" "execution_managed" {
 
 data "aws_iam_policy_document" "execution_secrets" {
   statement {
-    sid     = "ReadTheTasksSecrets"
-    actions = ["secretsmanager:GetSecretValue"]
-    resources = [
-      aws_secretsmanager_secret.session_secret_key.arn,
-      aws_secretsmanager_secret.google_client_secret.arn,
-      aws_secretsmanager_secret.notify_webhook_secret.arn,
-    ]
+    sid       = "ReadTheTasksSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [for s in aws_secretsmanager_secret.this : s.arn]
   }
 }
 

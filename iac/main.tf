@@ -118,11 +118,11 @@ locals {
   # Secrets Manager -> environment variables, read by the ECS agent with
   # the execution role when a task starts.
   secrets_service = [
-    { name = "SESSION_SECRET_KEY", valueFrom = aws_secretsmanager_secret.session_secret_key.arn },
-    { name = "GOOGLE_CLIENT_SECRET", valueFrom = aws_secretsmanager_secret.google_client_secret.arn },
+    { name = "SESSION_SECRET_KEY", valueFrom = aws_secretsmanager_secret.this["SESSION_SECRET_KEY"].arn },
+    { name = "GOOGLE_CLIENT_SECRET", valueFrom = aws_secretsmanager_secret.this["GOOGLE_CLIENT_SECRET"].arn },
   ]
   secrets_reaper = [
-    { name = "NOTIFY_WEBHOOK_SECRET", valueFrom = aws_secretsmanager_secret.notify_webhook_secret.arn },
+    { name = "NOTIFY_WEBHOOK_SECRET", valueFrom = aws_secretsmanager_secret.this["NOTIFY_WEBHOOK_SECRET"].arn },
   ]
 
   # The network the one-off tasks run in, as the AWS CLI
@@ -130,7 +130,7 @@ locals {
   jobs_network_cli = format(
     "awsvpcConfiguration={subnets=[%s],securityGroups=[%s],assignPublicIp=%s}",
     join(",", var.service_subnet_ids),
-    aws_security_group.jobs.id,
+    aws_security_group.this["jobs"].id,
     var.assign_public_ip ? "ENABLED" : "DISABLED",
   )
 }

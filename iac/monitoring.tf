@@ -257,85 +257,65 @@ locals {
     "sbx_reaper_runs_failed",
   ] : n => [local.metrics_namespace, n] }
 
-  dashboard_widgets = [
+  # The graphs, two to a row (12 x 6 each), left to right and top to
+  # bottom; each a time series of this region.
+  dashboard_graphs = [
     {
-      type = "metric", x = 0, y = 0, width = 12, height = 6
-      properties = {
-        title   = "Overdue and stuck sandboxes"
-        region  = var.region
-        stat    = "Maximum"
-        period  = 60
-        view    = "timeSeries"
-        metrics = [local.promise_metric["sbx_sandboxes_overdue"], local.promise_metric["sbx_sandboxes_stuck"]]
+      title   = "Overdue and stuck sandboxes"
+      stat    = "Maximum"
+      period  = 60
+      metrics = [local.promise_metric["sbx_sandboxes_overdue"], local.promise_metric["sbx_sandboxes_stuck"]]
+    },
+    {
+      title   = "Seconds: oldest overdue, since the last reaper run"
+      stat    = "Maximum"
+      period  = 60
+      metrics = [local.promise_metric["sbx_sandboxes_overdue_oldest_age_seconds"], local.promise_metric["sbx_reaper_last_run_age_seconds"]]
+      annotations = {
+        horizontal = [{ label = "no-run alarm", value = 300 }]
       }
     },
     {
-      type = "metric", x = 12, y = 0, width = 12, height = 6
-      properties = {
-        title   = "Seconds: oldest overdue, since the last reaper run"
-        region  = var.region
-        stat    = "Maximum"
-        period  = 60
-        view    = "timeSeries"
-        metrics = [local.promise_metric["sbx_sandboxes_overdue_oldest_age_seconds"], local.promise_metric["sbx_reaper_last_run_age_seconds"]]
-        annotations = {
-          horizontal = [{ label = "no-run alarm", value = 300 }]
-        }
-      }
+      title  = "Reaper runs: terminated, failed actions, failed runs"
+      period = 60
+      metrics = [
+        concat(local.promise_metric["sbx_reaper_last_run_terminated"], [{ stat = "Maximum" }]),
+        concat(local.promise_metric["sbx_reaper_last_run_failed"], [{ stat = "Maximum" }]),
+        concat(local.promise_metric["sbx_reaper_runs_failed"], [{ stat = "Sum" }]),
+      ]
     },
     {
-      type = "metric", x = 0, y = 6, width = 12, height = 6
-      properties = {
-        title  = "Reaper runs: terminated, failed actions, failed runs"
-        region = var.region
-        period = 60
-        view   = "timeSeries"
-        metrics = [
-          concat(local.promise_metric["sbx_reaper_last_run_terminated"], [{ stat = "Maximum" }]),
-          concat(local.promise_metric["sbx_reaper_last_run_failed"], [{ stat = "Maximum" }]),
-          concat(local.promise_metric["sbx_reaper_runs_failed"], [{ stat = "Sum" }]),
-        ]
-      }
+      title   = "Webhook outbox"
+      stat    = "Maximum"
+      period  = 60
+      metrics = [local.promise_metric["sbx_webhook_outbox_depth"], local.promise_metric["sbx_webhook_oldest_pending_age_seconds"]]
     },
     {
-      type = "metric", x = 12, y = 6, width = 12, height = 6
-      properties = {
-        title   = "Webhook outbox"
-        region  = var.region
-        stat    = "Maximum"
-        period  = 60
-        view    = "timeSeries"
-        metrics = [local.promise_metric["sbx_webhook_outbox_depth"], local.promise_metric["sbx_webhook_oldest_pending_age_seconds"]]
-      }
+      title  = "Load balancer: 5xx answers"
+      stat   = "Sum"
+      period = 300
+      metrics = [
+        ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", aws_lb.this.arn_suffix],
+        ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", aws_lb.this.arn_suffix],
+      ]
     },
     {
-      type = "metric", x = 0, y = 12, width = 12, height = 6
-      properties = {
-        title  = "Load balancer: 5xx answers"
-        region = var.region
-        stat   = "Sum"
-        period = 300
-        view   = "timeSeries"
-        metrics = [
-          ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", aws_lb.this.arn_suffix],
-          ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", aws_lb.this.arn_suffix],
-        ]
-      }
+      title  = "Targets: healthy and unhealthy"
+      stat   = "Maximum"
+      period = 60
+      metrics = [
+        ["AWS/ApplicationELB", "HealthyHostCount", "TargetGroup", aws_lb_target_group.service.arn_suffix, "LoadBalancer", aws_lb.this.arn_suffix],
+        ["AWS/ApplicationELB", "UnHealthyHostCount", "TargetGroup", aws_lb_target_group.service.arn_suffix, "LoadBalancer", aws_lb.this.arn_suffix],
+      ]
     },
-    {
-      type = "metric", x = 12, y = 12, width = 12, height = 6
-      properties = {
-        title  = "Targets: healthy and unhealthy"
-        region = var.region
-        stat   = "Maximum"
-        period = 60
-        view   = "timeSeries"
-        metrics = [
-          ["AWS/ApplicationELB", "HealthyHostCount", "TargetGroup", aws_lb_target_group.service.arn_suffix, "LoadBalancer", aws_lb.this.arn_suffix],
-          ["AWS/ApplicationELB", "UnHealthyHostCount", "TargetGroup", aws_lb_target_group.service.arn_suffix, "LoadBalancer", aws_lb.this.arn_suffix],
-        ]
-      }
-    },
+  ]
+
+  dashboard_widgets = concat([
+    for i, graph in local.dashboard_graphs : {
+      type       = "metric", x = 12 * (i % 2), y = 6 * floor(i / 2), width = 12, height = 6
+      properties = merge({ region = var.region, view = "timeSeries" }, graph)
+    }
+    ], [
     {
       type = "alarm", x = 0, y = 18, width = 24, height = 3
       properties = {
@@ -350,7 +330,7 @@ locals {
         ]
       }
     },
-  ]
+  ])
 }
 
 resource "aws_cloudwatch_dashboard" "this" {

@@ -23,33 +23,37 @@ output "google_redirect_uri" {
   value       = local.redirect_uri
 }
 
+locals {
+  # `aws ecs run-task` of a job's task definition on the jobs' network,
+  # printing the task's ARN; started_by says who ran it.
+  run_task_commands = {
+    for job, run in {
+      migrate = { family = aws_ecs_task_definition.migrate.family, started_by = "sbx-migrate", more = [] }
+      reaper = {
+        family     = aws_ecs_task_definition.reaper.family
+        started_by = "sbx-reaper-manual"
+        more       = ["--overrides '{\"containerOverrides\":[{\"name\":\"reaper\",\"command\":[\"/opt/sbx/bin/sbx-reaper\",\"--once\"]}]}'"]
+      }
+      } : job => join(" ", concat([
+        "aws ecs run-task",
+        "--region ${var.region}",
+        "--cluster ${aws_ecs_cluster.this.name}",
+        "--task-definition ${run.family}",
+        "--launch-type FARGATE",
+        "--started-by ${run.started_by}",
+        "--network-configuration '${local.jobs_network_cli}'",
+    ], run.more, ["--query 'tasks[0].taskArn' --output text"]))
+  }
+}
+
 output "migrate_command" {
   description = "Runs the migration task once (sbx-migrate --dialect dsql) and prints its task ARN. Run it after the first apply and after every apply that brings a new image; iac/README.md shows how to wait for it and read its exit code."
-  value = join(" ", [
-    "aws ecs run-task",
-    "--region ${var.region}",
-    "--cluster ${aws_ecs_cluster.this.name}",
-    "--task-definition ${aws_ecs_task_definition.migrate.family}",
-    "--launch-type FARGATE",
-    "--started-by sbx-migrate",
-    "--network-configuration '${local.jobs_network_cli}'",
-    "--query 'tasks[0].taskArn' --output text",
-  ])
+  value       = local.run_task_commands.migrate
 }
 
 output "reaper_run_command" {
   description = "Runs one extra reaper pass now (sbx-reaper --once), beside the reaper service (e.g. after fixing a stuck sandbox's cause); two reapers at once are safe."
-  value = join(" ", [
-    "aws ecs run-task",
-    "--region ${var.region}",
-    "--cluster ${aws_ecs_cluster.this.name}",
-    "--task-definition ${aws_ecs_task_definition.reaper.family}",
-    "--launch-type FARGATE",
-    "--started-by sbx-reaper-manual",
-    "--network-configuration '${local.jobs_network_cli}'",
-    "--overrides '{\"containerOverrides\":[{\"name\":\"reaper\",\"command\":[\"/opt/sbx/bin/sbx-reaper\",\"--once\"]}]}'",
-    "--query 'tasks[0].taskArn' --output text",
-  ])
+  value       = local.run_task_commands.reaper
 }
 
 output "reaper_service_name" {
@@ -69,7 +73,7 @@ output "dashboard_url" {
 
 output "google_client_secret_put_command" {
   description = "Puts GOOGLE_CLIENT_SECRET into Secrets Manager from the shell variable of that name (when Terraform does not write it: google_client_secret_version = 0). Then force a new deployment of the service."
-  value       = "aws secretsmanager put-secret-value --region ${var.region} --secret-id ${aws_secretsmanager_secret.google_client_secret.arn} --secret-string \"$GOOGLE_CLIENT_SECRET\""
+  value       = "aws secretsmanager put-secret-value --region ${var.region} --secret-id ${aws_secretsmanager_secret.this["GOOGLE_CLIENT_SECRET"].arn} --secret-string \"$GOOGLE_CLIENT_SECRET\""
 }
 
 output "force_new_deployment_command" {
@@ -109,11 +113,7 @@ output "cfn_role_arn" {
 
 output "secret_arns" {
   description = "Secrets Manager secrets passed to the tasks."
-  value = {
-    SESSION_SECRET_KEY    = aws_secretsmanager_secret.session_secret_key.arn
-    GOOGLE_CLIENT_SECRET  = aws_secretsmanager_secret.google_client_secret.arn
-    NOTIFY_WEBHOOK_SECRET = aws_secretsmanager_secret.notify_webhook_secret.arn
-  }
+  value       = { for k, s in aws_secretsmanager_secret.this : k => s.arn }
 }
 
 output "log_groups" {

@@ -14,52 +14,77 @@
 # A task reads its secrets when it starts: after changing one, force a
 # new deployment of the service (the reaper's next run picks it up).
 
-resource "aws_secretsmanager_secret" "session_secret_key" {
-  name                    = "${var.name}/SESSION_SECRET_KEY"
-  description             = "SESSION_SECRET_KEY of ${var.name}: signs the service's session tokens and cookies"
+locals {
+  # Each secret: what it is (its description).
+  secrets = {
+    SESSION_SECRET_KEY    = "signs the service's session tokens and cookies"
+    NOTIFY_WEBHOOK_SECRET = "HMAC key of the X-Sbx-Signature header on webhooks"
+    GOOGLE_CLIENT_SECRET  = "the OAuth client secret from the Google Cloud console"
+  }
+
+  # The secrets Terraform generates, each with the variable whose raise
+  # writes a new value.
+  generated_secret_versions = {
+    SESSION_SECRET_KEY    = var.session_secret_key_version
+    NOTIFY_WEBHOOK_SECRET = var.notify_webhook_secret_version
+  }
+}
+
+resource "aws_secretsmanager_secret" "this" {
+  for_each = local.secrets
+
+  name                    = "${var.name}/${each.key}"
+  description             = "${each.key} of ${var.name}: ${each.value}"
   recovery_window_in_days = var.secret_recovery_window_days
 }
 
-ephemeral "aws_secretsmanager_random_password" "session_secret_key" {
+ephemeral "aws_secretsmanager_random_password" "generated" {
+  for_each = local.generated_secret_versions
+
   password_length     = 64
   exclude_punctuation = true
   include_space       = false
 }
 
-resource "aws_secretsmanager_secret_version" "session_secret_key" {
-  secret_id                = aws_secretsmanager_secret.session_secret_key.id
-  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.session_secret_key.random_password
-  secret_string_wo_version = var.session_secret_key_version
-}
+resource "aws_secretsmanager_secret_version" "generated" {
+  for_each = local.generated_secret_versions
 
-resource "aws_secretsmanager_secret" "notify_webhook_secret" {
-  name                    = "${var.name}/NOTIFY_WEBHOOK_SECRET"
-  description             = "NOTIFY_WEBHOOK_SECRET of ${var.name}: HMAC key of the X-Sbx-Signature header on webhooks"
-  recovery_window_in_days = var.secret_recovery_window_days
-}
-
-ephemeral "aws_secretsmanager_random_password" "notify_webhook_secret" {
-  password_length     = 64
-  exclude_punctuation = true
-  include_space       = false
-}
-
-resource "aws_secretsmanager_secret_version" "notify_webhook_secret" {
-  secret_id                = aws_secretsmanager_secret.notify_webhook_secret.id
-  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.notify_webhook_secret.random_password
-  secret_string_wo_version = var.notify_webhook_secret_version
-}
-
-resource "aws_secretsmanager_secret" "google_client_secret" {
-  name                    = "${var.name}/GOOGLE_CLIENT_SECRET"
-  description             = "GOOGLE_CLIENT_SECRET of ${var.name}: the OAuth client secret from the Google Cloud console"
-  recovery_window_in_days = var.secret_recovery_window_days
+  secret_id                = aws_secretsmanager_secret.this[each.key].id
+  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.generated[each.key].random_password
+  secret_string_wo_version = each.value
 }
 
 resource "aws_secretsmanager_secret_version" "google_client_secret" {
   count = var.google_client_secret_version > 0 ? 1 : 0
 
-  secret_id                = aws_secretsmanager_secret.google_client_secret.id
+  secret_id                = aws_secretsmanager_secret.this["GOOGLE_CLIENT_SECRET"].id
   secret_string_wo         = var.google_client_secret
   secret_string_wo_version = var.google_client_secret_version
+}
+
+# The addresses these had before they were made from the tables above: a
+# deployed stack keeps its secrets.
+moved {
+  from = aws_secretsmanager_secret.session_secret_key
+  to   = aws_secretsmanager_secret.this["SESSION_SECRET_KEY"]
+}
+
+moved {
+  from = aws_secretsmanager_secret.notify_webhook_secret
+  to   = aws_secretsmanager_secret.this["NOTIFY_WEBHOOK_SECRET"]
+}
+
+moved {
+  from = aws_secretsmanager_secret.google_client_secret
+  to   = aws_secretsmanager_secret.this["GOOGLE_CLIENT_SECRET"]
+}
+
+moved {
+  from = aws_secretsmanager_secret_version.session_secret_key
+  to   = aws_secretsmanager_secret_version.generated["SESSION_SECRET_KEY"]
+}
+
+moved {
+  from = aws_secretsmanager_secret_version.notify_webhook_secret
+  to   = aws_secretsmanager_secret_version.generated["NOTIFY_WEBHOOK_SECRET"]
 }
