@@ -320,26 +320,21 @@ resp_write(const struct sbx_req *req, const struct sink *s)
 static void
 log_access(const struct sbx_req *req)
 {
-	cJSON *f = cJSON_CreateObject();
 	long long us = sbx_now_us() - req->started_us;
+	struct sbx_log_kv kv[] = {
+		{ "request_id", req->request_id != NULL ? req->request_id : "",
+		    0, 0 },
+		{ "route", req->route != NULL ? req->route->pattern : NULL,
+		    0, 0 },
+		{ "method", req->method != NULL ? req->method : "", 0, 0 },
+		{ "path", req->path != NULL ? req->path : "", 0, 0 },
+		{ "status", NULL, req->resp.status > 0 ? req->resp.status : 500,
+		    1 },
+		{ "duration_ms", NULL, (double)us / 1000.0, 1 },
+	};
 
-	if (f != NULL) {
-		cJSON_AddStringToObject(f, "request_id",
-		    req->request_id != NULL ? req->request_id : "");
-		if (req->route != NULL)
-			cJSON_AddStringToObject(f, "route", req->route->pattern);
-		else
-			cJSON_AddNullToObject(f, "route");
-		cJSON_AddStringToObject(f, "method",
-		    req->method != NULL ? req->method : "");
-		cJSON_AddStringToObject(f, "path",
-		    req->path != NULL ? req->path : "");
-		cJSON_AddNumberToObject(f, "status",
-		    req->resp.status > 0 ? req->resp.status : 500);
-		cJSON_AddNumberToObject(f, "duration_ms", (double)us / 1000.0);
-	}
-	sbx_log_fields(req->resp.status >= 500 ? SBX_LOG_WARN : SBX_LOG_INFO,
-	    MODULE, "request", f);
+	sbx_log_kv(req->resp.status >= 500 ? SBX_LOG_WARN : SBX_LOG_INFO,
+	    MODULE, "request", kv, sizeof(kv) / sizeof(kv[0]));
 }
 
 /* CONTENT_LENGTH as a size; -1 when present but not a number. */

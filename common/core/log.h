@@ -9,6 +9,8 @@
 #ifndef SBX_LOG_H
 #define SBX_LOG_H
 
+#include <stddef.h>
+
 #include <cjson/cJSON.h>
 
 enum sbx_log_level {
@@ -41,6 +43,25 @@ void sbx_log(enum sbx_log_level level, const char *module, const char *fmt, ...)
  */
 void sbx_log_fields(enum sbx_log_level level, const char *module,
     const char *msg, cJSON *fields);
+
+/*
+ * One extra member of a line: a string (str; NULL prints null) or, with
+ * num set, a number (value). name is the member's key.
+ */
+struct sbx_log_kv {
+	const char *name;
+	const char *str;
+	double value;
+	int num;
+};
+
+/*
+ * Logs a message with n extra members, the same line sbx_log_fields
+ * prints for an object holding them, without building one: for the
+ * per-request access line.
+ */
+void sbx_log_kv(enum sbx_log_level level, const char *module,
+    const char *msg, const struct sbx_log_kv *kv, size_t n);
 
 /* Formats the current UTC time as RFC 3339 with milliseconds into buf. */
 void sbx_log_now(char *buf, unsigned long len);

@@ -248,6 +248,92 @@ test_hostile_text(void **state)
 	free_lines(l, n);
 }
 
+/* The line with its time's 24 characters replaced by T's. */
+static void
+blank_time(char *line)
+{
+	char *t = strstr(line, "\"time\":\"");
+
+	assert_non_null(t);
+	assert_true(strlen(t + 8) > 24);
+	memset(t + 8, 'T', 24);
+}
+
+/*
+ * The lines are written without a cJSON tree (for speed: one access line
+ * per request); their text must be what cJSON printed for the same
+ * object, byte for byte: escapes, numbers, key clashes, nulls.
+ */
+static void
+test_same_text_as_cjson(void **state)
+{
+	static const char *const strs[] = {
+		"plain", "", "tab\tnl\nquote\"back\\slash/", "\x01\x1f\x7f",
+		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\b\f\r",
+	};
+	static const double nums[] = {
+		200, 0, -5, 0.123, 2.5, 1.0 / 3.0, 1e300, 3e9, -3e9, 1e-7,
+		12.3456789, 2147483647.0, 0.1 + 0.2,
+	};
+	struct sbx_log_kv kv[N(strs) + N(nums) + 4];
+	char name[N(strs) + N(nums)][16], *all, *got, *want, *nl;
+	cJSON *o, *f;
+	size_t i, n = 0;
+
+	(void)state;
+	sbx_log_set_request("rid-1", "/api/x");
+	o = cJSON_CreateObject();
+	f = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "time", "TTTTTTTTTTTTTTTTTTTTTTTT");
+	cJSON_AddStringToObject(o, "level", "warn");
+	cJSON_AddStringToObject(o, "module", "http");
+	cJSON_AddStringToObject(o, "msg", "m\n\"x\"");
+	cJSON_AddStringToObject(o, "request_id", "rid-1");
+	cJSON_AddStringToObject(o, "route", "/api/x");
+	for (i = 0; i < N(strs); i++, n++) {
+		snprintf(name[n], sizeof(name[n]), "s%zu", i);
+		kv[n] = (struct sbx_log_kv){ name[n], strs[i], 0, 0 };
+		cJSON_AddStringToObject(o, name[n], strs[i]);
+		cJSON_AddStringToObject(f, name[n], strs[i]);
+	}
+	for (i = 0; i < N(nums); i++, n++) {
+		snprintf(name[n], sizeof(name[n]), "n%zu", i);
+		kv[n] = (struct sbx_log_kv){ name[n], NULL, nums[i], 1 };
+		cJSON_AddNumberToObject(o, name[n], nums[i]);
+		cJSON_AddNumberToObject(f, name[n], nums[i]);
+	}
+	kv[n++] = (struct sbx_log_kv){ "nothing", NULL, 0, 0 };
+	cJSON_AddNullToObject(o, "nothing");
+	cJSON_AddNullToObject(f, "nothing");
+	/* Clashes with the fixed keys and with an earlier field. */
+	kv[n++] = (struct sbx_log_kv){ "level", "lie", 0, 0 };
+	cJSON_AddStringToObject(o, "x_level", "lie");
+	cJSON_AddStringToObject(f, "level", "lie");
+	kv[n++] = (struct sbx_log_kv){ "s0", "again", 0, 0 };
+	cJSON_AddStringToObject(o, "x_s0", "again");
+	cJSON_AddStringToObject(f, "s0", "again");
+	kv[n++] = (struct sbx_log_kv){ "route", NULL, 0, 0 };
+	cJSON_AddNullToObject(o, "x_route");
+	cJSON_AddNullToObject(f, "route");
+	want = cJSON_PrintUnformatted(o);
+	assert_non_null(want);
+
+	sbx_log_kv(SBX_LOG_WARN, "http", "m\n\"x\"", kv, n);
+	sbx_log_fields(SBX_LOG_WARN, "http", "m\n\"x\"", f);
+	all = captured();
+	for (got = all, i = 0; i < 2; i++, got = nl + 1) {
+		nl = strchr(got, '\n');
+		assert_non_null(nl);
+		*nl = '\0';
+		blank_time(got);
+		assert_string_equal(got, want);
+	}
+	assert_string_equal(got, "");
+	free(all);
+	free(want);
+	cJSON_Delete(o);
+}
+
 static void
 test_now(void **state)
 {
@@ -273,6 +359,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_request_and_fields, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_text, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_same_text_as_cjson, setup,
 		    teardown),
 		cmocka_unit_test(test_now),
 	};
