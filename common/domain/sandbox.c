@@ -1068,12 +1068,28 @@ sbx_sandbox_list_work(enum sbx_sandbox_work work, long long now,
 }
 
 /*
+ * The columns a page shows (sbx_sandbox_json_write), named as
+ * SBX_SANDBOX_COLS names them: the page is read with row_view, which
+ * leaves the others NULL or 0. The bookkeeping columns (pending work,
+ * retries, versions, the stack's parameters) are never sent, and they
+ * were half of what PostgreSQL formatted for a page.
+ */
+#define LIST_COLS \
+	"id::text AS id, name, owner_email, template_name, template_version," \
+	" status, status_reason, stack_id, parameters, outputs," \
+	" floor(extract(epoch FROM created_at))::bigint AS created_at," \
+	" floor(extract(epoch FROM expiry_time))::bigint AS expiry_time," \
+	" floor(extract(epoch FROM max_expiry_time))::bigint AS max_expiry_time," \
+	" floor(extract(epoch FROM terminated_at))::bigint AS terminated_at, " \
+	SBX_SANDBOX_COST_COL
+
+/*
  * A page, newest first. The cursor is the id of the last row of the
  * previous page; rows sort by (created_at, id), so a page boundary is
  * stable while rows are added.
  */
 static const char sql_list[] =
-    "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+    "SELECT " LIST_COLS " FROM sandboxes"
     " WHERE ($1::uuid IS NULL OR owner_id = $1::uuid)"
     " AND ($2::text IS NULL OR lower(owner_email) = lower($2::text))"
     " AND ($3::text IS NULL OR status = $3::text)"
@@ -1092,12 +1108,12 @@ static const char sql_list[] =
  * $1 owner_id, then $2 limit, or $2 cursor and $3 limit.
  */
 static const char sql_list_owner[] =
-    "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+    "SELECT " LIST_COLS " FROM sandboxes"
     " WHERE owner_id = $1::uuid"
     " ORDER BY sandboxes.created_at DESC, sandboxes.id DESC LIMIT $2::int";
 
 static const char sql_list_owner_after[] =
-    "SELECT " SBX_SANDBOX_COLS " FROM sandboxes"
+    "SELECT " LIST_COLS " FROM sandboxes"
     " WHERE owner_id = $1::uuid AND (created_at, id) <"
     "   (SELECT c.created_at, c.id FROM sandboxes c WHERE c.id = $2::uuid)"
     " ORDER BY sandboxes.created_at DESC, sandboxes.id DESC LIMIT $3::int";

@@ -33,8 +33,11 @@
 	" floor(extract(epoch FROM last_refresh_at))::bigint AS refreshed_at," \
 	" version, pending_action, attempts," \
 	" floor(extract(epoch FROM next_attempt_at))::bigint AS next_attempt_at," \
-	" CASE WHEN stuck THEN 1 ELSE 0 END AS stuck," \
-	" (SELECT json_build_array(c.hourly_usd, c.accrued_usd," \
+	" CASE WHEN stuck THEN 1 ELSE 0 END AS stuck, " SBX_SANDBOX_COST_COL
+
+/* The cost column of SBX_SANDBOX_COLS (cost.h's sbx_cost_view reads it). */
+#define SBX_SANDBOX_COST_COL \
+	"(SELECT json_build_array(c.hourly_usd, c.accrued_usd," \
 	"  floor(extract(epoch FROM c.accrued_at)), c.accruing," \
 	"  c.unpriced::json, floor(extract(epoch FROM c.estimated_at)))::text" \
 	"  FROM sandbox_costs c WHERE c.sandbox_id = sandboxes.id) AS cost"

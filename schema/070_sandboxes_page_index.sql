@@ -1,0 +1,13 @@
+-- 070_sandboxes_page_index: the index a page of one owner's sandboxes is
+-- read by (GET /api/sandboxes, issue 14). A page sorts by (created_at,
+-- id) descending and the next page starts after the cursor's (created_at,
+-- id); with id in the index a backward scan yields the rows in that order,
+-- stops after the page, and takes the cursor as an index bound. On
+-- (owner_id, created_at) alone PostgreSQL sorts each group of equal
+-- created_at by id and evaluates every column of a row before the limit.
+--
+-- sandboxes_owner_id_idx (owner_id, created_at) is a prefix of this one
+-- and is left in place: on DSQL, sbx-migrate builds this index ASYNC, so
+-- dropping the old one in the same run would leave the lists without an
+-- index until the build ends.
+CREATE INDEX IF NOT EXISTS sandboxes_owner_page_idx ON sandboxes (owner_id, created_at, id);
