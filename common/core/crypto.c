@@ -2,6 +2,7 @@
  * SHA-256, HMAC-SHA256, random bytes and constant-time comparison on
  * OpenSSL 3 (see crypto.h).
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -43,27 +44,89 @@ sbx_crypto_sha256_hex(const void *data, size_t len,
 	return SBX_OK;
 }
 
+/*
+ * OpenSSL 3 looks HMAC and its digest up by name in its provider tables
+ * (taking locks) on every EVP_MAC_fetch and every EVP_MAC_init that
+ * names a digest: for a session token that was most of the cost of its
+ * one HMAC. The HMAC is fetched once per process, and each thread keeps
+ * the context of the last key it used, keyed and ready, and copies it:
+ * the session key repeats on every request, so a request pays neither
+ * lookup nor the key's own hashing.
+ */
+static EVP_MAC *hmac_alg;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void
+hmac_fetch(void)
+{
+	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+#define HMAC_KEY_CACHE_MAX 128
+
+/* Per thread: the last key (at most HMAC_KEY_CACHE_MAX bytes) and its context. */
+static _Thread_local struct {
+	unsigned char key[HMAC_KEY_CACHE_MAX];
+	size_t keylen;
+	EVP_MAC_CTX *ctx;
+} hmac_last;
+
+/* A new context for key, keyed; NULL on failure. */
+static EVP_MAC_CTX *
+hmac_keyed(const void *key, size_t keylen)
+{
+	OSSL_PARAM params[2];
+	EVP_MAC_CTX *ctx;
+
+	(void)pthread_once(&hmac_once, hmac_fetch);
+	if (hmac_alg == NULL || (ctx = EVP_MAC_CTX_new(hmac_alg)) == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	/* An empty key is a valid HMAC key; OpenSSL wants a non-NULL one. */
+	if (EVP_MAC_init(ctx, keylen > 0 ? key : (const void *)"", keylen,
+	    params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* A context keyed with key to use once (the caller frees it). */
+static EVP_MAC_CTX *
+hmac_ctx(const void *key, size_t keylen)
+{
+	EVP_MAC_CTX *ctx;
+
+	if (hmac_last.ctx != NULL && hmac_last.keylen == keylen &&
+	    CRYPTO_memcmp(hmac_last.key, key, keylen) == 0)
+		return EVP_MAC_CTX_dup(hmac_last.ctx);
+	if ((ctx = hmac_keyed(key, keylen)) == NULL ||
+	    keylen > HMAC_KEY_CACHE_MAX)
+		return ctx;
+	EVP_MAC_CTX_free(hmac_last.ctx);
+	OPENSSL_cleanse(hmac_last.key, sizeof(hmac_last.key));
+	hmac_last.keylen = 0;
+	if ((hmac_last.ctx = EVP_MAC_CTX_dup(ctx)) != NULL) {
+		if (keylen > 0)
+			memcpy(hmac_last.key, key, keylen);
+		hmac_last.keylen = keylen;
+	}
+	return ctx;
+}
+
 enum sbx_err
 sbx_crypto_hmac_sha256_parts(const void *key, size_t keylen,
     const struct sbx_crypto_part *parts, size_t n,
     unsigned char out[SBX_CRYPTO_SHA256_LEN])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
-	EVP_MAC *mac = NULL;
-	EVP_MAC_CTX *ctx = NULL;
-	OSSL_PARAM params[2];
+	EVP_MAC_CTX *ctx;
 	size_t mdlen = 0, i;
 	enum sbx_err err = SBX_EINTERNAL;
 
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (mac == NULL || (ctx = EVP_MAC_CTX_new(mac)) == NULL)
-		goto out;
-	/* An empty key is a valid HMAC key; OpenSSL wants a non-NULL one. */
-	if (EVP_MAC_init(ctx, keylen > 0 ? key : (const void *)"", keylen,
-	    params) != 1)
+	if ((ctx = hmac_ctx(key, keylen)) == NULL)
 		goto out;
 	for (i = 0; i < n; i++)
 		if (parts[i].len > 0 && EVP_MAC_update(ctx, parts[i].p,
@@ -77,7 +140,6 @@ sbx_crypto_hmac_sha256_parts(const void *key, size_t keylen,
 out:
 	OPENSSL_cleanse(md, sizeof(md));
 	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
 	return err;
 }
 
