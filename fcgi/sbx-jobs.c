@@ -6,9 +6,10 @@
 #include "common/api/jobs.h"
 
 static const struct sbx_route routes[] = {
-	{ "GET", "/api/jobs", sbx_jobs_api_list, SBX_ROUTE_AUTH, NULL, 0 },
-	{ "GET", "/api/jobs/reaper", sbx_jobs_api_reaper, SBX_ROUTE_ADMIN,
+	{ "GET", "/api/jobs", sbx_jobs_api_list, SBX_ROUTE_AUTH, NULL, 0,
 	    NULL, 0 },
+	{ "GET", "/api/jobs/reaper", sbx_jobs_api_reaper, SBX_ROUTE_ADMIN,
+	    NULL, 0, sbx_jobs_api_reaper_inputs, SBX_JOBS_API_REAPER_NINPUTS },
 };
 
 static const struct sbx_app app = {

@@ -102,12 +102,12 @@ meta_me(struct sbx_req *req)
 }
 
 static const struct sbx_route routes[] = {
-	{ "GET", "/api/", meta_welcome, 0, NULL, 0 },
-	{ "GET", "/api", meta_welcome, 0, NULL, 0 },
-	{ "GET", "/readyz", meta_readyz, 0, NULL, 0 },
-	{ "GET", "/metrics", meta_metrics, 0, NULL, 0 },
-	{ "GET", "/api/test", meta_test, SBX_ROUTE_AUTH, NULL, 0 },
-	{ "GET", "/api/me", meta_me, SBX_ROUTE_AUTH, NULL, 0 },
+	{ "GET", "/api/", meta_welcome, 0, NULL, 0, NULL, 0 },
+	{ "GET", "/api", meta_welcome, 0, NULL, 0, NULL, 0 },
+	{ "GET", "/readyz", meta_readyz, 0, NULL, 0, NULL, 0 },
+	{ "GET", "/metrics", meta_metrics, 0, NULL, 0, NULL, 0 },
+	{ "GET", "/api/test", meta_test, SBX_ROUTE_AUTH, NULL, 0, NULL, 0 },
+	{ "GET", "/api/me", meta_me, SBX_ROUTE_AUTH, NULL, 0, NULL, 0 },
 };
 
 static const struct sbx_app app = {

@@ -1,7 +1,6 @@
 /*
  * GET /api/costs and PUT /api/users/{email}/budget (see cost_api.h).
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,37 +14,56 @@ const struct sbx_field sbx_cost_api_budget_fields[] = {
 	{ "monthly_usd", SBX_F_AMOUNT, 1, 0, 0, NULL, NULL },
 };
 
-/* An email as a path or query value: lower-cased; 0 when not one. */
+/* An email as a path or query value (lower-cased by its declaration). */
 static int
-email_ok(const char *e, char *buf, size_t len)
+email_valid(const char *e)
 {
-	size_t i, n;
+	size_t i, n = strlen(e);
 
-	if (e == NULL || (n = strlen(e)) == 0 || n >= len ||
-	    strchr(e, '@') == NULL || e[0] == '@' || e[n - 1] == '@')
+	if (n == 0 || n >= 256 || strchr(e, '@') == NULL || e[0] == '@' ||
+	    e[n - 1] == '@')
 		return 0;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		if ((unsigned char)e[i] <= ' ' || e[i] == ',' || e[i] == '/')
 			return 0;
-		buf[i] = (char)tolower((unsigned char)e[i]);
-	}
-	buf[n] = '\0';
 	return 1;
 }
+
+static int
+month_valid(const char *s)
+{
+	return sbx_cost_month_parse(s) >= 0;
+}
+
+const struct sbx_input sbx_cost_api_budget_inputs[] = {
+	{ "email", SBX_I_STRING, SBX_I_PATH | SBX_I_LOWER, 0, 0, 0, NULL,
+	    email_valid, "not an email address" },
+};
+
+/* ?format=: num is the index, so the order is this enum's. */
+enum format { FORMAT_JSON, FORMAT_CSV };
+static const char *const formats[] = {
+	[FORMAT_JSON] = "json", [FORMAT_CSV] = "csv", NULL
+};
+
+const struct sbx_input sbx_cost_api_report_inputs[] = {
+	{ "month", SBX_I_STRING, 0, 0, 0, 0, NULL, month_valid,
+	    "month is YYYY-MM, such as 2026-12" },
+	{ "format", SBX_I_ENUM, 0, 0, 0, 0, formats, NULL,
+	    "format is json or csv" },
+	{ "owner", SBX_I_STRING, SBX_I_ADMIN_ONLY | SBX_I_LOWER, 0, 0, 0, NULL,
+	    email_valid, "owner is an email address" },
+};
 
 void
 sbx_cost_api_budget_put(struct sbx_req *req)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req->json,
 	    "monthly_usd");
-	char email[256];
+	const char *email = sbx_req_arg(req, "email")->str;
 	cJSON *out = NULL;
 	enum sbx_err err;
 
-	if (!email_ok(sbx_req_param(req, "email"), email, sizeof(email))) {
-		sbx_reply_invalid(req, "email", "not an email address");
-		return;
-	}
 	err = sbx_cost_budget_set(email, cJSON_IsNumber(v) ? v->valuedouble :
 	    -1, req->principal->email, &out);
 	if (err != SBX_OK) {
@@ -61,41 +79,21 @@ sbx_cost_api_budget_put(struct sbx_req *req)
 void
 sbx_cost_api_report(struct sbx_req *req)
 {
-	const char *month_s = sbx_req_query(req, "month");
-	const char *owner = sbx_req_query(req, "owner");
-	const char *format = sbx_req_query(req, "format");
+	const char *month_s = sbx_req_arg(req, "month")->str;
+	const char *owner = sbx_req_arg(req, "owner")->str;
+	int csv = sbx_req_arg(req, "format")->num == FORMAT_CSV;
 	const char *who = req->principal->user_id;
 	long long month;
-	char email[256], id[40];
+	char id[40];
 	cJSON *out = NULL;
-	char *csv = NULL;
+	char *text = NULL;
 	int csv_all;
 	enum sbx_err err;
 
 	month = month_s != NULL ? sbx_cost_month_parse(month_s) :
 	    sbx_cost_month_start(sbx_cost_now());
-	if (month < 0) {
-		sbx_reply_invalid(req, "month", "month is YYYY-MM, such as "
-		    "2026-12");
-		return;
-	}
-	if (format != NULL && strcmp(format, "json") != 0 &&
-	    strcmp(format, "csv") != 0) {
-		sbx_reply_invalid(req, "format", "format is json or csv");
-		return;
-	}
 	if (owner != NULL) {
-		if (!req->principal->is_admin) {
-			sbx_reply_problem(req, 403, "only an administrator may "
-			    "name an owner");
-			return;
-		}
-		if (!email_ok(owner, email, sizeof(email))) {
-			sbx_reply_invalid(req, "owner", "owner is an email "
-			    "address");
-			return;
-		}
-		err = sbx_cost_user_id(email, id, sizeof(id));
+		err = sbx_cost_user_id(owner, id, sizeof(id));
 		if (err != SBX_OK) {
 			sbx_reply_err(req, err, err == SBX_ENOTFOUND ?
 			    "no user has this email" : "finding the owner");
@@ -103,14 +101,14 @@ sbx_cost_api_report(struct sbx_req *req)
 		}
 		who = id;
 	}
-	if (format != NULL && strcmp(format, "csv") == 0) {
+	if (csv) {
 		csv_all = req->principal->is_admin && owner == NULL;
-		err = sbx_cost_report_csv(month, csv_all ? NULL : who, &csv);
+		err = sbx_cost_report_csv(month, csv_all ? NULL : who, &text);
 		if (err != SBX_OK) {
 			sbx_reply_err(req, err, "the cost report");
 			return;
 		}
-		sbx_reply_text(req, 200, "text/csv; charset=utf-8", csv);
+		sbx_reply_text(req, 200, "text/csv; charset=utf-8", text);
 		return;
 	}
 	err = sbx_cost_report(month, who, req->principal->is_admin, &out);

@@ -17,9 +17,13 @@
 #include "common/core/json.h"
 
 void sbx_cost_api_report(struct sbx_req *req);
+extern const struct sbx_input sbx_cost_api_report_inputs[];
+#define SBX_COST_API_REPORT_NINPUTS 3
 
 void sbx_cost_api_budget_put(struct sbx_req *req);
 extern const struct sbx_field sbx_cost_api_budget_fields[];
 #define SBX_COST_API_BUDGET_NFIELDS 1
+extern const struct sbx_input sbx_cost_api_budget_inputs[];
+#define SBX_COST_API_BUDGET_NINPUTS 1
 
 #endif

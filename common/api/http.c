@@ -184,6 +184,30 @@ body_or_reply(struct sbx_req *req)
 	return 1;
 }
 
+/* The route's query and path inputs (http_input.c): 400, or 403. */
+static int
+inputs_or_reply(struct sbx_req *req)
+{
+	const struct sbx_route *r = req->route;
+	const char *bad = NULL;
+	char detail[256];
+	enum sbx_err err;
+
+	if (r->ninputs > SBX_ROUTE_INPUTS_MAX) {
+		sbx_reply_problem(req, 500, "internal error");
+		return 0;
+	}
+	err = sbx_http_inputs_check(r->inputs, r->ninputs, &req->query_params,
+	    &req->path_params, req->principal != NULL &&
+	    req->principal->is_admin, req->args, &bad, detail, sizeof(detail));
+	if (err == SBX_EFORBIDDEN)
+		sbx_reply_problem(req, 403, "%s", detail);
+	else if (err != SBX_OK)
+		sbx_reply_invalid(req, bad != NULL ? bad : "query", "%s",
+		    detail);
+	return err == SBX_OK;
+}
+
 static void
 dispatch(const struct sbx_app *app, struct sbx_req *req)
 {
@@ -232,6 +256,8 @@ dispatch(const struct sbx_app *app, struct sbx_req *req)
 		}
 		sbx_params_fini(&tmp);
 	}
+	if (r->ninputs > 0 && !inputs_or_reply(req))
+		return;
 	if ((r->flags & SBX_ROUTE_JSON) && !body_or_reply(req))
 		return;
 
@@ -562,29 +588,80 @@ serve_fcgi(const struct sbx_app *app)
 	return code;
 }
 
+/* A route's inputs as --routes prints them (JSON Schema words). */
+static cJSON *
+inputs_json(const struct sbx_route *r)
+{
+	static const char *const types[] = { "string", "integer", "string" };
+	const struct sbx_input *in;
+	cJSON *arr = cJSON_CreateArray(), *o, *e;
+	size_t i, k;
+
+	for (i = 0; arr != NULL && i < r->ninputs; i++) {
+		in = &r->inputs[i];
+		if ((o = cJSON_CreateObject()) == NULL) {
+			cJSON_Delete(arr);
+			return NULL;
+		}
+		cJSON_AddItemToArray(arr, o);
+		cJSON_AddStringToObject(o, "name", in->name);
+		cJSON_AddStringToObject(o, "in", in->flags & SBX_I_PATH ?
+		    "path" : "query");
+		cJSON_AddStringToObject(o, "type", types[in->type]);
+		cJSON_AddBoolToObject(o, "required",
+		    (in->flags & (SBX_I_REQUIRED | SBX_I_PATH)) != 0);
+		if (in->type == SBX_I_INT) {
+			cJSON_AddNumberToObject(o, "minimum", (double)in->min);
+			cJSON_AddNumberToObject(o, "maximum", (double)in->max);
+		} else if (in->type == SBX_I_STRING &&
+		    (in->min != 0 || in->max != 0)) {
+			cJSON_AddNumberToObject(o, "minLength", (double)in->min);
+			cJSON_AddNumberToObject(o, "maxLength", (double)in->max);
+		} else if (in->type == SBX_I_ENUM &&
+		    (e = cJSON_AddArrayToObject(o, "enum")) != NULL) {
+			for (k = 0; in->choices[k] != NULL; k++)
+				cJSON_AddItemToArray(e,
+				    cJSON_CreateString(in->choices[k]));
+		}
+		if (in->flags & (SBX_I_ADMIN | SBX_I_ADMIN_ONLY))
+			cJSON_AddBoolToObject(o, "admin", 1);
+	}
+	return arr;
+}
+
 /*
  * The route table as JSON lines on stdout ({"method", "path", "auth",
- * "admin", "json", "person"}), for tests that must cover every route (the
- * authorisation matrix, the OpenAPI document) and for operators. It needs
- * no settings, so it runs anywhere the binary does.
+ * "admin", "json", "person", "inputs"}), for tests that must cover every
+ * route (the authorisation matrix, the OpenAPI document) and for
+ * operators. It needs no settings, so it runs anywhere the binary does.
  */
 static int
 print_routes(const struct sbx_app *app)
 {
 	size_t i;
 	unsigned f;
+	cJSON *o;
+	char *line;
 
 	for (i = 0; i < app->nroutes; i++) {
 		f = app->routes[i].flags;
-		printf("{\"method\": \"%s\", \"path\": \"%s\", "
-		    "\"auth\": %s, \"admin\": %s, \"json\": %s, "
-		    "\"person\": %s}\n",
-		    app->routes[i].method, app->routes[i].pattern,
-		    (f & (SBX_ROUTE_AUTH | SBX_ROUTE_ADMIN | SBX_ROUTE_PERSON)) ?
-		    "true" : "false",
-		    (f & SBX_ROUTE_ADMIN) ? "true" : "false",
-		    (f & SBX_ROUTE_JSON) ? "true" : "false",
-		    (f & SBX_ROUTE_PERSON) ? "true" : "false");
+		o = cJSON_CreateObject();
+		if (o == NULL)
+			return 1;
+		cJSON_AddStringToObject(o, "method", app->routes[i].method);
+		cJSON_AddStringToObject(o, "path", app->routes[i].pattern);
+		cJSON_AddBoolToObject(o, "auth", (f & (SBX_ROUTE_AUTH |
+		    SBX_ROUTE_ADMIN | SBX_ROUTE_PERSON)) != 0);
+		cJSON_AddBoolToObject(o, "admin", (f & SBX_ROUTE_ADMIN) != 0);
+		cJSON_AddBoolToObject(o, "json", (f & SBX_ROUTE_JSON) != 0);
+		cJSON_AddBoolToObject(o, "person", (f & SBX_ROUTE_PERSON) != 0);
+		cJSON_AddItemToObject(o, "inputs", inputs_json(&app->routes[i]));
+		line = sbx_json_print(o);
+		cJSON_Delete(o);
+		if (line == NULL)
+			return 1;
+		printf("%s\n", line);
+		free(line);
 	}
 	return fflush(stdout) == 0 ? 0 : 1;
 }
@@ -594,7 +671,13 @@ sbx_http_main(const struct sbx_app *app, int argc, char **argv)
 {
 	enum sbx_log_level level;
 	enum sbx_err err;
+	char why[256];
 
+	if (!sbx_http_routes_check(app->routes, app->nroutes, why,
+	    sizeof(why))) {
+		fprintf(stderr, "%s: route table: %s\n", app->name, why);
+		return 1;
+	}
 	if (argc == 2 && strcmp(argv[1], "--routes") == 0)
 		return print_routes(app);
 	if (argc > 1) {

@@ -13,8 +13,9 @@
  *
  * Order of checks for each request (STYLE.md): route and method (404, 405
  * with Allow), content type (415), body size (413), authentication (401,
- * 403), the body's fields (400), then the handler. A handler therefore
- * sees only a request that passed its route's declarations.
+ * 403), the query and path inputs (400), the body's fields (400), then the
+ * handler. A handler therefore sees only a request that passed its
+ * route's declarations.
  *
  * A response is built in memory and written once the handler returns, so
  * the status is known for the access log and a failing handler can still
@@ -45,6 +46,43 @@ enum sbx_route_flag {
 	SBX_ROUTE_PERSON = 1u << 4
 };
 
+/*
+ * The query and path parameters a route declares, as its body fields are
+ * declared (json.h): dispatch checks each one before the handler runs and
+ * hands the handler the parsed value (sbx_req_arg), the way kcgi hands a
+ * page validated pairs. A bad value is answered 400 problem+json naming
+ * the parameter. A query parameter the route does not declare is ignored.
+ */
+enum sbx_itype {
+	SBX_I_STRING,	/* min..max bytes (both 0: any), then valid() */
+	SBX_I_INT,	/* decimal digits only, no sign, min..max */
+	SBX_I_ENUM	/* exactly one of choices; num is its index */
+};
+
+enum sbx_iflag {
+	SBX_I_PATH = 1u << 0,		/* a {name} of the pattern, else query */
+	SBX_I_REQUIRED = 1u << 1,
+	SBX_I_EMPTY_ABSENT = 1u << 2,	/* "?x=" counts as no x */
+	SBX_I_LOWER = 1u << 3,		/* ASCII lower-cased once valid */
+	SBX_I_ADMIN = 1u << 4,		/* an admin's filter: absent for others */
+	SBX_I_ADMIN_ONLY = 1u << 5	/* others naming it are refused 403 */
+};
+
+struct sbx_input {
+	const char *name;
+	enum sbx_itype type;
+	unsigned flags;			/* enum sbx_iflag */
+	long long min;			/* SBX_I_INT: value; STRING: bytes */
+	long long max;
+	long long def;			/* SBX_I_INT: num when absent */
+	const char *const *choices;	/* SBX_I_ENUM: NULL-terminated */
+	int (*valid)(const char *value);	/* SBX_I_STRING, optional */
+	const char *detail;		/* the 400's detail for a bad value */
+};
+
+/* Inputs a route may declare; sbx_http_routes_check enforces it. */
+#define SBX_ROUTE_INPUTS_MAX 8
+
 struct sbx_route {
 	const char *method;		/* "GET", "POST", ... */
 	const char *pattern;		/* "/api/sandboxes/{name}/events" */
@@ -52,6 +90,19 @@ struct sbx_route {
 	unsigned flags;			/* enum sbx_route_flag */
 	const struct sbx_field *fields;	/* body fields, with SBX_ROUTE_JSON */
 	size_t nfields;
+	const struct sbx_input *inputs;	/* query and path parameters */
+	size_t ninputs;
+};
+
+/*
+ * A declared input as the handler receives it: str is the decoded value
+ * (NULL when absent; owned by the request), num the integer of SBX_I_INT
+ * (def when absent) or the index of the choice of SBX_I_ENUM (-1 absent),
+ * 0 for SBX_I_STRING.
+ */
+struct sbx_arg {
+	const char *str;
+	long long num;
 };
 
 /* A name/value pair: a query, cookie or path parameter. */
@@ -99,6 +150,7 @@ struct sbx_req {
 	struct sbx_params cookies;
 	struct sbx_params path_params;	/* from the route's {names} */
 	const struct sbx_route *route;
+	struct sbx_arg args[SBX_ROUTE_INPUTS_MAX];	/* route->inputs' */
 	cJSON *json;			/* the parsed body, SBX_ROUTE_JSON */
 	struct sbx_principal *principal;
 	char **envp;			/* the CGI/FastCGI parameters */
@@ -144,11 +196,22 @@ enum sbx_err sbx_req_init_env(struct sbx_req *req, char **envp,
     const char *body, size_t body_len);
 void sbx_req_fini(struct sbx_req *req);
 
-/* Request accessors. Returned strings belong to req. */
+/*
+ * Request accessors. Returned strings belong to req. sbx_req_query and
+ * sbx_req_param are the raw parameters (for checks of the request as
+ * such); handlers read their declared inputs with sbx_req_arg.
+ */
 const char *sbx_req_header(const struct sbx_req *req, const char *name);
 const char *sbx_req_query(const struct sbx_req *req, const char *name);
 const char *sbx_req_cookie(const struct sbx_req *req, const char *name);
 const char *sbx_req_param(const struct sbx_req *req, const char *name);
+/*
+ * The checked value of the input the route declares as name; never NULL.
+ * A name the route does not declare is a programming error: it is logged
+ * and reads as absent.
+ */
+const struct sbx_arg *sbx_req_arg(const struct sbx_req *req,
+    const char *name);
 /* True when the Accept header prefers application/json. */
 int sbx_req_wants_json(const struct sbx_req *req);
 
@@ -172,6 +235,29 @@ const char *sbx_params_get(const struct sbx_params *params, const char *name);
  */
 int sbx_http_match(const char *pattern, const char *path,
     struct sbx_params *out);
+
+/*
+ * Checks the inputs decl[0..n) against the query and path parameters and
+ * fills args[0..n) (pointing into the parameters; SBX_I_LOWER lower-cases
+ * a value in place). is_admin decides SBX_I_ADMIN and SBX_I_ADMIN_ONLY.
+ * Returns SBX_OK; SBX_EINVAL (a 400) or SBX_EFORBIDDEN (a 403) with
+ * *bad naming the input (the table's string) and a sentence in detail.
+ * A parameter given twice, a required one missing, an empty one (unless
+ * SBX_I_EMPTY_ABSENT) and an out-of-range or overflowing integer are
+ * refused. Pure: no allocation, no I/O.
+ */
+enum sbx_err sbx_http_inputs_check(const struct sbx_input *decl, size_t n,
+    struct sbx_params *query, struct sbx_params *path, int is_admin,
+    struct sbx_arg *args, const char **bad, char *detail, size_t detail_len);
+
+/*
+ * Checks a route table: at most SBX_ROUTE_INPUTS_MAX inputs a route, each
+ * {name} of a pattern declared SBX_I_PATH and each SBX_I_PATH input in the
+ * pattern, names unique, and an enum with choices. Returns 1 when sound;
+ * otherwise 0 with the first fault in why.
+ */
+int sbx_http_routes_check(const struct sbx_route *routes, size_t n,
+    char *why, size_t why_len);
 
 /* Responses. Each sets req->resp; the last call wins. */
 /* Adds a response header (name and value must not hold CR or LF). */

@@ -63,17 +63,10 @@ sbx_jobs_api_list(struct sbx_req *req)
 	sbx_reply_json(req, 200, arr);
 }
 
-/* ?limit=: 1..100, as the sandbox list takes it; 0 absent; -1 malformed. */
-static long
-runs_limit(const struct sbx_req *req)
-{
-	const char *s = sbx_req_query(req, "limit");
-	long v = 0;
-
-	if (s == NULL)
-		return 0;
-	return sbx_sandbox_api_limit_parse(s, &v) ? v : -1;
-}
+const struct sbx_input sbx_jobs_api_reaper_inputs[SBX_JOBS_API_REAPER_NINPUTS] = {
+	{ "limit", SBX_I_INT, 0, 1, 100, 20, NULL, NULL,
+	    "limit must be a whole number from 1 to 100" },
+};
 
 void
 sbx_jobs_api_reaper(struct sbx_req *req)
@@ -82,16 +75,11 @@ sbx_jobs_api_reaper(struct sbx_req *req)
 	long long now = (long long)time(NULL);
 	cJSON *o = NULL, *runs = NULL, *jobs = NULL, *orphans = NULL;
 	const cJSON *run;
-	long limit = runs_limit(req);
+	long limit = (long)sbx_req_arg(req, "limit")->num;
 	size_t i;
 	enum sbx_err err;
 
-	if (limit < 0) {
-		sbx_reply_invalid(req, "limit", "limit must be a whole number "
-		    "from 1 to 100");
-		return;
-	}
-	err = sbx_reaper_runs_recent(limit > 0 ? limit : 20, &runs);
+	err = sbx_reaper_runs_recent(limit, &runs);
 	if (err == SBX_OK)
 		err = sbx_sandbox_list_work(SBX_WORK_STUCK, now, NULL, JOBS_MAX,
 		    &stuck);

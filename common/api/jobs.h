@@ -27,6 +27,9 @@ void sbx_jobs_api_list(struct sbx_req *req);
  * "stuck": [jobs of the stuck sandboxes], "orphans": [the orphan stacks
  * the last finished run found]}. ?limit=1..100 runs (default 20).
  */
+#define SBX_JOBS_API_REAPER_NINPUTS 1
+extern const struct sbx_input
+    sbx_jobs_api_reaper_inputs[SBX_JOBS_API_REAPER_NINPUTS];
 void sbx_jobs_api_reaper(struct sbx_req *req);
 
 /* POST /api/sandboxes/{name}/retry (admins): 202 with the sandbox. */

@@ -64,7 +64,7 @@ set_location(struct sbx_req *req, const char *name)
 struct sbx_sandbox *
 sbx_sandbox_api_find_or_reply(struct sbx_req *req)
 {
-	const char *name = sbx_req_param(req, "name");
+	const char *name = sbx_req_arg(req, "name")->str;
 	struct sbx_sandbox *sb = NULL;
 	enum sbx_err err;
 
@@ -85,25 +85,6 @@ int
 sbx_sandbox_api_idem_key_valid(const char *key)
 {
 	return sbx_util_chars_valid(key, 1, 255, NULL, SBX_UTIL_VISIBLE);
-}
-
-int
-sbx_sandbox_api_limit_parse(const char *s, long *out)
-{
-	long v = 0;
-	size_t i;
-
-	if (s == NULL || *s == '\0' || strlen(s) > 3)
-		return 0;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (v < 1 || v > 100)
-		return 0;
-	*out = v;
-	return 1;
 }
 
 static int
@@ -314,37 +295,41 @@ out:
 
 /* ------------------------------------------------------------ list */
 
+/* In the order of enum sbx_sandbox_status (a unit test holds them equal). */
+const char *const sbx_sandbox_api_statuses[] = {
+	"PROVISIONING", "ACTIVE", "FAILED", "TERMINATING", "TERMINATED", NULL
+};
+
+const struct sbx_input
+    sbx_sandbox_api_list_inputs[SBX_SANDBOX_API_LIST_NINPUTS] = {
+	{ "status", SBX_I_ENUM, 0, 0, 0, 0, sbx_sandbox_api_statuses, NULL,
+	    "status is one of PROVISIONING, ACTIVE, FAILED, TERMINATING, "
+	    "TERMINATED" },
+	{ "limit", SBX_I_INT, 0, 1, 100, 50, NULL, NULL,
+	    "limit is an integer from 1 to 100" },
+	{ "cursor", SBX_I_STRING, 0, 0, 0, 0, NULL, sbx_sandbox_cursor_valid,
+	    "cursor is not one this API gave out" },
+	/* An admin's filter; a user only ever sees their own. */
+	{ "owner", SBX_I_STRING, SBX_I_ADMIN | SBX_I_EMPTY_ABSENT, 0, 0, 0,
+	    NULL, NULL, NULL },
+};
+
+/* A sandbox's name: one that is no sandbox (or not valid) answers 404. */
+const struct sbx_input sbx_sandbox_api_name_inputs[1] = {
+	{ "name", SBX_I_STRING, SBX_I_PATH, 0, 0, 0, NULL, NULL, NULL },
+};
+
 void
 sbx_sandbox_api_list(struct sbx_req *req)
 {
-	const char *status = sbx_req_query(req, "status");
-	const char *limit_s = sbx_req_query(req, "limit");
-	const char *cursor = sbx_req_query(req, "cursor");
-	const char *owner = sbx_req_query(req, "owner");
+	const char *status = sbx_req_arg(req, "status")->str;
+	long limit = (long)sbx_req_arg(req, "limit")->num;
+	const char *cursor = sbx_req_arg(req, "cursor")->str;
+	const char *owner = sbx_req_arg(req, "owner")->str;
 	struct sbx_util_buf body = { 0 };
-	enum sbx_sandbox_status st;
 	char *next = NULL, *text;
-	long limit = 50;
 	enum sbx_err err;
 
-	if (status != NULL && sbx_sandbox_status_parse(status, &st) != SBX_OK) {
-		sbx_reply_invalid(req, "status", "status is one of "
-		    "PROVISIONING, ACTIVE, FAILED, TERMINATING, TERMINATED");
-		return;
-	}
-	if (limit_s != NULL && !sbx_sandbox_api_limit_parse(limit_s, &limit)) {
-		sbx_reply_invalid(req, "limit", "limit is an integer from 1 "
-		    "to 100");
-		return;
-	}
-	if (cursor != NULL && !sbx_sandbox_cursor_valid(cursor)) {
-		sbx_reply_invalid(req, "cursor", "cursor is not one this API "
-		    "gave out");
-		return;
-	}
-	/* owner= is an admin's filter; a user only ever sees their own. */
-	if (!req->principal->is_admin || (owner != NULL && *owner == '\0'))
-		owner = NULL;
 	/* The page is written as text as it is read: no tree of 100 rows. */
 	err = sbx_sandbox_list_json(scope(req), owner, status, cursor, limit,
 	    sbx_cost_now(), &body, &next);
@@ -676,10 +661,18 @@ reply_template(struct sbx_req *req, int status, struct sbx_template *t,
 	sbx_reply_json(req, status, j);
 }
 
+/*
+ * A template's name: one that is no enabled template's answers 404; PUT
+ * leaves its check to the domain (sbx_template_put_valid names it).
+ */
+const struct sbx_input sbx_template_api_name_inputs[1] = {
+	{ "name", SBX_I_STRING, SBX_I_PATH, 0, 0, 0, NULL, NULL, NULL },
+};
+
 void
 sbx_template_api_get(struct sbx_req *req)
 {
-	const char *name = sbx_req_param(req, "name");
+	const char *name = sbx_req_arg(req, "name")->str;
 	struct sbx_template *t = NULL;
 	enum sbx_err err;
 
@@ -767,7 +760,7 @@ sbx_template_api_put(struct sbx_req *req)
 	enum sbx_err err;
 
 	memset(&in, 0, sizeof(in));
-	in.name = sbx_req_param(req, "name");
+	in.name = sbx_req_arg(req, "name")->str;
 	in.actor = actor(req);
 	err = template_put_decode(req->json, &in, &text);
 	if (err == SBX_OK)
@@ -790,7 +783,7 @@ sbx_template_api_put(struct sbx_req *req)
 void
 sbx_template_api_delete(struct sbx_req *req)
 {
-	const char *name = sbx_req_param(req, "name");
+	const char *name = sbx_req_arg(req, "name")->str;
 	enum sbx_err err;
 
 	err = sbx_template_disable(name);

@@ -24,7 +24,15 @@ extern const struct sbx_field
 void sbx_sandbox_api_create(struct sbx_req *req);
 
 /* GET /api/sandboxes?status=&limit=&cursor=&owner= */
+#define SBX_SANDBOX_API_LIST_NINPUTS 4
+extern const struct sbx_input
+    sbx_sandbox_api_list_inputs[SBX_SANDBOX_API_LIST_NINPUTS];
+/* The names of the statuses, in enum order, NULL-terminated. */
+extern const char *const sbx_sandbox_api_statuses[];
 void sbx_sandbox_api_list(struct sbx_req *req);
+
+/* The {name} of /api/sandboxes/{name} and the routes below it. */
+extern const struct sbx_input sbx_sandbox_api_name_inputs[1];
 
 /* GET /api/sandboxes/{name} */
 void sbx_sandbox_api_get(struct sbx_req *req);
@@ -42,6 +50,7 @@ void sbx_sandbox_api_delete(struct sbx_req *req);
 void sbx_sandbox_api_events(struct sbx_req *req);
 
 /* GET /api/templates, GET /api/templates/{name} */
+extern const struct sbx_input sbx_template_api_name_inputs[1];
 void sbx_template_api_list(struct sbx_req *req);
 void sbx_template_api_get(struct sbx_req *req);
 
@@ -68,7 +77,5 @@ void sbx_sandbox_api_reply(struct sbx_req *req, int status,
 /* Pure helpers, exposed for the unit test. */
 /* Idempotency-Key: 1 to 255 visible ASCII characters. */
 int sbx_sandbox_api_idem_key_valid(const char *key);
-/* ?limit=: digits only, 1..100; *out gets it. */
-int sbx_sandbox_api_limit_parse(const char *s, long *out);
 
 #endif

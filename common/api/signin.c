@@ -84,31 +84,28 @@ hint_ok(const char *s)
 
 /* ------------------------------------------------------------ login */
 
+/* An empty next or login_hint is none: next is then "/". */
+const struct sbx_input sbx_signin_login_inputs[] = {
+	{ "next", SBX_I_STRING, SBX_I_EMPTY_ABSENT, 0, 0, 0, NULL,
+	    sbx_session_next_ok, "next must be a path on this site, starting "
+	    "with a single '/'" },
+	{ "login_hint", SBX_I_STRING, SBX_I_EMPTY_ABSENT, 0, 0, 0, NULL,
+	    hint_ok, "login_hint must be an email address" },
+};
+
 void
 sbx_signin_login(struct sbx_req *req)
 {
 	const struct sbx_config *cfg = sbx_config();
-	const char *next = sbx_req_query(req, "next");
-	const char *hint = sbx_req_query(req, "login_hint");
+	const char *next = sbx_req_arg(req, "next")->str;
+	const char *hint = sbx_req_arg(req, "login_hint")->str;
 	char *state = NULL, *nonce = NULL, *verifier = NULL, *value = NULL;
 	char *sealed = NULL, *url = NULL, *ruri = NULL;
 	cJSON *c = NULL;
 	enum sbx_err err;
 
-	if (next == NULL || *next == '\0')
+	if (next == NULL)
 		next = "/";
-	if (!sbx_session_next_ok(next)) {
-		sbx_reply_invalid(req, "next", "next must be a path on this "
-		    "site, starting with a single '/'");
-		goto out;
-	}
-	if (hint != NULL && *hint != '\0' && !hint_ok(hint)) {
-		sbx_reply_invalid(req, "login_hint", "login_hint must be an "
-		    "email address");
-		goto out;
-	}
-	if (hint != NULL && *hint == '\0')
-		hint = NULL;
 	if (sbx_session_random(32, &state) != SBX_OK ||
 	    sbx_session_random(32, &nonce) != SBX_OK ||
 	    sbx_session_random(32, &verifier) != SBX_OK ||
@@ -266,13 +263,23 @@ callback_fail(struct sbx_req *req, int status, const char *detail)
 	clear_cookie(req, SBX_LOGIN_COOKIE, 1);
 }
 
+/*
+ * What the IdP sends back. They carry no bounds here: a missing or odd
+ * one ends the sign-in in the handler, which also drops the login cookie.
+ */
+const struct sbx_input sbx_signin_callback_inputs[] = {
+	{ "code", SBX_I_STRING, 0, 0, 0, 0, NULL, NULL, NULL },
+	{ "state", SBX_I_STRING, 0, 0, 0, 0, NULL, NULL, NULL },
+	{ "error", SBX_I_STRING, 0, 0, 0, 0, NULL, NULL, NULL },
+};
+
 void
 sbx_signin_callback(struct sbx_req *req)
 {
 	const struct sbx_config *cfg = sbx_config();
-	const char *code = sbx_req_query(req, "code");
-	const char *state = sbx_req_query(req, "state");
-	const char *error = sbx_req_query(req, "error");
+	const char *code = sbx_req_arg(req, "code")->str;
+	const char *state = sbx_req_arg(req, "state")->str;
+	const char *error = sbx_req_arg(req, "error")->str;
 	const char *why = NULL;
 	struct login_state ls = { 0 };
 	struct sbx_oidc_identity id = { 0 };
@@ -478,33 +485,20 @@ nomem:
 	sbx_reply_err(req, SBX_ENOMEM, "out of memory");
 }
 
-/* The {email} path parameter, lower-cased into buf; 0 when not an address. */
-static int
-path_email(const struct sbx_req *req, char *buf, size_t len)
-{
-	const char *e = sbx_req_param(req, "email");
-	size_t i, n;
-
-	if (e == NULL || !hint_ok(e) || (n = strlen(e)) >= len)
-		return 0;
-	for (i = 0; i < n; i++)
-		buf[i] = (char)tolower((unsigned char)e[i]);
-	buf[n] = '\0';
-	return 1;
-}
+/* The {email} of a user, lower-cased. */
+const struct sbx_input sbx_signin_email_inputs[] = {
+	{ "email", SBX_I_STRING, SBX_I_PATH | SBX_I_LOWER, 0, 0, 0, NULL,
+	    hint_ok, "not an email address" },
+};
 
 static void
 set_disabled(struct sbx_req *req, int disabled)
 {
-	char email[256];
+	const char *email = sbx_req_arg(req, "email")->str;
 	long revoked = 0;
 	cJSON *body;
 	enum sbx_err err;
 
-	if (!path_email(req, email, sizeof(email))) {
-		sbx_reply_invalid(req, "email", "not an email address");
-		return;
-	}
 	if (disabled && strcmp(email, req->principal->email) == 0) {
 		sbx_reply_problem(req, 409, "an administrator cannot disable "
 		    "their own account");

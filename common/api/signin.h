@@ -26,6 +26,16 @@
 /* How long a login may take between /auth/login and /auth/callback. */
 #define SBX_LOGIN_TTL_SECONDS 600
 
+/* The query and path inputs of the routes (http.h). */
+#define SBX_SIGNIN_LOGIN_NINPUTS 2
+extern const struct sbx_input sbx_signin_login_inputs[SBX_SIGNIN_LOGIN_NINPUTS];
+#define SBX_SIGNIN_CALLBACK_NINPUTS 3
+extern const struct sbx_input
+    sbx_signin_callback_inputs[SBX_SIGNIN_CALLBACK_NINPUTS];
+/* The {email} of /api/users/{email}/disable and /enable. */
+#define SBX_SIGNIN_EMAIL_NINPUTS 1
+extern const struct sbx_input sbx_signin_email_inputs[SBX_SIGNIN_EMAIL_NINPUTS];
+
 void sbx_signin_login(struct sbx_req *req);
 void sbx_signin_callback(struct sbx_req *req);
 void sbx_signin_logout(struct sbx_req *req);

@@ -2,7 +2,6 @@
  * The /api/tokens handlers: checked requests in, tokens.h calls, JSON
  * out. See tokens_api.h.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +15,6 @@
 /* Rows a list answers at most: 20 live tokens, and the ended ones kept. */
 #define LIST_MAX 500
 
-/* Longest ?owner= taken (an email address is at most 254 bytes). */
-#define OWNER_MAX 320
 
 const struct sbx_field sbx_tokens_api_create_fields[] = {
 	/* Bytes 1..256 bound the work; the valid() check counts characters. */
@@ -25,6 +22,21 @@ const struct sbx_field sbx_tokens_api_create_fields[] = {
 	    sbx_tokens_name_valid, "1 to 64 printable characters" },
 	{ "expires_in_days", SBX_F_INT, 0, SBX_TOKEN_DAYS_MIN,
 	    SBX_TOKEN_DAYS_MAX, NULL, "an integer from 1 to 365" },
+};
+
+/*
+ * ?owner= is an admin's filter; anyone else sees their own. The longest
+ * taken is 320 bytes (an email address is at most 254).
+ */
+const struct sbx_input sbx_tokens_api_list_inputs[] = {
+	{ "owner", SBX_I_STRING, SBX_I_ADMIN | SBX_I_EMPTY_ABSENT | SBX_I_LOWER,
+	    0, 320, 0, NULL, NULL,
+	    "owner is an email address of at most 320 bytes" },
+};
+
+/* The {id} of DELETE: one that is no token of the caller's answers 404. */
+const struct sbx_input sbx_tokens_api_id_inputs[] = {
+	{ "id", SBX_I_STRING, SBX_I_PATH, 0, 0, 0, NULL, NULL, NULL },
 };
 
 /* Adds name: RFC 3339 time, or null for 0. 0 on ENOMEM. */
@@ -114,28 +126,13 @@ out:
 void
 sbx_tokens_api_list(struct sbx_req *req)
 {
-	const char *owner = sbx_req_query(req, "owner");
-	char email[OWNER_MAX + 1];
+	const char *owner = sbx_req_arg(req, "owner")->str;
 	struct sbx_token_list list = { NULL, 0 };
 	cJSON *arr = NULL, *j;
 	enum sbx_err err;
-	size_t i, n;
+	size_t i;
 
-	/* owner= is an admin's filter; anyone else sees their own. */
-	if (!req->principal->is_admin || (owner != NULL && *owner == '\0'))
-		owner = NULL;
-	if (owner != NULL) {
-		if ((n = strlen(owner)) > OWNER_MAX) {
-			sbx_reply_invalid(req, "owner", "owner is an email "
-			    "address of at most %d bytes", OWNER_MAX);
-			return;
-		}
-		for (i = 0; i < n; i++)
-			email[i] = (char)tolower((unsigned char)owner[i]);
-		email[n] = '\0';
-	}
-	err = sbx_tokens_list(req->principal->user_id, owner != NULL ? email :
-	    NULL, LIST_MAX, &list);
+	err = sbx_tokens_list(req->principal->user_id, owner, LIST_MAX, &list);
 	if (err != SBX_OK) {
 		sbx_reply_err(req, err, "listing API tokens");
 		goto out;
@@ -159,7 +156,7 @@ out:
 void
 sbx_tokens_api_revoke(struct sbx_req *req)
 {
-	const char *id = sbx_req_param(req, "id");
+	const char *id = sbx_req_arg(req, "id")->str;
 	enum sbx_err err;
 
 	/* An admin may revoke anyone's; a user's own only (else 404). */

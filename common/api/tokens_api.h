@@ -23,6 +23,13 @@
 extern const struct sbx_field
     sbx_tokens_api_create_fields[SBX_TOKENS_API_CREATE_NFIELDS];
 
+#define SBX_TOKENS_API_LIST_NINPUTS 1
+extern const struct sbx_input
+    sbx_tokens_api_list_inputs[SBX_TOKENS_API_LIST_NINPUTS];
+#define SBX_TOKENS_API_ID_NINPUTS 1
+extern const struct sbx_input
+    sbx_tokens_api_id_inputs[SBX_TOKENS_API_ID_NINPUTS];
+
 void sbx_tokens_api_create(struct sbx_req *req);
 void sbx_tokens_api_list(struct sbx_req *req);
 void sbx_tokens_api_revoke(struct sbx_req *req);

@@ -32,13 +32,17 @@ static void accepted(struct sbx_req *req);
 /* The JSON routes of fcgi/sbx-sandboxes.c, without authentication. */
 static const struct sbx_route routes[] = {
 	{ "POST", "/api/sandboxes", accepted, SBX_ROUTE_JSON,
-	    sbx_sandbox_api_create_fields, SBX_SANDBOX_API_CREATE_NFIELDS },
+	    sbx_sandbox_api_create_fields, SBX_SANDBOX_API_CREATE_NFIELDS,
+	    NULL, 0 },
 	{ "PATCH", "/api/sandboxes/{name}", accepted, SBX_ROUTE_JSON,
-	    sbx_sandbox_api_patch_fields, SBX_SANDBOX_API_PATCH_NFIELDS },
+	    sbx_sandbox_api_patch_fields, SBX_SANDBOX_API_PATCH_NFIELDS,
+	    sbx_sandbox_api_name_inputs, 1 },
 	{ "POST", "/api/sandboxes/{name}/forget", accepted, SBX_ROUTE_JSON,
-	    sbx_jobs_api_forget_fields, SBX_JOBS_API_FORGET_NFIELDS },
+	    sbx_jobs_api_forget_fields, SBX_JOBS_API_FORGET_NFIELDS,
+	    sbx_sandbox_api_name_inputs, 1 },
 	{ "PUT", "/api/templates/{name}", accepted, SBX_ROUTE_JSON,
-	    sbx_template_api_put_fields, SBX_TEMPLATE_API_PUT_NFIELDS },
+	    sbx_template_api_put_fields, SBX_TEMPLATE_API_PUT_NFIELDS,
+	    sbx_template_api_name_inputs, 1 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

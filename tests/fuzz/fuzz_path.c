@@ -22,7 +22,7 @@
 
 static void handler(struct sbx_req *req);
 
-#define R(m, p) { m, p, handler, 0, NULL, 0 }
+#define R(m, p) { m, p, handler, 0, NULL, 0, NULL, 0 }
 static const struct sbx_route routes[] = {
 	R("GET", "/readyz"), R("GET", "/api"), R("GET", "/api/"),
 	R("GET", "/api/me"), R("GET", "/api/test"), R("GET", "/auth/me"),

@@ -1,8 +1,8 @@
 /*
  * Fuzz target for query strings: sbx_http_parse_query on the whole
  * input, the request's lookups (sbx_req_init_env with QUERY_STRING), and
- * the checks the handlers apply to the values they read (?status=,
- * ?limit=, ?cursor= of the sandbox list, ?next= of sign-in).
+ * the checks of the values: the sandbox list's declared inputs
+ * (?status=, ?limit=, ?cursor=, ?owner=) and ?next= of sign-in.
  *
  * Contracts, besides the sanitizers': a refused query leaves nothing
  * behind and the request has no query parameters; names are non-empty;
@@ -66,18 +66,51 @@ rewrite(const struct sbx_params *p)
 	return s;
 }
 
+/*
+ * The sandbox list's declared inputs (sbx_http_inputs_check) over the
+ * pairs of the input: when they pass, the limit is 1 to 100 written in
+ * digits and the status one of the names; when not, one of them is named.
+ */
+static void
+check_inputs(const unsigned char *data, size_t size)
+{
+	struct sbx_arg args[SBX_SANDBOX_API_LIST_NINPUTS];
+	struct sbx_params p;
+	const char *bad = NULL;
+	char detail[256], *text;
+	enum sbx_err err;
+
+	if ((text = malloc(size + 1)) == NULL)
+		return;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (sbx_http_parse_query(text, &p) != SBX_OK)
+		goto out;
+	err = sbx_http_inputs_check(sbx_sandbox_api_list_inputs,
+	    SBX_SANDBOX_API_LIST_NINPUTS, &p, NULL, 1, args, &bad, detail,
+	    sizeof(detail));
+	CHECK(err == SBX_OK || err == SBX_EINVAL);
+	if (err != SBX_OK) {
+		CHECK(bad != NULL && detail[0] != '\0');
+	} else {
+		CHECK(args[1].num >= 1 && args[1].num <= 100);
+		CHECK(args[1].str == NULL ||
+		    strspn(args[1].str, "0123456789") == strlen(args[1].str));
+		CHECK(args[0].str == NULL || strcmp(args[0].str,
+		    sbx_sandbox_status_name((enum sbx_sandbox_status)
+		    args[0].num)) == 0);
+	}
+	sbx_params_fini(&p);
+out:
+	free(text);
+}
+
 static void
 check_pair(const struct sbx_param *q)
 {
 	enum sbx_sandbox_status st;
-	long limit = 0;
 
 	CHECK(q->name[0] != '\0');
-	if (strcmp(q->name, "limit") == 0 &&
-	    sbx_sandbox_api_limit_parse(q->value, &limit)) {
-		CHECK(limit >= 1 && limit <= 100);
-		CHECK(strspn(q->value, "0123456789") == strlen(q->value));
-	}
 	if (strcmp(q->name, "status") == 0 &&
 	    sbx_sandbox_status_parse(q->value, &st) == SBX_OK)
 		CHECK(strcmp(sbx_sandbox_status_name(st), q->value) == 0);
@@ -100,5 +133,6 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	};
 
 	fuzz_params_one(&t, data, size);
+	check_inputs(data, size);
 	return 0;
 }

@@ -2,8 +2,10 @@
 """The OpenAPI document (nginx/www/api/openapi.json): it is a
 well-formed OpenAPI 3.1 description; every route of every responder's
 table (`--routes`) and every nginx location that goes to a responder is
-in it, so a route added without a description fails here; every path in
-it is answered (never 404 or 405); nginx serves it at /api/openapi.json
+in it, so a route added without a description fails here; the query and
+path inputs each route declares are the operation's parameters, with the
+same bounds, so the two cannot drift; every path in it is answered (never
+404 or 405); nginx serves it at /api/openapi.json
 and a readable reference at /api/docs under a strict CSP.
 
 That every answer the integration suite receives fits the document is
@@ -93,6 +95,47 @@ def undescribed_routes(routes):
             missing.append("%s %s: no requestBody" % (r["method"],
                                                       r["path"]))
     return missing
+
+
+def drifted_inputs(routes):
+    """The routes (dicts of --routes) whose declared query and path inputs
+    differ from their operation's parameters: names and places, whether
+    required, integer bounds and enum values; [] when all agree."""
+    out = []
+    for _, r in routes:
+        item = _doc()["paths"].get(r["path"])
+        op = item.get(r["method"].lower()) if item else None
+        if op is None:
+            continue  # undescribed_routes reports it
+        where = "%s %s" % (r["method"], r["path"])
+        params = {}
+        for p in op.get("parameters", []):
+            p = oa.resolve(p)
+            if p["in"] in ("query", "path"):
+                params[(p["in"], p["name"])] = p
+        inputs = {(i["in"], i["name"]): i for i in r.get("inputs", [])}
+        for key in sorted(set(params) ^ set(inputs)):
+            out.append("%s: %s parameter %s is %s" % (
+                where, key[0], key[1], "not declared by the route"
+                if key in params else "not in the document"))
+        for key in sorted(set(params) & set(inputs)):
+            i, schema = inputs[key], oa.resolve(params[key].get("schema",
+                                                                 {}))
+            name = "%s: %s" % (where, key[1])
+            if bool(params[key].get("required")) != i["required"]:
+                out.append("%s: required differs" % name)
+            if i["type"] == "integer":
+                for word in ("minimum", "maximum"):
+                    if schema.get("type") != "integer" or \
+                            schema.get(word) != i[word]:
+                        out.append("%s: integer %s differs" % (name, word))
+            elif schema.get("type") == "integer":
+                out.append("%s: the document says integer" % name)
+            if "enum" in i or "enum" in schema:
+                if i.get("enum") != schema.get("enum"):
+                    out.append("%s: enum %r, the document %r" % (
+                        name, i.get("enum"), schema.get("enum")))
+    return out
 
 
 def _locations(conf_text):
@@ -204,6 +247,30 @@ def test_a_route_added_without_a_description_fails():
                      x[1]["method"] == "GET")
     assert undescribed_routes([("sbx-auth", dict(tokens, admin=True))])
     assert undescribed_locations([("^~", "/api/widgets")])
+
+
+def test_declared_inputs_agree_with_the_document():
+    """Each route's query and path inputs, as its table declares them
+    (--routes), are the operation's parameters, with the same bounds."""
+    routes = _route_tables()
+    assert any(r.get("inputs") for _, r in routes), "no route has inputs"
+    drift = drifted_inputs(routes)
+    assert not drift, "\n".join(drift)
+    # A drift either way is caught.
+    _, listing = next(x for x in routes if x[1]["path"] == "/api/sandboxes"
+                      and x[1]["method"] == "GET")
+    inputs = listing["inputs"]
+    limit = next(i for i in inputs if i["name"] == "limit")
+    for changed in (
+            [i for i in inputs if i["name"] != "cursor"],
+            inputs + [dict(limit, name="offset")],
+            [dict(i, maximum=500) if i is limit else i for i in inputs],
+            [dict(i, enum=["ACTIVE"]) if i["name"] == "status" else i
+             for i in inputs],
+            [dict(i, required=True) if i is limit else i for i in inputs]):
+        assert drifted_inputs([("sbx-sandboxes", dict(listing,
+                                                      inputs=changed))]), \
+            changed
 
 
 def test_every_nginx_location_to_a_responder_is_described():

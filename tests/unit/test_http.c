@@ -606,18 +606,19 @@ static const struct sbx_field create_fields[] = {
 };
 
 static const struct sbx_route routes[] = {
-	{ "GET", "/api/things", h_list, 0, NULL, 0 },
+	{ "GET", "/api/things", h_list, 0, NULL, 0, NULL, 0 },
 	{ "POST", "/api/things", h_create, SBX_ROUTE_JSON, create_fields,
-	    sizeof(create_fields) / sizeof(create_fields[0]) },
-	{ "GET", "/api/things/{name}", h_get, 0, NULL, 0 },
-	{ "DELETE", "/api/things/{name}", h_delete, SBX_ROUTE_AUTH, NULL, 0 },
-	{ "POST", "/api/admin", h_admin, SBX_ROUTE_ADMIN, NULL, 0 },
-	{ "GET", "/api/forget", h_forget, 0, NULL, 0 },
-	{ "GET", "/auth/login", h_login, SBX_ROUTE_HTML, NULL, 0 },
-	{ "GET", "/api/twice", h_twice, 0, NULL, 0 },
-	{ "GET", "/api/noauth", h_delete, SBX_ROUTE_AUTH, NULL, 0 },
-	{ "POST", "/api/person", h_delete, SBX_ROUTE_AUTH | SBX_ROUTE_PERSON,
+	    sizeof(create_fields) / sizeof(create_fields[0]), NULL, 0 },
+	{ "GET", "/api/things/{name}", h_get, 0, NULL, 0, NULL, 0 },
+	{ "DELETE", "/api/things/{name}", h_delete, SBX_ROUTE_AUTH, NULL, 0,
 	    NULL, 0 },
+	{ "POST", "/api/admin", h_admin, SBX_ROUTE_ADMIN, NULL, 0, NULL, 0 },
+	{ "GET", "/api/forget", h_forget, 0, NULL, 0, NULL, 0 },
+	{ "GET", "/auth/login", h_login, SBX_ROUTE_HTML, NULL, 0, NULL, 0 },
+	{ "GET", "/api/twice", h_twice, 0, NULL, 0, NULL, 0 },
+	{ "GET", "/api/noauth", h_delete, SBX_ROUTE_AUTH, NULL, 0, NULL, 0 },
+	{ "POST", "/api/person", h_delete, SBX_ROUTE_AUTH | SBX_ROUTE_PERSON,
+	    NULL, 0, NULL, 0 },
 };
 
 /*
