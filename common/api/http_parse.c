@@ -111,21 +111,27 @@ sbx_params_get(const struct sbx_params *params, const char *name)
 	return NULL;
 }
 
-/* Appends a pair, taking ownership of name and value (freed on failure). */
+/*
+ * Appends a pair: copies of the len bytes at name and at value. The one
+ * way every parser here adds a pair; the new pair is the last item.
+ */
 static enum sbx_err
-params_add(struct sbx_params *p, char *name, char *value)
+params_add(struct sbx_params *p, const char *name, size_t name_len,
+    const char *value, size_t value_len)
 {
-	struct sbx_param *items;
+	struct sbx_param *items = NULL;
+	char *n = sbx_http_strndup(name, name_len);
+	char *v = sbx_http_strndup(value, value_len);
 
-	items = realloc(p->items, (p->n + 1) * sizeof(*items));
-	if (items == NULL) {
-		free(name);
-		free(value);
+	if (n == NULL || v == NULL ||
+	    (items = realloc(p->items, (p->n + 1) * sizeof(*items))) == NULL) {
+		free(n);
+		free(v);
 		return SBX_ENOMEM;
 	}
 	p->items = items;
-	p->items[p->n].name = name;
-	p->items[p->n].value = value;
+	p->items[p->n].name = n;
+	p->items[p->n].value = v;
 	p->n++;
 	return SBX_OK;
 }
@@ -163,8 +169,8 @@ sbx_http_unescape(char *s, int plus_is_space)
 enum sbx_err
 sbx_http_parse_query(const char *query, struct sbx_params *out)
 {
-	const char *p, *amp, *eq;
-	char *name = NULL, *value = NULL;
+	const char *p, *amp, *eq, *vs;
+	struct sbx_param *last;
 	enum sbx_err err = SBX_OK;
 
 	out->items = NULL;
@@ -180,32 +186,23 @@ sbx_http_parse_query(const char *query, struct sbx_params *out)
 		eq = memchr(p, '=', (size_t)(amp - p));
 		if (eq == p) {
 			err = SBX_EPARSE;
-			goto out;
+			break;
 		}
-		if (eq == NULL) {
-			name = sbx_http_strndup(p, (size_t)(amp - p));
-			value = strdup("");
-		} else {
-			name = sbx_http_strndup(p, (size_t)(eq - p));
-			value = sbx_http_strndup(eq + 1, (size_t)(amp - eq - 1));
-		}
-		if (name == NULL || value == NULL) {
-			err = SBX_ENOMEM;
-			goto out;
-		}
-		if (sbx_http_unescape(name, 1) != SBX_OK ||
-		    sbx_http_unescape(value, 1) != SBX_OK) {
-			err = SBX_EPARSE;
-			goto out;
-		}
-		err = params_add(out, name, value);
-		name = value = NULL;
+		if (eq == NULL)
+			eq = vs = amp;
+		else
+			vs = eq + 1;
+		err = params_add(out, p, (size_t)(eq - p), vs,
+		    (size_t)(amp - vs));
 		if (err != SBX_OK)
-			goto out;
+			break;
+		last = &out->items[out->n - 1];
+		if (sbx_http_unescape(last->name, 1) != SBX_OK ||
+		    sbx_http_unescape(last->value, 1) != SBX_OK) {
+			err = SBX_EPARSE;
+			break;
+		}
 	}
-out:
-	free(name);
-	free(value);
 	if (err != SBX_OK)
 		sbx_params_fini(out);
 	return err;
@@ -234,7 +231,6 @@ enum sbx_err
 sbx_http_parse_cookies(const char *header, struct sbx_params *out)
 {
 	const char *p, *end, *eq, *ns, *ne, *vs, *ve;
-	char *name = NULL, *value = NULL;
 	enum sbx_err err = SBX_OK;
 
 	out->items = NULL;
@@ -266,22 +262,13 @@ sbx_http_parse_cookies(const char *header, struct sbx_params *out)
 		}
 		if (memchr(vs, '"', (size_t)(ve - vs)) != NULL)
 			continue;
-		name = sbx_http_strndup(ns, (size_t)(ne - ns));
-		value = sbx_http_strndup(vs, (size_t)(ve - vs));
-		if (name == NULL || value == NULL) {
-			err = SBX_ENOMEM;
-			goto out;
+		err = params_add(out, ns, (size_t)(ne - ns), vs,
+		    (size_t)(ve - vs));
+		if (err != SBX_OK) {
+			sbx_params_fini(out);
+			break;
 		}
-		err = params_add(out, name, value);
-		name = value = NULL;
-		if (err != SBX_OK)
-			goto out;
 	}
-out:
-	free(name);
-	free(value);
-	if (err != SBX_OK)
-		sbx_params_fini(out);
 	return err;
 }
 
@@ -298,7 +285,7 @@ int
 sbx_http_match(const char *pattern, const char *path, struct sbx_params *out)
 {
 	const char *pp = pattern, *sp = path, *pe, *se;
-	char *name = NULL, *value = NULL;
+	char *value;
 	struct sbx_params params = { NULL, 0 };
 
 	if (out != NULL) {
@@ -317,20 +304,13 @@ sbx_http_match(const char *pattern, const char *path, struct sbx_params *out)
 		if (se == NULL)
 			se = sp + strlen(sp);
 		if (pe - pp >= 2 && *pp == '{' && pe[-1] == '}') {
-			if (se == sp)
+			if (se == sp || params_add(&params, pp + 1,
+			    (size_t)(pe - pp - 2), sp, (size_t)(se - sp)) != SBX_OK)
 				goto nomatch;
-			value = sbx_http_strndup(sp, (size_t)(se - sp));
-			if (value == NULL || sbx_http_unescape(value, 0) != SBX_OK ||
+			value = params.items[params.n - 1].value;
+			if (sbx_http_unescape(value, 0) != SBX_OK ||
 			    strchr(value, '/') != NULL)
 				goto nomatch;
-			name = sbx_http_strndup(pp + 1, (size_t)(pe - pp - 2));
-			if (name == NULL)
-				goto nomatch;
-			if (params_add(&params, name, value) != SBX_OK) {
-				name = value = NULL;
-				goto nomatch;
-			}
-			name = value = NULL;
 		} else if (pe - pp != se - sp ||
 		    memcmp(pp, sp, (size_t)(pe - pp)) != 0) {
 			goto nomatch;
@@ -349,8 +329,6 @@ sbx_http_match(const char *pattern, const char *path, struct sbx_params *out)
 		sbx_params_fini(&params);
 	return 1;
 nomatch:
-	free(name);
-	free(value);
 	sbx_params_fini(&params);
 	return 0;
 }
