@@ -19,18 +19,8 @@
 #include "common/io/ec2.h"
 #include "common/core/log.h"
 #include "common/io/pricing.h"
-#include "common/domain/sandbox.h"
 
 #define MODULE "cost"
-#define ACTOR "reaper"
-
-static double
-num(const PGresult *res, int row, const char *col, double def)
-{
-	const char *v = sbx_db_get(res, row, col);
-
-	return v != NULL ? strtod(v, NULL) : def;
-}
 
 static void
 fmt_num(char *buf, size_t len, double v)
@@ -130,7 +120,7 @@ price(const char *region, const struct sbx_pricing_filter *f, size_t n,
 	if (PQntuples(res) == 1 && (cache_only ||
 	    strcmp(sbx_db_get(res, 0, "fresh"), "1") == 0)) {
 		if (sbx_db_get(res, 0, "usd") != NULL) {
-			*usd = num(res, 0, "usd", 0);
+			*usd = sbx_db_num(res, 0, "usd", 0);
 			snprintf(unit, ulen, "%s", sbx_db_get(res, 0, "unit") ?
 			    sbx_db_get(res, 0, "unit") : "");
 			*known = 1;
@@ -578,10 +568,10 @@ settle_from_row(struct settle *s, const PGresult *res, int i)
 	s->sandbox_id = sbx_db_get(res, i, "sandbox_id");
 	s->owner_id = sbx_db_get(res, i, "owner_id");
 	s->have_rate = sbx_db_get(res, i, "hourly_usd") != NULL;
-	s->rate = num(res, i, "hourly_usd", 0);
+	s->rate = sbx_db_num(res, i, "hourly_usd", 0);
 	s->hourly = s->rate;
-	s->from = (long long)num(res, i, "accrued_at", 0);
-	s->version = (long)num(res, i, "version", 0);
+	s->from = (long long)sbx_db_num(res, i, "accrued_at", 0);
+	s->version = (long)sbx_db_num(res, i, "version", 0);
 	s->accruing = 1;
 }
 
@@ -608,7 +598,7 @@ settle_left(long batch, int dry_run)
 		settle_from_row(&s, res, i);
 		/* The event's time is the wall clock: move it onto ours. */
 		left = sbx_db_get(res, i, "left_at") != NULL ?
-		    (long long)num(res, i, "left_at", 0) +
+		    (long long)sbx_db_num(res, i, "left_at", 0) +
 		    cfg->cost_clock_offset_seconds : now;
 		s.to = left < now ? left : now;
 		if (s.to < s.from)
@@ -722,7 +712,7 @@ amount_of(const char *name, const char *sql, const char *id, const char *col,
 	if ((err = sbx_db_exec(name, sql, 1, p, &res)) != SBX_OK)
 		return err;
 	if (PQntuples(res) == 1 && sbx_db_get(res, 0, col) != NULL) {
-		*v = num(res, 0, col, 0);
+		*v = sbx_db_num(res, 0, col, 0);
 		*known = 1;
 	}
 	PQclear(res);
@@ -791,8 +781,8 @@ user_month_at(const char *user_id, long long month, long long now,
 	}
 	if (err != SBX_OK)
 		return err;
-	*accrued = num(res, 0, "settled", 0) + num(res, 0, "live", 0);
-	*committed = *accrued + num(res, 0, "rest", 0);
+	*accrued = sbx_db_num(res, 0, "settled", 0) + sbx_db_num(res, 0, "live", 0);
+	*committed = *accrued + sbx_db_num(res, 0, "rest", 0);
 	PQclear(res);
 	return SBX_OK;
 }
@@ -914,191 +904,6 @@ sbx_cost_sandbox_hourly(const char *sandbox_id, double *hourly, int *known)
 	    "hourly_usd", hourly, known);
 }
 
-/* ------------------------------------------------------------ stopping */
-
-/* Terminates one sandbox for cost reasons: event, webhook, DeleteStack. */
-static enum sbx_err
-budget_terminate(const char *sandbox_id, const char *why, long backoff,
-    struct sbx_cost_counts *c)
-{
-	struct sbx_sandbox *sb = NULL, *next = NULL, *after = NULL;
-	enum sbx_err err;
-
-	err = sbx_sandbox_get(sandbox_id, &sb);
-	if (err != SBX_OK || sb->status != SBX_SANDBOX_ACTIVE)
-		goto out;
-	err = sbx_sandbox_transition(sb, SBX_SANDBOX_TERMINATING,
-	    SBX_SANDBOX_ACTION_DELETE, why, ACTOR, "budget_terminated", why,
-	    &next);
-	if (err != SBX_OK)
-		goto out;
-	c->terminated++;
-	sbx_log(SBX_LOG_INFO, MODULE, "%s: terminated: %s", sb->name, why);
-	/* A failed DeleteStack is retried by the reaper's own step. */
-	(void)sbx_sandbox_delete_stack(next, ACTOR, backoff, &after);
-out:
-	sbx_sandbox_free(after);
-	sbx_sandbox_free(next);
-	sbx_sandbox_free(sb);
-	return err == SBX_ECONFLICT || err == SBX_ENOTFOUND ? SBX_OK : err;
-}
-
-/* Accruing sandboxes whose accrued cost reached their max_cost_usd. */
-static const char sql_over_max[] =
-    "SELECT c.sandbox_id::text AS sandbox_id, c.max_cost_usd::text AS max,"
-    " (c.accrued_usd + COALESCE(c.hourly_usd, 0) * greatest(0,"
-    "  extract(epoch FROM (to_timestamp($2::bigint) - c.accrued_at)))"
-    "  / 3600)::text AS accrued"
-    " FROM sandbox_costs c JOIN sandboxes s ON s.id = c.sandbox_id"
-    " WHERE c.accruing AND s.status = 'ACTIVE' AND c.max_cost_usd IS NOT NULL"
-    " AND c.accrued_usd + COALESCE(c.hourly_usd, 0) * greatest(0,"
-    "  extract(epoch FROM (to_timestamp($2::bigint) - c.accrued_at)))"
-    "  / 3600 >= c.max_cost_usd LIMIT $1::int";
-
-/* The owners with sandboxes that accrue (whose month may move). */
-static const char sql_owners[] =
-    "SELECT DISTINCT c.owner_id::text AS owner_id FROM sandbox_costs c"
-    " WHERE c.accruing LIMIT $1::int";
-
-static const char sql_owner_active[] =
-    "SELECT s.id::text AS id FROM sandboxes s WHERE s.owner_id = $1::uuid"
-    " AND s.status = 'ACTIVE' ORDER BY s.created_at DESC LIMIT 100";
-
-static const char sql_warn_insert[] =
-    "INSERT INTO budget_warnings (user_id, month, threshold, committed_usd,"
-    " budget_usd) VALUES ($1::uuid, $2::date, $3::int, $4::numeric,"
-    " $5::numeric) ON CONFLICT (user_id, month, threshold) DO NOTHING";
-
-static enum sbx_err
-stop_over_max(long batch, long backoff, int dry_run, struct sbx_cost_counts *c)
-{
-	PGresult *res = NULL;
-	char lim[32], now[32], why[200];
-	int i;
-	enum sbx_err err;
-
-	snprintf(lim, sizeof(lim), "%ld", batch);
-	fmt_ll(now, sizeof(now), sbx_cost_now());
-	{
-		const char *p[2] = { lim, now };
-
-		err = sbx_db_exec("cost_over_max", sql_over_max, 2, p, &res);
-	}
-	if (err != SBX_OK)
-		return err;
-	for (i = 0; i < PQntuples(res) && err == SBX_OK; i++) {
-		snprintf(why, sizeof(why), "its cost $%.2f reached the "
-		    "template's max_cost_usd $%.2f",
-		    num(res, i, "accrued", 0), num(res, i, "max", 0));
-		if (dry_run)
-			continue;
-		err = budget_terminate(sbx_db_get(res, i, "sandbox_id"), why,
-		    backoff, c);
-	}
-	PQclear(res);
-	return err;
-}
-
-/* Warns about each threshold the committed cost has crossed (once). */
-static enum sbx_err
-warn_owner(const char *owner, const char *sandbox_id, long long month,
-    double committed, double budget, struct sbx_cost_counts *c)
-{
-	static const int thresholds[] = SBX_COST_THRESHOLDS;
-	char d[16], th[16], cm[64], bu[64], name[8], detail[200];
-	PGresult *res = NULL;
-	size_t i;
-	long rows;
-	enum sbx_err err = SBX_OK;
-
-	sbx_cost_month_date(month, d, sizeof(d));
-	sbx_cost_month_name(month, name, sizeof(name));
-	fmt_num(cm, sizeof(cm), committed);
-	fmt_num(bu, sizeof(bu), budget);
-	for (i = 0; i < sizeof(thresholds) / sizeof(thresholds[0]); i++) {
-		if (committed * 100.0 < budget * thresholds[i] ||
-		    (budget <= 0 && committed <= 0))
-			continue;
-		snprintf(th, sizeof(th), "%d", thresholds[i]);
-		{
-			const char *p[5] = { owner, d, th, cm, bu };
-
-			err = sbx_db_exec("cost_warn_insert", sql_warn_insert,
-			    5, p, &res);
-		}
-		if (err != SBX_OK)
-			break;
-		rows = strtol(PQcmdTuples(res), NULL, 10);
-		PQclear(res);
-		res = NULL;
-		if (rows != 1)
-			continue;	/* fired already this month */
-		snprintf(detail, sizeof(detail), "%d%% of the monthly budget: "
-		    "$%.2f of $%.2f committed in %s", thresholds[i], committed,
-		    budget, name);
-		err = sbx_sandbox_event_append(sandbox_id, ACTOR,
-		    "budget_warning", NULL, NULL, detail);
-		if (err != SBX_OK)
-			break;
-		c->warnings++;
-	}
-	return err;
-}
-
-/*
- * Per owner: all their ACTIVE sandboxes stop when the month's accrued
- * cost reached the budget; warnings for the committed cost.
- */
-static enum sbx_err
-owners_step(long batch, long backoff, int dry_run, struct sbx_cost_counts *c)
-{
-	PGresult *res = NULL, *act = NULL;
-	char lim[32], why[200];
-	long long now = sbx_cost_now(), month = sbx_cost_month_start(now);
-	double budget, accrued, committed;
-	int i, j, has;
-	enum sbx_err err;
-
-	snprintf(lim, sizeof(lim), "%ld", batch);
-	{
-		const char *p[1] = { lim };
-
-		err = sbx_db_exec("cost_owners", sql_owners, 1, p, &res);
-	}
-	if (err != SBX_OK)
-		return err;
-	for (i = 0; i < PQntuples(res) && err == SBX_OK; i++) {
-		const char *owner = sbx_db_get(res, i, "owner_id");
-		const char *p[1] = { owner };
-
-		if ((err = sbx_cost_budget_of(owner, &budget, &has)) !=
-		    SBX_OK || !has)
-			continue;
-		if ((err = user_month_at(owner, month, now, &accrued,
-		    &committed)) != SBX_OK)
-			break;
-		if ((err = sbx_db_exec("cost_owner_active", sql_owner_active,
-		    1, p, &act)) != SBX_OK)
-			break;
-		if (!dry_run && PQntuples(act) > 0)
-			err = warn_owner(owner, sbx_db_get(act, 0, "id"), month,
-			    committed, budget, c);
-		if (err == SBX_OK && accrued >= budget) {
-			snprintf(why, sizeof(why), "the owner's accrued cost "
-			    "this month, $%.2f, reached the budget $%.2f",
-			    accrued, budget);
-			for (j = 0; j < PQntuples(act) && err == SBX_OK &&
-			    !dry_run; j++)
-				err = budget_terminate(sbx_db_get(act, j, "id"),
-				    why, backoff, c);
-		}
-		PQclear(act);
-		act = NULL;
-	}
-	PQclear(res);
-	return err;
-}
-
 /* ------------------------------------------------------------ templates */
 
 static const char sql_tmpl_todo[] =
@@ -1109,8 +914,8 @@ static const char sql_tmpl_set[] =
     "UPDATE templates SET estimated_hourly_usd = $3::numeric,"
     " estimated_at = now() WHERE name = $1 AND version = $2::int";
 
-static enum sbx_err
-templates_step(long batch, int dry_run, struct sbx_cost_counts *c)
+enum sbx_err
+sbx_cost_templates_step(int dry_run, long batch, struct sbx_cost_counts *c)
 {
 	PGresult *res = NULL;
 	char lim[32], v[64];
@@ -1146,13 +951,11 @@ templates_step(long batch, int dry_run, struct sbx_cost_counts *c)
 }
 
 enum sbx_err
-sbx_cost_reaper_step(int dry_run, long batch, long backoff,
-    struct sbx_cost_counts *c)
+sbx_cost_accrue_step(int dry_run, long batch, struct sbx_cost_counts *c)
 {
 	char lim[32];
 	enum sbx_err err;
 
-	memset(c, 0, sizeof(*c));
 	snprintf(lim, sizeof(lim), "%ld", batch);
 	if (!dry_run) {
 		const char *p[1] = { lim };
@@ -1161,13 +964,9 @@ sbx_cost_reaper_step(int dry_run, long batch, long backoff,
 		if (err != SBX_OK)
 			return err;
 	}
-	if ((err = settle_left(batch, dry_run)) != SBX_OK ||
-	    (err = refresh_due(batch, dry_run, c)) != SBX_OK ||
-	    (err = stop_over_max(batch, backoff, dry_run, c)) != SBX_OK ||
-	    (err = owners_step(batch, backoff, dry_run, c)) != SBX_OK ||
-	    (err = templates_step(batch, dry_run, c)) != SBX_OK)
+	if ((err = settle_left(batch, dry_run)) != SBX_OK)
 		return err;
-	return SBX_OK;
+	return refresh_due(batch, dry_run, c);
 }
 
 /* ------------------------------------------------------------ reports */
@@ -1282,8 +1081,8 @@ users_totals(long long month, cJSON *o)
 		return err;
 	err = SBX_ENOMEM;
 	for (i = 0; i < PQntuples(res); i++) {
-		a = num(res, i, "accrued", 0);
-		r = num(res, i, "rest", 0);
+		a = sbx_db_num(res, i, "accrued", 0);
+		r = sbx_db_num(res, i, "rest", 0);
 		if (totals_add(&t, &nt, res, i, a, r) != 0)
 			goto out;
 	}
@@ -1331,8 +1130,8 @@ sbx_cost_report(long long month, const char *owner_id, int with_users,
 	if ((list = cJSON_CreateArray()) == NULL)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
-		a = num(res, i, "accrued", 0);
-		r = num(res, i, "rest", 0);
+		a = sbx_db_num(res, i, "accrued", 0);
+		r = sbx_db_num(res, i, "rest", 0);
 		accrued += a;
 		projected += a + r;
 		if ((row = cJSON_CreateObject()) == NULL)
@@ -1342,7 +1141,7 @@ sbx_cost_report(long long month, const char *owner_id, int with_users,
 		cJSON_AddStringToObject(row, "template",
 		    sbx_db_get(res, i, "template_name"));
 		cJSON_AddNumberToObject(row, "hours",
-		    round(num(res, i, "hours", 0) * 1e4) / 1e4);
+		    round(sbx_db_num(res, i, "hours", 0) * 1e4) / 1e4);
 		cJSON_AddNumberToObject(row, "accrued", sbx_cost_round(a));
 	}
 	cJSON_AddNumberToObject(o, "accrued", sbx_cost_round(accrued));
@@ -1414,8 +1213,8 @@ sbx_cost_report_csv(long long month, const char *owner_id, char **out)
 	len = sizeof(header) - 1;
 	sbx_cost_month_name(month, name, sizeof(name));
 	for (i = 0; i < PQntuples(res); i++) {
-		snprintf(hours, sizeof(hours), "%.4f", num(res, i, "hours", 0));
-		snprintf(usd, sizeof(usd), "%.6f", num(res, i, "accrued", 0));
+		snprintf(hours, sizeof(hours), "%.4f", sbx_db_num(res, i, "hours", 0));
+		snprintf(usd, sizeof(usd), "%.6f", sbx_db_num(res, i, "accrued", 0));
 		if (csv_field(&buf, &len, &cap, name, 0) != 0 ||
 		    csv_field(&buf, &len, &cap, sbx_db_get(res, i,
 		    "owner_email"), 0) != 0 ||

@@ -1,11 +1,13 @@
 /*
- * What sandboxes cost while they run, and the budgets: prices
- * from the AWS Price List cached in price_cache, a live estimate per
- * ACTIVE sandbox from its stack's real resources (DescribeStackResources,
- * then EC2 DescribeInstances / DescribeVolumes), the accrued cost split by
- * calendar month (UTC), per-user monthly budgets, budget warnings, and the
- * reaper's step that keeps it all up to date. All SQL about costs lives
- * here.
+ * What sandboxes cost while they run, and the budgets: prices from the
+ * AWS Price List cached in price_cache, a live estimate per ACTIVE
+ * sandbox from its stack's real resources (DescribeStackResources, then
+ * EC2 DescribeInstances / DescribeVolumes), the accrued cost split by
+ * calendar month (UTC), per-user monthly budgets, and the parts of the
+ * reaper's step that keep it all up to date. Acting on a budget
+ * (terminating, warning) is budget.h's, above both this module and the
+ * sandbox module; nothing here calls the sandbox module. All SQL about
+ * costs lives here and in budget.c.
  *
  * Only the reaper asks AWS (the Price List, EC2): API requests read the
  * database, and price template estimates from the cache alone. A price
@@ -173,17 +175,17 @@ struct sbx_cost_counts {
 };
 
 /*
- * The reaper's cost step (at most `batch` sandboxes per part): follows
+ * The parts of the reaper's cost step (budget.h, sbx_budget_reaper_step)
+ * that only touch costs, at most `batch` sandboxes each. Accrual: follows
  * sandboxes that became ACTIVE, settles those that left it, refreshes the
- * estimates due (COST_REFRESH_SECONDS apart), terminates sandboxes over
- * their template's max_cost_usd or whose owner's accrued cost for the
- * month reached the budget (event and webhook sandbox.budget_terminated),
- * sends budget warnings (user.budget_warning, once per threshold per
- * month), and estimates template versions that have no estimate yet. A
- * dry run changes nothing. Returns the first database error; AWS errors
- * are counted, not returned.
+ * estimates due (COST_REFRESH_SECONDS apart). Templates: estimates the
+ * versions that have no estimate yet. A dry run changes nothing. Each
+ * adds to *c; returns the first database error; AWS errors are counted,
+ * not returned.
  */
-enum sbx_err sbx_cost_reaper_step(int dry_run, long batch,
-    long backoff_seconds, struct sbx_cost_counts *c);
+enum sbx_err sbx_cost_accrue_step(int dry_run, long batch,
+    struct sbx_cost_counts *c);
+enum sbx_err sbx_cost_templates_step(int dry_run, long batch,
+    struct sbx_cost_counts *c);
 
 #endif

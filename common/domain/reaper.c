@@ -16,6 +16,7 @@
 
 #include "common/io/cfn.h"
 #include "common/core/config.h"
+#include "common/domain/budget.h"
 #include "common/domain/cost.h"
 #include "common/io/db.h"
 #include "common/domain/housekeeping.h"
@@ -969,7 +970,7 @@ run_costs(struct run *x)
 
 	if (stopped(x))
 		return;
-	err = sbx_cost_reaper_step(x->o->dry_run, x->batch, x->backoff, &c);
+	err = sbx_budget_reaper_step(x->o->dry_run, x->batch, x->backoff, &c);
 	x->r->counts[SBX_RC_COST_REFRESHED] += c.refreshed;
 	x->r->counts[SBX_RC_COST_FAILED] += c.refresh_failed;
 	x->r->counts[SBX_RC_BUDGET_TERMINATED] += c.terminated;

@@ -755,6 +755,14 @@ sbx_db_ll(const PGresult *res, int row, const char *col)
 	return v != NULL ? strtoll(v, NULL, 10) : 0;
 }
 
+double
+sbx_db_num(const PGresult *res, int row, const char *col, double def)
+{
+	const char *v = sbx_db_get(res, row, col);
+
+	return v != NULL ? strtod(v, NULL) : def;
+}
+
 int
 sbx_db_take(void *base, const struct sbx_db_text *cols, size_t n,
     const PGresult *res, int row)

@@ -65,6 +65,8 @@ const char *sbx_db_get(const PGresult *res, int row, const char *column);
 
 /* Column col of row `row` as an integer; 0 for SQL NULL. */
 long long sbx_db_ll(const PGresult *res, int row, const char *col);
+/* A numeric column as a double; def when NULL. */
+double sbx_db_num(const PGresult *res, int row, const char *col, double def);
 
 /* A text column, and the char * member of a struct that gets a copy. */
 struct sbx_db_text {

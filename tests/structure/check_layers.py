@@ -26,6 +26,14 @@ HTTP status member (http_status), the server's request, reply or problem
 API (struct sbx_req, sbx_reply_*, sbx_http_*) and problem+json text are
 errors too; its webhooks go through io's client (sbx_httpclient_*).
 
+Within a layer, the modules form no cycle: a module is a header and the
+files named after it (sandbox.h: sandbox.c, sandbox_rules.c,
+sandbox_db.h, ...; the longest such name wins), and a file including
+another module's header makes its module depend on that one. A header
+that no file of its own name implements (awsxml.h, defined in awsapi.c)
+adds no dependency of its own. So template code never includes sandbox.h
+while sandbox code includes template.h.
+
 It also fails on a source file directly in common/ (outside a layer), on a
 #include of a .c file, and on a reaper or sbx-migrate link line in
 Makefile.am that names the api library. Prints one line per finding;
@@ -201,6 +209,64 @@ def check_file(src, rel, findings):
                                 f"\"{s[:40]}\"")
 
 
+LAYER_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"common/(\w+)/(\w+)\.h"',
+                           re.M)
+
+
+def check_cycles(src, findings):
+    """No cycle among the modules of a layer (see the docstring)."""
+    for layer in LAYERS:
+        d = os.path.join(src, "common", layer)
+        if not os.path.isdir(d):
+            continue
+        files = sorted(f for f in os.listdir(d) if f.endswith((".c", ".h")))
+        stems = {f[:-2] for f in files if f.endswith(".h")}
+        implemented = {f[:-2] for f in files if f.endswith(".c")}
+
+        def module(base):
+            owners = [m for m in stems if base == m or base.startswith(m + "_")]
+            return min(owners, key=len) if owners else base
+
+        deps = {}
+        for f in files:
+            base = f[:-2]
+            if f.endswith(".h") and not any(
+                    c == base or c.startswith(base + "_") for c in implemented):
+                continue
+            with open(os.path.join(d, f), encoding="utf-8",
+                      errors="replace") as fh:
+                text = fh.read()
+            for m in LAYER_INCLUDE.finditer(text):
+                if m.group(1) != layer:
+                    continue
+                a, b = module(base), module(m.group(2))
+                if a != b:
+                    deps.setdefault(a, {}).setdefault(b, f)
+        # Depth-first search; a back edge closes a cycle.
+        state = {}
+        for start in sorted(deps):
+            stack = [(start, iter(sorted(deps.get(start, {}))))]
+            path = [start]
+            state[start] = 1
+            while stack:
+                node, it = stack[-1]
+                nxt = next(it, None)
+                if nxt is None:
+                    state[node] = 2
+                    stack.pop()
+                    path.pop()
+                elif state.get(nxt) == 1:
+                    cyc = path[path.index(nxt):] + [nxt]
+                    how = ", ".join(f"{deps[x][y]} includes {y}.h"
+                                    for x, y in zip(cyc, cyc[1:]))
+                    findings.append(f"common/{layer}: modules in a cycle "
+                                    f"({' -> '.join(cyc)}): {how}")
+                elif state.get(nxt) is None:
+                    state[nxt] = 1
+                    path.append(nxt)
+                    stack.append((nxt, iter(sorted(deps.get(nxt, {})))))
+
+
 def check_makefile(src, findings):
     """The reaper and sbx-migrate must not link the api library."""
     path = os.path.join(src, "Makefile.am")
@@ -228,6 +294,7 @@ def check(src):
     findings = []
     for rel in sources(src):
         check_file(src, rel, findings)
+    check_cycles(src, findings)
     check_makefile(src, findings)
     return findings
 
