@@ -1,11 +1,13 @@
 /*
  * Layer domain (common/domain/): sandboxes, templates, users, sessions,
  * API tokens, costs and budgets, webhooks, the reaper, housekeeping and
- * the metrics snapshot, with all their SQL. It uses io and core; it must not know HTTP (no
- * request struct, no status codes, no problem+json, no header names) nor
- * call libcurl, libxml2, OpenSSL or libfcgi itself. A refusal is an
- * enum sbx_err plus a structured reason (which field, what is wrong, what
- * it conflicts with) that the api layer maps to a status.
+ * the metrics snapshot, with all their SQL. It uses io and core; it must
+ * not know HTTP (no request struct, no status codes, no problem+json, no
+ * header names) nor call libcurl, libxml2, OpenSSL or libfcgi itself. A
+ * refusal is an enum sbx_err plus a structured reason (which field, what
+ * is wrong, what it conflicts with) that the api layer maps to a status.
+ * Its modules call downwards only: the reaper, budget, notify and metrics
+ * above sandbox; sandbox above template and cost; tokens above users.
  *
  * The sandbox domain: the lifecycle state machine, the rules (names, TTLs,
  * lifetime, quota), and all SQL about sandboxes, their events (the audit
@@ -276,9 +278,9 @@ enum sbx_err sbx_sandbox_apply_stack(const struct sbx_sandbox *sb,
     const char *outputs_json, const char *actor, struct sbx_sandbox **out);
 
 /*
- * CloudFormation calls for a row (common/domain/sandbox_cfn.c). Both record the
- * outcome on the row (conditional on version) and return the updated row
- * in *out (optional):
+ * CloudFormation calls for a row (common/domain/sandbox_cfn.c). Both
+ * record the outcome on the row (conditional on version) and return the
+ * updated row in *out (optional):
  *
  * sbx_sandbox_create_stack: CreateStack with ClientRequestToken = sb->id,
  * the template version the row records, its parameters, tags

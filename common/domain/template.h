@@ -118,7 +118,10 @@ cJSON *sbx_template_params_public(const char *declared_json);
  */
 cJSON *sbx_template_params_from_cfn(const cJSON *cfn_params);
 
-/* The enabled template by name (highest version), or the default with name NULL. */
+/*
+ * The enabled template by name (highest version), or the default with
+ * name NULL.
+ */
 enum sbx_err sbx_template_get(const char *name, struct sbx_template **out);
 /* One exact version, enabled or not (a sandbox's recorded version). */
 enum sbx_err sbx_template_get_version(const char *name, long version,

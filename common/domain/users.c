@@ -130,7 +130,7 @@ active_from_row(const PGresult *res, struct sbx_user *out)
 	return SBX_OK;
 }
 
-/* Logs why an account was refused; the caller answers 403. */
+/* Logs why an account was refused; the caller refuses the sign-in. */
 static void
 log_refused(const struct sbx_oidc_identity *id, const char *why)
 {
