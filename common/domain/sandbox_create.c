@@ -375,12 +375,9 @@ sbx_sandbox_create_run(const struct sbx_sandbox_create *req,
 	    cfg->stack_name_prefix != NULL ? cfg->stack_name_prefix : "",
 	    req->name);
 
-	a.req = req;
-	a.tmpl = t;
-	a.id = id;
-	a.stack_name = stack_name;
-	a.params_masked = masked_text;
-	a.params_real = eff_text;
+	a = (struct create_tx){ .req = req, .tmpl = t, .id = id,
+	    .stack_name = stack_name, .params_masked = masked_text,
+	    .params_real = eff_text };
 	/*
 	 * The budget: what this sandbox would add, from the parameters chosen
 	 * and the cached prices (never the Price List itself), for its TTL.
