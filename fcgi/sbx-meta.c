@@ -88,26 +88,13 @@ meta_test(struct sbx_req *req)
 	sbx_reply_json(req, 200, body);
 }
 
-/* The signed-in user, flat: {"email", "name", "picture", "role"}. */
-static void
-meta_me(struct sbx_req *req)
-{
-	cJSON *body = sbx_auth_user_json(req->principal);
-
-	if (body == NULL) {
-		sbx_reply_err(req, SBX_ENOMEM, "out of memory");
-		return;
-	}
-	sbx_reply_json(req, 200, body);
-}
-
 static const struct sbx_route routes[] = {
 	{ "GET", "/api/", meta_welcome, 0, NULL, 0, NULL, 0 },
 	{ "GET", "/api", meta_welcome, 0, NULL, 0, NULL, 0 },
 	{ "GET", "/readyz", meta_readyz, 0, NULL, 0, NULL, 0 },
 	{ "GET", "/metrics", meta_metrics, 0, NULL, 0, NULL, 0 },
 	{ "GET", "/api/test", meta_test, SBX_ROUTE_AUTH, NULL, 0, NULL, 0 },
-	{ "GET", "/api/me", meta_me, SBX_ROUTE_AUTH, NULL, 0, NULL, 0 },
+	{ "GET", "/api/me", sbx_auth_me, SBX_ROUTE_AUTH, NULL, 0, NULL, 0 },
 };
 
 static const struct sbx_app app = {

@@ -75,6 +75,18 @@ sbx_auth_user_json(const struct sbx_principal *p)
 	return o;
 }
 
+void
+sbx_auth_me(struct sbx_req *req)
+{
+	cJSON *body = sbx_auth_user_json(req->principal);
+
+	if (body == NULL) {
+		sbx_reply_err(req, SBX_ENOMEM, "out of memory");
+		return;
+	}
+	sbx_reply_json(req, 200, body);
+}
+
 /* Answers the failure err with a detail, and returns err. */
 static enum sbx_err
 fail(struct sbx_req *req, enum sbx_err err, const char *why)

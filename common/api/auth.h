@@ -58,4 +58,7 @@ enum sbx_err sbx_auth_principal_new(const struct sbx_user *u,
  */
 cJSON *sbx_auth_user_json(const struct sbx_principal *p);
 
+/* GET /api/me and GET /auth/me (signed in): that user, 200. */
+void sbx_auth_me(struct sbx_req *req);
+
 #endif
