@@ -1,12 +1,10 @@
 /*
  * GET /api/costs and PUT /api/users/{email}/budget (see cost_api.h).
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "common/domain/cost.h"
 #include "common/api/cost_api.h"
 #include "common/core/log.h"
+#include "common/io/oidc.h"
 
 #define MODULE "cost"
 
@@ -14,31 +12,11 @@ const struct sbx_field sbx_cost_api_budget_fields[] = {
 	{ "monthly_usd", SBX_F_AMOUNT, 1, 0, 0, NULL, NULL },
 };
 
-/* An email as a path or query value (lower-cased by its declaration). */
-static int
-email_valid(const char *e)
-{
-	size_t i, n = strlen(e);
-
-	if (n == 0 || n >= 256 || strchr(e, '@') == NULL || e[0] == '@' ||
-	    e[n - 1] == '@')
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)e[i] <= ' ' || e[i] == ',' || e[i] == '/')
-			return 0;
-	return 1;
-}
-
 static int
 month_valid(const char *s)
 {
 	return sbx_cost_month_parse(s) >= 0;
 }
-
-const struct sbx_input sbx_cost_api_budget_inputs[] = {
-	{ "email", SBX_I_STRING, SBX_I_PATH | SBX_I_LOWER, 0, 0, 0, NULL,
-	    email_valid, "not an email address" },
-};
 
 /* ?format=: num is the index, so the order is this enum's. */
 enum format { FORMAT_JSON, FORMAT_CSV };
@@ -52,7 +30,7 @@ const struct sbx_input sbx_cost_api_report_inputs[] = {
 	{ "format", SBX_I_ENUM, 0, 0, 0, 0, formats, NULL,
 	    "format is json or csv" },
 	{ "owner", SBX_I_STRING, SBX_I_ADMIN_ONLY | SBX_I_LOWER, 0, 0, 0, NULL,
-	    email_valid, "owner is an email address" },
+	    sbx_oidc_email_valid, "owner is an email address" },
 };
 
 void

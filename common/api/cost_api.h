@@ -8,7 +8,8 @@
  *       month,owner_email,sandbox,template,hours,accrued_usd and covers
  *       every user for an admin without owner=.
  *   PUT /api/users/{email}/budget  {"monthly_usd": n | null}  (admin)
- *       sets one user's monthly budget, or null for the default.
+ *       sets one user's monthly budget, or null for the default ({email}
+ *       as sign-in declares it: sbx_signin_email_inputs).
  */
 #ifndef SBX_COST_API_H
 #define SBX_COST_API_H
@@ -23,7 +24,5 @@ extern const struct sbx_input sbx_cost_api_report_inputs[];
 void sbx_cost_api_budget_put(struct sbx_req *req);
 extern const struct sbx_field sbx_cost_api_budget_fields[];
 #define SBX_COST_API_BUDGET_NFIELDS 1
-extern const struct sbx_input sbx_cost_api_budget_inputs[];
-#define SBX_COST_API_BUDGET_NINPUTS 1
 
 #endif

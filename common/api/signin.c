@@ -5,7 +5,6 @@
  * answer (state, nonce, verifier, next) travels in a sealed HttpOnly
  * cookie, so no server-side state is kept between the two requests.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,21 +66,6 @@ redirect_uri(void)
 	return u;
 }
 
-/* A login_hint we pass on: an address-like string, nothing that needs care. */
-static int
-hint_ok(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n < 3 || n > 254 || strchr(s, '@') == NULL)
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (!isgraph((unsigned char)s[i]))
-			return 0;
-	}
-	return 1;
-}
-
 /* ------------------------------------------------------------ login */
 
 /* An empty next or login_hint is none: next is then "/". */
@@ -90,7 +74,7 @@ const struct sbx_input sbx_signin_login_inputs[] = {
 	    sbx_session_next_ok, "next must be a path on this site, starting "
 	    "with a single '/'" },
 	{ "login_hint", SBX_I_STRING, SBX_I_EMPTY_ABSENT, 0, 0, 0, NULL,
-	    hint_ok, "login_hint must be an email address" },
+	    sbx_oidc_email_valid, "login_hint must be an email address" },
 };
 
 void
@@ -411,18 +395,6 @@ sbx_signin_logout(struct sbx_req *req)
 	sbx_reply_empty(req, 204);
 }
 
-void
-sbx_signin_me(struct sbx_req *req)
-{
-	cJSON *body = sbx_auth_user_json(req->principal);
-
-	if (body == NULL) {
-		sbx_reply_err(req, SBX_ENOMEM, "out of memory");
-		return;
-	}
-	sbx_reply_json(req, 200, body);
-}
-
 /* ------------------------------------------------------------ users */
 
 /* One user of the list; NULL on ENOMEM. */
@@ -488,7 +460,7 @@ nomem:
 /* The {email} of a user, lower-cased. */
 const struct sbx_input sbx_signin_email_inputs[] = {
 	{ "email", SBX_I_STRING, SBX_I_PATH | SBX_I_LOWER, 0, 0, 0, NULL,
-	    hint_ok, "not an email address" },
+	    sbx_oidc_email_valid, "not an email address" },
 };
 
 static void

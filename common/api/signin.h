@@ -12,7 +12,8 @@
  *        400 bad state/code or refused exchange, 401 rejected ID token,
  *        403 not allowed or disabled, 503 IdP unreachable. Never 500.
  *   POST /auth/logout                    (signed in) 204, revoked
- *   GET  /auth/me                        (signed in) the user
+ *   GET  /auth/me                        (signed in) the user (its
+ *        handler, sbx_auth_me, also answers /api/me: auth.h)
  *   GET  /api/users                      (admin) every user: email, name,
  *        role, disabled, last_login_at, live_sandboxes; by email
  *   POST /api/users/{email}/disable      (admin) also revokes sessions
@@ -32,14 +33,13 @@ extern const struct sbx_input sbx_signin_login_inputs[SBX_SIGNIN_LOGIN_NINPUTS];
 #define SBX_SIGNIN_CALLBACK_NINPUTS 3
 extern const struct sbx_input
     sbx_signin_callback_inputs[SBX_SIGNIN_CALLBACK_NINPUTS];
-/* The {email} of /api/users/{email}/disable and /enable. */
+/* The {email} of /api/users/{email}/disable, /enable and /budget. */
 #define SBX_SIGNIN_EMAIL_NINPUTS 1
 extern const struct sbx_input sbx_signin_email_inputs[SBX_SIGNIN_EMAIL_NINPUTS];
 
 void sbx_signin_login(struct sbx_req *req);
 void sbx_signin_callback(struct sbx_req *req);
 void sbx_signin_logout(struct sbx_req *req);
-void sbx_signin_me(struct sbx_req *req);
 void sbx_signin_users_list(struct sbx_req *req);
 void sbx_signin_user_disable(struct sbx_req *req);
 void sbx_signin_user_enable(struct sbx_req *req);

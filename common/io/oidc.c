@@ -210,9 +210,8 @@ email_verified(const cJSON *claims)
 	    (cJSON_IsString(v) && strcmp(v->valuestring, "true") == 0);
 }
 
-/* A plausible address: one '@', non-empty local part and domain, no controls. */
-static int
-email_ok(const char *email)
+int
+sbx_oidc_email_valid(const char *email)
 {
 	const char *at, *p;
 	size_t n;
@@ -312,7 +311,7 @@ sbx_oidc_check_claims(const cJSON *claims, const struct sbx_oidc_expect *ex,
 
 	/* It is; may its holder sign in? */
 	email = claim_str(claims, "email");
-	if (!email_ok(email))
+	if (!sbx_oidc_email_valid(email))
 		REJECT(SBX_EFORBIDDEN, "the account has no usable email");
 	if (!email_verified(claims))
 		REJECT(SBX_EFORBIDDEN, "email not verified");

@@ -143,6 +143,14 @@ enum sbx_err sbx_oidc_verify(const struct sbx_config *cfg, const char *token,
     const char **reason);
 
 /*
+ * 1 when s is an address an account can have: 3 to 254 bytes, one '@'
+ * with something on each side, no space, control or ','. The one check of
+ * "an email address" (sign-in, and the API's {email}, ?owner= and
+ * ?login_hint=, where anything else cannot name a user).
+ */
+int sbx_oidc_email_valid(const char *s);
+
+/*
  * The URL to send a browser to: the discovered authorization endpoint
  * with response_type=code, client_id, redirect_uri, scope "openid email
  * profile", state, nonce, the S256 challenge of verifier and, when
