@@ -1168,10 +1168,43 @@ test_discovery_checks_endpoints(void **state)
 	}
 }
 
+/* sbx_oidc_email_valid: the one check of an address, sign-in's and the API's. */
+static void
+test_email_valid(void **state)
+{
+	static const struct {
+		const char *s;
+		int ok;
+	} cases[] = {
+		{ "a@b", 1 }, { "Alice@Example.com", 1 },
+		{ "\xc3\xa9l\xc3\xa8ve@example.fr", 1 }, { "a+tag@x.y", 1 },
+		{ "a/b@x.y", 1 },
+		{ "", 0 }, { "ab", 0 }, { "@b", 0 }, { "a@", 0 }, { "@", 0 },
+		{ "a@b@c", 0 }, { "a b@c", 0 }, { "a,b@c", 0 }, { "a\tb@c", 0 },
+		{ "a\x7f@c", 0 }, { "a@c\n", 0 },
+	};
+	char long_one[300];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (sbx_oidc_email_valid(cases[i].s) != cases[i].ok)
+			fail_msg("\"%s\": want %d", cases[i].s, cases[i].ok);
+	/* 254 bytes is the longest address; 255 is refused. */
+	memset(long_one, 'a', sizeof(long_one));
+	memcpy(long_one + 250, "@b.c", 5);
+	assert_int_equal(sbx_oidc_email_valid(long_one), 1);
+	memset(long_one, 'a', sizeof(long_one));
+	memcpy(long_one + 251, "@b.c", 5);
+	assert_int_equal(sbx_oidc_email_valid(long_one), 0);
+	assert_int_equal(sbx_oidc_email_valid(NULL), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_email_valid),
 		cmocka_unit_test_setup(test_jwk_fixed, setup),
 		cmocka_unit_test_setup(test_jwk_verifies_signature, setup),
 		cmocka_unit_test_setup(test_jwk_rejects, setup),
