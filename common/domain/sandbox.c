@@ -205,6 +205,17 @@ sbx_sandbox_db_row_query(PGconn *conn, const char *name, const char *sql,
 	return err;
 }
 
+enum sbx_err
+sbx_sandbox_db_row_at(const char *name, const char *sql,
+    const struct sbx_sandbox *sb, enum sbx_err none, struct sbx_sandbox **out)
+{
+	char ver[32];
+	const char *p[2] = { sb->id, ver };
+
+	snprintf(ver, sizeof(ver), "%ld", sb->version);
+	return sbx_sandbox_db_row_query(NULL, name, sql, 2, p, none, out);
+}
+
 /*
  * Runs a transaction body that leaves its row in *held; on success the
  * row goes to *out (may be NULL), otherwise it is freed.
@@ -789,12 +800,8 @@ static const char sql_stamp[] =
 static enum sbx_err
 stamp(const struct sbx_sandbox *sb, struct sbx_sandbox **out)
 {
-	char ver[32];
-	const char *p[2] = { sb->id, ver };
-
-	fmt_long(ver, sizeof(ver), sb->version);
-	return sbx_sandbox_db_row_query(NULL, "sbx_stamp", sql_stamp, 2, p,
-	    SBX_ECONFLICT, out);
+	return sbx_sandbox_db_row_at("sbx_stamp", sql_stamp, sb, SBX_ECONFLICT,
+	    out);
 }
 
 /*

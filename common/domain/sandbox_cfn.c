@@ -324,12 +324,9 @@ static const char sql_deleted[] =
 static enum sbx_err
 record_deleted(const struct sbx_sandbox *sb, struct sbx_sandbox **out)
 {
-	char ver[32];
-	const char *p[2] = { sb->id, ver };
 	enum sbx_err err;
 
-	snprintf(ver, sizeof(ver), "%ld", sb->version);
-	err = sbx_sandbox_db_row_query(NULL, "sbx_deleted", sql_deleted, 2, p,
+	err = sbx_sandbox_db_row_at("sbx_deleted", sql_deleted, sb,
 	    SBX_ENOTFOUND, out);
 	if (err == SBX_ENOTFOUND)
 		err = out != NULL ? sbx_sandbox_get(sb->id, out) : SBX_OK;

@@ -54,6 +54,16 @@ enum sbx_err sbx_sandbox_db_row_query(PGconn *conn, const char *name,
     const char *sql, int nparams, const char *const *params,
     enum sbx_err none, struct sbx_sandbox **out);
 
+/*
+ * An UPDATE of sb's row that holds only while the row is at the version
+ * sb was read at ($1 its id, $2 its version), on a connection of its own:
+ * `none` when the row has moved on; the updated row to *out as
+ * sbx_sandbox_db_row_query does.
+ */
+enum sbx_err sbx_sandbox_db_row_at(const char *name, const char *sql,
+    const struct sbx_sandbox *sb, enum sbx_err none,
+    struct sbx_sandbox **out);
+
 /* Row `row` of res as a new struct (caller frees); NULL on ENOMEM. */
 struct sbx_sandbox *sbx_sandbox_db_row(const PGresult *res, int row);
 

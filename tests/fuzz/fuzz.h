@@ -39,6 +39,18 @@ fuzz_copy(const unsigned char *p, size_t n, int nul)
 }
 
 /*
+ * The input after its first byte (data[0] picks the parser), exactly its
+ * *len bytes with no NUL after them, for the parsers that take a length.
+ * NULL for an empty input or when out of memory; the caller frees it.
+ */
+static inline char *
+fuzz_body(const unsigned char *data, size_t size, size_t *len)
+{
+	*len = size > 0 ? size - 1 : 0;
+	return size < 1 ? NULL : fuzz_copy(data + 1, *len, 0);
+}
+
+/*
  * The input after its first byte (data[0] picks the parser), as a C
  * string cut at the first NUL: the parsers take C strings, as CGI hands
  * them over. NULL for an empty input or when out of memory; the caller

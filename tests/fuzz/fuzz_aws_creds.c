@@ -44,11 +44,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	char *text;
 	size_t len;
 
-	if (size < 1)
-		return 0;
-	len = size - 1;
-	/* Exactly the text's length: no NUL after it to lean on. */
-	if ((text = fuzz_copy(data + 1, len, 0)) == NULL)
+	if ((text = fuzz_body(data, size, &len)) == NULL)
 		return 0;
 	memset(&c, 0, sizeof(c));
 	switch (data[0] % 3) {

@@ -203,11 +203,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	char *xml;
 	size_t len;
 
-	if (size < 1)
-		return 0;
-	/* A copy of exactly the body's length: no NUL after it to lean on. */
-	len = size - 1;
-	if ((xml = fuzz_copy(data + 1, len, 0)) == NULL)
+	if ((xml = fuzz_body(data, size, &len)) == NULL)
 		return 0;
 	switch (data[0] % 5) {
 	case 0:
