@@ -81,87 +81,82 @@ test_get_vanilla(void **state)
 	sbx_aws_sig_fini(&sig);
 }
 
-static void
-test_post_vanilla(void **state)
-{
-	struct sbx_aws_sign_req r = suite_req("POST", "/");
+/*
+ * The suite's vectors that differ from get-vanilla only in what is
+ * signed: method, path, query, headers, a session token.
+ */
+static const char unreserved[] = "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "abcdefghijklmnopqrstuvwxyz";
 
-	(void)state;
-	expect_sig(&r, &suite_creds, "host;x-amz-date",
-	    "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b");
-}
-
-static void
-test_query_order_key_case(void **state)
-{
-	struct sbx_aws_param q[] = {
-		{ "Param2", "value2" }, { "Param1", "value1" },
-	};
-	struct sbx_aws_sign_req r = suite_req("GET", "/");
-
-	(void)state;
-	r.query = q;
-	r.nquery = 2;
-	expect_sig(&r, &suite_creds, "host;x-amz-date",
-	    "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500");
-}
-
-static void
-test_query_order_encoded(void **state)
-{
+static const struct suite_case {
+	const char *name;		/* for the reader */
+	const char *method, *path;
+	struct sbx_aws_param query[3];
+	size_t nquery;
+	struct sbx_httpclient_header headers[3];
+	size_t nheaders;
+	const char *session_token;
+	const char *signed_headers, *signature;
+} suite_cases[] = {
+	{ "post vanilla", "POST", "/", { { NULL, NULL } }, 0,
+	    { { NULL, NULL } }, 0, NULL, "host;x-amz-date",
+	    "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b" },
+	{ "query order, key case", "GET", "/",
+	    { { "Param2", "value2" }, { "Param1", "value1" } }, 2,
+	    { { NULL, NULL } }, 0, NULL, "host;x-amz-date",
+	    "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500" },
 	/* "Param" sorts before "Param-3" by name, though '-' < '='. */
-	struct sbx_aws_param q[] = {
-		{ "Param-3", "Value3" }, { "Param", "Value2" },
-		{ "\xe1\x88\xb4", "Value1" },
-	};
-	struct sbx_aws_sign_req r = suite_req("GET", "/");
-
-	(void)state;
-	r.query = q;
-	r.nquery = 3;
-	expect_sig(&r, &suite_creds, "host;x-amz-date",
-	    "371d3713e185cc334048618a97f809c9ffe339c62934c032af5a0e595648fcac");
-}
-
-static void
-test_query_unreserved(void **state)
-{
-	static const char u[] = "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz";
-	struct sbx_aws_param q[] = { { u, u } };
-	struct sbx_aws_sign_req r = suite_req("GET", "/");
-
-	(void)state;
-	r.query = q;
-	r.nquery = 1;
-	expect_sig(&r, &suite_creds, "host;x-amz-date",
-	    "9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197");
-}
-
-static void
-test_utf8_query(void **state)
-{
-	struct sbx_aws_param q[] = { { "\xe1\x88\xb4", "bar" } };
-	struct sbx_aws_sign_req r = suite_req("GET", "/");
-
-	(void)state;
-	r.query = q;
-	r.nquery = 1;
-	expect_sig(&r, &suite_creds, "host;x-amz-date",
-	    "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04");
-}
+	{ "query order, encoded", "GET", "/",
+	    { { "Param-3", "Value3" }, { "Param", "Value2" },
+	    { "\xe1\x88\xb4", "Value1" } }, 3,
+	    { { NULL, NULL } }, 0, NULL, "host;x-amz-date",
+	    "371d3713e185cc334048618a97f809c9ffe339c62934c032af5a0e595648fcac" },
+	{ "query unreserved", "GET", "/",
+	    { { unreserved, unreserved } }, 1,
+	    { { NULL, NULL } }, 0, NULL, "host;x-amz-date",
+	    "9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197" },
+	{ "utf8 query", "GET", "/",
+	    { { "\xe1\x88\xb4", "bar" } }, 1,
+	    { { NULL, NULL } }, 0, NULL, "host;x-amz-date",
+	    "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04" },
+	{ "utf8 path", "GET", "/\xe1\x88\xb4", { { NULL, NULL } }, 0,
+	    { { NULL, NULL } }, 0, NULL, "host;x-amz-date",
+	    "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85" },
+	{ "space in the path", "GET", "/example space/", { { NULL, NULL } }, 0,
+	    { { NULL, NULL } }, 0, NULL, "host;x-amz-date",
+	    "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741" },
+	{ "header key duplicate", "GET", "/", { { NULL, NULL } }, 0,
+	    { { "My-Header1", "value2" }, { "My-Header1", "value2" },
+	    { "My-Header1", "value1" } }, 3, NULL,
+	    "host;my-header1;x-amz-date",
+	    "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea" },
+	{ "session token", "GET", "/", { { NULL, NULL } }, 0,
+	    { { NULL, NULL } }, 0,
+	    "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa"
+	    "31553b73ebf194267", "host;x-amz-date;x-amz-security-token",
+	    "07ec1639c89043aa0e3e2de82b96708f198cceab042d4a97044c66dd9f74e7f8" },
+};
 
 static void
-test_utf8_and_space_path(void **state)
+test_suite_vectors(void **state)
 {
-	struct sbx_aws_sign_req r = suite_req("GET", "/\xe1\x88\xb4");
+	const struct suite_case *t;
+	struct sbx_aws_creds c;
+	struct sbx_aws_sign_req r;
+	size_t i;
 
 	(void)state;
-	expect_sig(&r, &suite_creds, "host;x-amz-date",
-	    "8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85");
-	r.path = "/example space/";
-	expect_sig(&r, &suite_creds, "host;x-amz-date",
-	    "652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741");
+	for (i = 0; i < sizeof(suite_cases) / sizeof(suite_cases[0]); i++) {
+		t = &suite_cases[i];
+		r = suite_req(t->method, t->path);
+		r.query = t->nquery > 0 ? t->query : NULL;
+		r.nquery = t->nquery;
+		r.headers = t->nheaders > 0 ? t->headers : NULL;
+		r.nheaders = t->nheaders;
+		c = suite_creds;
+		c.session_token = (char *)t->session_token;
+		expect_sig(&r, &c, t->signed_headers, t->signature);
+	}
 }
 
 static void
@@ -183,36 +178,6 @@ test_header_value_trim(void **state)
 	assert_non_null(strstr(sig.canonical_request,
 	    "\nmy-header1:value1\nmy-header2:\"a b c\"\n"));
 	sbx_aws_sig_fini(&sig);
-}
-
-static void
-test_header_key_duplicate(void **state)
-{
-	struct sbx_httpclient_header h[] = {
-		{ "My-Header1", "value2" },
-		{ "My-Header1", "value2" },
-		{ "My-Header1", "value1" },
-	};
-	struct sbx_aws_sign_req r = suite_req("GET", "/");
-
-	(void)state;
-	r.headers = h;
-	r.nheaders = 3;
-	expect_sig(&r, &suite_creds, "host;my-header1;x-amz-date",
-	    "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea");
-}
-
-static void
-test_session_token(void **state)
-{
-	struct sbx_aws_creds c = suite_creds;
-	struct sbx_aws_sign_req r = suite_req("GET", "/");
-
-	(void)state;
-	c.session_token = (char *)"6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa"
-	    "31553b73ebf194267";
-	expect_sig(&r, &c, "host;x-amz-date;x-amz-security-token",
-	    "07ec1639c89043aa0e3e2de82b96708f198cceab042d4a97044c66dd9f74e7f8");
 }
 
 /*
@@ -480,15 +445,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get_vanilla),
-		cmocka_unit_test(test_post_vanilla),
-		cmocka_unit_test(test_query_order_key_case),
-		cmocka_unit_test(test_query_order_encoded),
-		cmocka_unit_test(test_query_unreserved),
-		cmocka_unit_test(test_utf8_query),
-		cmocka_unit_test(test_utf8_and_space_path),
+		cmocka_unit_test(test_suite_vectors),
 		cmocka_unit_test(test_header_value_trim),
-		cmocka_unit_test(test_header_key_duplicate),
-		cmocka_unit_test(test_session_token),
 		cmocka_unit_test(test_cfn_shaped_post),
 		cmocka_unit_test(test_sign_refuses),
 		cmocka_unit_test(test_dsql_token),
