@@ -745,31 +745,38 @@ oom:
 	return SBX_ENOMEM;
 }
 
+/* Integer settings that must not exceed another one, in this order. */
+static const struct {
+	const char *name, *limit;
+	size_t off, limit_off;
+} not_above[] = {
+	{ "SANDBOX_DEFAULT_TTL_MINUTES", "SANDBOX_MAX_TTL_MINUTES",
+	    OFF(sandbox_default_ttl_minutes), OFF(sandbox_max_ttl_minutes) },
+	{ "SANDBOX_MAX_TTL_MINUTES", "SANDBOX_MAX_LIFETIME_MINUTES",
+	    OFF(sandbox_max_ttl_minutes), OFF(sandbox_max_lifetime_minutes) },
+	{ "HTTP_CONNECT_TIMEOUT_SECONDS", "HTTP_TIMEOUT_SECONDS",
+	    OFF(http_connect_timeout_seconds), OFF(http_timeout_seconds) },
+};
+
 /* Checks that hold between settings, once each is valid on its own. */
 static enum sbx_err
 cross_check(const struct sbx_config *cfg, unsigned needs, char *err,
     size_t errlen)
 {
-	if (cfg->sandbox_default_ttl_minutes > cfg->sandbox_max_ttl_minutes) {
-		snprintf(err, errlen, "SANDBOX_DEFAULT_TTL_MINUTES: must not "
-		    "exceed SANDBOX_MAX_TTL_MINUTES (%ld > %ld)",
-		    cfg->sandbox_default_ttl_minutes,
-		    cfg->sandbox_max_ttl_minutes);
-		return SBX_ECONFIG;
-	}
-	if (cfg->sandbox_max_ttl_minutes > cfg->sandbox_max_lifetime_minutes) {
-		snprintf(err, errlen, "SANDBOX_MAX_TTL_MINUTES: must not "
-		    "exceed SANDBOX_MAX_LIFETIME_MINUTES (%ld > %ld)",
-		    cfg->sandbox_max_ttl_minutes,
-		    cfg->sandbox_max_lifetime_minutes);
-		return SBX_ECONFIG;
-	}
-	if (cfg->http_connect_timeout_seconds > cfg->http_timeout_seconds) {
-		snprintf(err, errlen, "HTTP_CONNECT_TIMEOUT_SECONDS: must not "
-		    "exceed HTTP_TIMEOUT_SECONDS (%ld > %ld)",
-		    cfg->http_connect_timeout_seconds,
-		    cfg->http_timeout_seconds);
-		return SBX_ECONFIG;
+	const char *base = (const char *)cfg;
+	long v, limit;
+	size_t i;
+
+	for (i = 0; i < sizeof(not_above) / sizeof(not_above[0]); i++) {
+		v = *(const long *)(const void *)(base + not_above[i].off);
+		limit = *(const long *)(const void *)(base +
+		    not_above[i].limit_off);
+		if (v > limit) {
+			snprintf(err, errlen, "%s: must not exceed %s "
+			    "(%ld > %ld)", not_above[i].name,
+			    not_above[i].limit, v, limit);
+			return SBX_ECONFIG;
+		}
 	}
 	/* Aurora DSQL closes every connection after 60 minutes. */
 	if (strcmp(cfg->db_auth, "dsql-iam") == 0 &&
