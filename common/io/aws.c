@@ -322,6 +322,33 @@ add_path(struct sbx_util_buf *b, const char *path)
 		sbx_util_buf_add_pct(b, path, 1);
 }
 
+/* The canonical request's first lines: method, path, canonical query. */
+static void
+add_request_line(struct sbx_util_buf *b, const struct sbx_aws_sign_req *r,
+    const char *query)
+{
+	sbx_util_buf_add(b, r->method);
+	sbx_util_buf_add(b, "\n");
+	add_path(b, r->path);
+	sbx_util_buf_add(b, "\n");
+	sbx_util_buf_add(b, query);
+}
+
+/* "<key id>/<date>/<region>/<service>/aws4_request": the Credential. */
+static void
+add_credential(struct sbx_util_buf *b, const char *akid, const char *date,
+    const struct sbx_aws_sign_req *r)
+{
+	sbx_util_buf_add(b, akid);
+	sbx_util_buf_add(b, "/");
+	sbx_util_buf_add(b, date);
+	sbx_util_buf_add(b, "/");
+	sbx_util_buf_add(b, r->region);
+	sbx_util_buf_add(b, "/");
+	sbx_util_buf_add(b, r->service);
+	sbx_util_buf_add(b, "/aws4_request");
+}
+
 enum sbx_err
 sbx_aws_sign(const struct sbx_aws_sign_req *r,
     const struct sbx_aws_creds *creds, struct sbx_aws_sig *sig)
@@ -368,11 +395,7 @@ sbx_aws_sign(const struct sbx_aws_sign_req *r,
 	sbx_aws_sha256_hex(r->payload, r->payload ? r->payload_len : 0,
 	    payload_hash);
 
-	sbx_util_buf_add(&creq, r->method);
-	sbx_util_buf_add(&creq, "\n");
-	add_path(&creq, r->path);
-	sbx_util_buf_add(&creq, "\n");
-	sbx_util_buf_add(&creq, query);
+	add_request_line(&creq, r, query);
 	sbx_util_buf_add(&creq, "\n");
 	/* Repeated names become one line, values joined by commas. */
 	for (i = 0; i < n; i++) {
@@ -402,14 +425,8 @@ sbx_aws_sign(const struct sbx_aws_sign_req *r,
 		goto out;
 
 	sbx_util_buf_add(&auth, ALGORITHM " Credential=");
-	sbx_util_buf_add(&auth, creds->access_key_id);
-	sbx_util_buf_add(&auth, "/");
-	sbx_util_buf_add(&auth, date);
-	sbx_util_buf_add(&auth, "/");
-	sbx_util_buf_add(&auth, r->region);
-	sbx_util_buf_add(&auth, "/");
-	sbx_util_buf_add(&auth, r->service);
-	sbx_util_buf_add(&auth, "/aws4_request, SignedHeaders=");
+	add_credential(&auth, creds->access_key_id, date, r);
+	sbx_util_buf_add(&auth, ", SignedHeaders=");
 	sbx_util_buf_add(&auth, signed_hdrs.p ? signed_hdrs.p : "");
 	sbx_util_buf_add(&auth, ", Signature=");
 	sbx_util_buf_add(&auth, sig->signature);
@@ -465,14 +482,7 @@ sbx_aws_presign(const struct sbx_aws_sign_req *r, long expires,
 		return SBX_EINVAL;
 	token = creds->session_token != NULL && creds->session_token[0] != '\0';
 	snprintf(exp, sizeof(exp), "%ld", expires);
-	sbx_util_buf_add(&credential, creds->access_key_id);
-	sbx_util_buf_add(&credential, "/");
-	sbx_util_buf_add(&credential, date);
-	sbx_util_buf_add(&credential, "/");
-	sbx_util_buf_add(&credential, r->region);
-	sbx_util_buf_add(&credential, "/");
-	sbx_util_buf_add(&credential, r->service);
-	sbx_util_buf_add(&credential, "/aws4_request");
+	add_credential(&credential, creds->access_key_id, date, r);
 	if (credential.err != SBX_OK) {
 		err = SBX_ENOMEM;
 		goto out;
@@ -499,11 +509,7 @@ sbx_aws_presign(const struct sbx_aws_sign_req *r, long expires,
 		goto out;
 
 	sbx_aws_sha256_hex("", 0, empty_hash);
-	sbx_util_buf_add(&creq, r->method);
-	sbx_util_buf_add(&creq, "\n");
-	add_path(&creq, r->path);
-	sbx_util_buf_add(&creq, "\n");
-	sbx_util_buf_add(&creq, cq);
+	add_request_line(&creq, r, cq);
 	sbx_util_buf_add(&creq, "\nhost:");
 	sbx_util_buf_add(&creq, r->host);
 	sbx_util_buf_add(&creq, "\n\nhost\n");
