@@ -419,22 +419,31 @@ static const char sql_events[] =
     "SELECT " EVENT_COLS " FROM sandbox_events WHERE sandbox_id = $1::uuid"
     " ORDER BY sandbox_events.time, sandbox_events.id";
 
+/* Runs a statement that reads events (EVENT_COLS) into out. */
+static enum sbx_err
+events_query(const char *name, const char *sql, int nparams,
+    const char *const *params, struct sbx_sandbox_event_list *out)
+{
+	PGresult *res = NULL;
+	enum sbx_err err;
+
+	err = sbx_db_exec(name, sql, nparams, params, &res);
+	if (err == SBX_OK)
+		err = events_all(res, out);
+	PQclear(res);
+	return err;
+}
+
 enum sbx_err
 sbx_sandbox_events(const char *sandbox_id, struct sbx_sandbox_event_list *out)
 {
 	const char *p[1] = { sandbox_id };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
 	out->items = NULL;
 	out->n = 0;
 	if (!sbx_sandbox_uuid_valid(sandbox_id))
 		return SBX_ENOTFOUND;
-	err = sbx_db_exec("sbx_events", sql_events, 1, p, &res);
-	if (err == SBX_OK)
-		err = events_all(res, out);
-	PQclear(res);
-	return err;
+	return events_query("sbx_events", sql_events, 1, p, out);
 }
 
 static const char sql_outbox_pending[] =
@@ -450,18 +459,13 @@ sbx_sandbox_outbox_pending(long long now, long limit,
 {
 	char t[32], l[32];
 	const char *p[2] = { t, l };
-	PGresult *res = NULL;
-	enum sbx_err err;
 
 	out->items = NULL;
 	out->n = 0;
 	fmt_long(t, sizeof(t), now);
 	fmt_long(l, sizeof(l), limit > 0 ? limit : 100);
-	err = sbx_db_exec("sbx_outbox_pending", sql_outbox_pending, 2, p, &res);
-	if (err == SBX_OK)
-		err = events_all(res, out);
-	PQclear(res);
-	return err;
+	return events_query("sbx_outbox_pending", sql_outbox_pending, 2, p,
+	    out);
 }
 
 static const char sql_outbox_delivered[] =
@@ -474,28 +478,36 @@ static const char sql_outbox_failed[] =
     " next_delivery_at = to_timestamp($2::bigint)"
     " WHERE id = $1::uuid AND delivery_state = 'pending'";
 
-enum sbx_err
-sbx_sandbox_outbox_delivered(const char *event_id)
+/*
+ * Runs sql on the event event_id ($1) and, unless NULL, arg ($2); rows
+ * (may be NULL) gets how many it changed. SBX_EINVAL for a malformed id.
+ */
+static enum sbx_err
+outbox_update(const char *name, const char *sql, const char *event_id,
+    const char *arg, long *rows)
 {
-	const char *p[1] = { event_id };
+	const char *p[2] = { event_id, arg };
 
 	if (!sbx_sandbox_uuid_valid(event_id))
 		return SBX_EINVAL;
-	return sbx_db_run(NULL, "sbx_outbox_delivered",
-	    sql_outbox_delivered, 1, p, NULL);
+	return sbx_db_run(NULL, name, sql, arg != NULL ? 2 : 1, p, rows);
+}
+
+enum sbx_err
+sbx_sandbox_outbox_delivered(const char *event_id)
+{
+	return outbox_update("sbx_outbox_delivered", sql_outbox_delivered,
+	    event_id, NULL, NULL);
 }
 
 enum sbx_err
 sbx_sandbox_outbox_failed(const char *event_id, long long next_attempt_at)
 {
 	char t[32];
-	const char *p[2] = { event_id, t };
 
-	if (!sbx_sandbox_uuid_valid(event_id))
-		return SBX_EINVAL;
 	fmt_long(t, sizeof(t), next_attempt_at);
-	return sbx_db_run(NULL, "sbx_outbox_failed", sql_outbox_failed,
-	    2, p, NULL);
+	return outbox_update("sbx_outbox_failed", sql_outbox_failed, event_id,
+	    t, NULL);
 }
 
 static const char sql_outbox_claim[] =
@@ -508,15 +520,12 @@ enum sbx_err
 sbx_sandbox_outbox_claim(const char *event_id, long lease_seconds)
 {
 	char l[32];
-	const char *p[2] = { event_id, l };
 	long rows = 0;
 	enum sbx_err err;
 
-	if (!sbx_sandbox_uuid_valid(event_id))
-		return SBX_EINVAL;
 	fmt_long(l, sizeof(l), lease_seconds);
-	err = sbx_db_run(NULL, "sbx_outbox_claim", sql_outbox_claim, 2,
-	    p, &rows);
+	err = outbox_update("sbx_outbox_claim", sql_outbox_claim, event_id, l,
+	    &rows);
 	return err == SBX_OK && rows < 1 ? SBX_ECONFLICT : err;
 }
 
@@ -527,12 +536,8 @@ static const char sql_outbox_skipped[] =
 enum sbx_err
 sbx_sandbox_outbox_skipped(const char *event_id)
 {
-	const char *p[1] = { event_id };
-
-	if (!sbx_sandbox_uuid_valid(event_id))
-		return SBX_EINVAL;
-	return sbx_db_run(NULL, "sbx_outbox_skipped",
-	    sql_outbox_skipped, 1, p, NULL);
+	return outbox_update("sbx_outbox_skipped", sql_outbox_skipped,
+	    event_id, NULL, NULL);
 }
 
 /* At most $2 rows per statement: DSQL's 3,000-row limit. */
