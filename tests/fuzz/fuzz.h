@@ -62,4 +62,52 @@ fuzz_text(const unsigned char *data, size_t size)
 	return size < 1 ? NULL : fuzz_copy(data + 1, size - 1, 1);
 }
 
+typedef void (*fuzz_text_fn)(const char *text);
+
+/*
+ * Hands the input's text (fuzz_text) to the one of the n parsers that
+ * data[0] picks (its value modulo n), for the targets that hold several.
+ */
+static inline int
+fuzz_pick(const unsigned char *data, size_t size, const fuzz_text_fn *fns,
+    size_t n)
+{
+	char *text = fuzz_text(data, size);
+
+	if (text == NULL)
+		return 0;
+	fns[data[0] % n](text);
+	free(text);
+	return 0;
+}
+
+/* "<name>=<value>" in a new string (a CGI variable); NULL on ENOMEM. */
+static inline char *
+fuzz_pair(const char *name, const char *value)
+{
+	size_t n = strlen(name) + strlen(value) + 2;
+	char *kv = malloc(n);
+
+	if (kv != NULL)
+		snprintf(kv, n, "%s=%s", name, value);
+	return kv;
+}
+
+/*
+ * Writes s at w with every byte as %XX, the strictest spelling a
+ * percent-decoder must take (3 * strlen(s) bytes, no NUL); returns the end.
+ */
+static inline char *
+fuzz_pct(char *w, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		*w++ = '%';
+		*w++ = hex[(unsigned char)*s >> 4];
+		*w++ = hex[(unsigned char)*s & 15];
+	}
+	return w;
+}
+
 #endif

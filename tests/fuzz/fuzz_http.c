@@ -86,6 +86,19 @@ fuzz_unescape(const char *text, int plus)
 }
 
 static void
+fuzz_unescape_path(const char *text)
+{
+	fuzz_unescape(text, 0);
+}
+
+/* As a form or query value: '+' is a space. */
+static void
+fuzz_unescape_form(const char *text)
+{
+	fuzz_unescape(text, 1);
+}
+
+static void
 fuzz_match(const char *text)
 {
 	struct sbx_params p;
@@ -109,12 +122,10 @@ fuzz_accept(const char *text)
 {
 	struct sbx_req req;
 	char *env[4] = { "REQUEST_METHOD=GET", "PATH_INFO=/", NULL, NULL };
-	size_t n = strlen(text) + sizeof("HTTP_ACCEPT=");
-	char *hdr = malloc(n);
+	char *hdr = fuzz_pair("HTTP_ACCEPT", text);
 
 	if (hdr == NULL)
 		return;
-	snprintf(hdr, n, "HTTP_ACCEPT=%s", text);
 	env[2] = hdr;
 	if (sbx_req_init_env(&req, env, NULL, 0) == SBX_OK) {
 		(void)sbx_req_wants_json(&req);
@@ -126,30 +137,10 @@ fuzz_accept(const char *text)
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	char *text = fuzz_text(data, size);
+	static const fuzz_text_fn fns[] = {
+		fuzz_query, fuzz_cookies, fuzz_unescape_path,
+		fuzz_unescape_form, fuzz_match, fuzz_accept,
+	};
 
-	if (text == NULL)
-		return 0;
-	switch (data[0] % 6) {
-	case 0:
-		fuzz_query(text);
-		break;
-	case 1:
-		fuzz_cookies(text);
-		break;
-	case 2:
-		fuzz_unescape(text, 0);
-		break;
-	case 3:
-		fuzz_unescape(text, 1);
-		break;
-	case 4:
-		fuzz_match(text);
-		break;
-	default:
-		fuzz_accept(text);
-		break;
-	}
-	free(text);
-	return 0;
+	return fuzz_pick(data, size, fns, sizeof(fns) / sizeof(fns[0]));
 }

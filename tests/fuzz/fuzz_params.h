@@ -50,13 +50,12 @@ fuzz_params_request(const char *var, const char *text,
     fuzz_lookup_fn lookup, const char *const *names, size_t nnames)
 {
 	char *env[4] = { "REQUEST_METHOD=GET", "PATH_INFO=/", NULL, NULL };
-	size_t n = strlen(var) + strlen(text) + 2, i;
 	struct sbx_req req;
-	char *kv = malloc(n);
+	char *kv = fuzz_pair(var, text);
+	size_t i;
 
 	if (kv == NULL)
 		return;
-	snprintf(kv, n, "%s=%s", var, text);
 	env[2] = kv;
 	if (sbx_req_init_env(&req, env, NULL, 0) == SBX_OK) {
 		if (err != SBX_OK)

@@ -88,9 +88,8 @@ handler(struct sbx_req *req)
 static char *
 substitute(const char *pattern, const struct sbx_params *p)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	size_t len = strlen(pattern) + 1, i = 0;
-	const char *s, *v;
+	const char *s;
 	char *out, *w;
 
 	for (i = 0; i < p->n; i++)
@@ -100,11 +99,7 @@ substitute(const char *pattern, const struct sbx_params *p)
 	for (s = pattern, w = out, i = 0; *s != '\0'; ) {
 		if (*s == '{') {
 			CHECK(i < p->n);
-			for (v = p->items[i++].value; *v != '\0'; v++) {
-				*w++ = '%';
-				*w++ = hex[(unsigned char)*v >> 4];
-				*w++ = hex[(unsigned char)*v & 15];
-			}
+			w = fuzz_pct(w, p->items[i++].value);
 			s = strchr(s, '}') + 1;
 		} else {
 			*w++ = *s++;
@@ -145,7 +140,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	char method[32], *path;
 	char *env[4] = { method, NULL, NULL, NULL };
 	struct sbx_req req;
-	size_t i, n;
+	size_t i;
 
 	if (text == NULL)
 		return 0;
@@ -153,9 +148,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		check_match(routes[i].pattern, text);
 	snprintf(method, sizeof(method), "REQUEST_METHOD=%s",
 	    methods[data[0] % (sizeof(methods) / sizeof(methods[0]))]);
-	n = strlen(text) + sizeof("PATH_INFO=");
-	if ((path = malloc(n)) != NULL) {
-		snprintf(path, n, "PATH_INFO=%s", text);
+	if ((path = fuzz_pair("PATH_INFO", text)) != NULL) {
 		env[1] = path;
 		if (sbx_req_init_env(&req, env, NULL, 0) == SBX_OK) {
 			sbx_http_dispatch(&app, &req);

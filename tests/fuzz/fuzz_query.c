@@ -27,20 +27,6 @@ static const char *const looked_up[] = {
 	"status", "limit", "cursor", "owner", "next", "code", "state",
 };
 
-/* Every byte as %XX: the strictest spelling of a pair. */
-static void
-encode(char *w, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s != '\0'; s++) {
-		*w++ = '%';
-		*w++ = hex[(unsigned char)*s >> 4];
-		*w++ = hex[(unsigned char)*s & 15];
-	}
-	*w = '\0';
-}
-
 static char *
 rewrite(const struct sbx_params *p)
 {
@@ -57,11 +43,10 @@ rewrite(const struct sbx_params *p)
 	for (i = 0; i < p->n; i++) {
 		if (i > 0)
 			*w++ = '&';
-		encode(w, p->items[i].name);
-		w += strlen(w);
+		w = fuzz_pct(w, p->items[i].name);
 		*w++ = '=';
-		encode(w, p->items[i].value);
-		w += strlen(w);
+		w = fuzz_pct(w, p->items[i].value);
+		*w = '\0';
 	}
 	return s;
 }

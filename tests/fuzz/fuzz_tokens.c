@@ -107,27 +107,10 @@ fuzz_claims(const char *text)
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	char *text = fuzz_text(data, size);
+	static const fuzz_text_fn fns[] = {
+		fuzz_b64url, fuzz_session, fuzz_unseal, fuzz_header,
+		fuzz_claims,
+	};
 
-	if (text == NULL)
-		return 0;
-	switch (data[0] % 5) {
-	case 0:
-		fuzz_b64url(text);
-		break;
-	case 1:
-		fuzz_session(text);
-		break;
-	case 2:
-		fuzz_unseal(text);
-		break;
-	case 3:
-		fuzz_header(text);
-		break;
-	default:
-		fuzz_claims(text);
-		break;
-	}
-	free(text);
-	return 0;
+	return fuzz_pick(data, size, fns, sizeof(fns) / sizeof(fns[0]));
 }
