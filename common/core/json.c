@@ -542,14 +542,6 @@ sbx_json_buf_item(struct sbx_util_buf *b, const cJSON *item)
 	return rc;
 }
 
-static const char *
-skip_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	return p;
-}
-
 /*
  * A string at p that cJSON would print back unchanged: no control
  * character and only the escapes it writes itself (not \u nor \/,
@@ -585,12 +577,12 @@ plain_string(const char *p)
 static int
 flat_object_copy(struct sbx_util_buf *b, const char *text)
 {
-	const char *p = skip_ws(text), *k, *ke, *v, *ve;
+	const char *p = sbx_util_skip_blank(text), *k, *ke, *v, *ve;
 	size_t start = b->len;
 
 	if (*p++ != '{')
 		return 0;
-	p = skip_ws(p);
+	p = sbx_util_skip_blank(p);
 	sbx_util_buf_addn(b, "{", 1);
 	if (*p == '}')
 		p++;
@@ -599,26 +591,26 @@ flat_object_copy(struct sbx_util_buf *b, const char *text)
 			k = p;
 			if ((ke = plain_string(k)) == NULL)
 				goto no;
-			p = skip_ws(ke);
+			p = sbx_util_skip_blank(ke);
 			if (*p++ != ':')
 				goto no;
-			v = skip_ws(p);
+			v = sbx_util_skip_blank(p);
 			if ((ve = plain_string(v)) == NULL)
 				goto no;
 			sbx_util_buf_addn(b, k, (size_t)(ke - k));
 			sbx_util_buf_addn(b, ":", 1);
 			sbx_util_buf_addn(b, v, (size_t)(ve - v));
-			p = skip_ws(ve);
+			p = sbx_util_skip_blank(ve);
 			if (*p == '}') {
 				p++;
 				break;
 			}
 			if (*p++ != ',')
 				goto no;
-			p = skip_ws(p);
+			p = sbx_util_skip_blank(p);
 			sbx_util_buf_addn(b, ",", 1);
 		}
-	if (*skip_ws(p) != '\0')
+	if (*sbx_util_skip_blank(p) != '\0')
 		goto no;
 	sbx_util_buf_addn(b, "}", 1);
 	return 1;

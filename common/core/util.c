@@ -201,3 +201,11 @@ sbx_util_chars_valid(const char *s, size_t min, size_t max,
 		return 0;
 	return strspn(s + 1, rest) == len - 1;
 }
+
+const char *
+sbx_util_skip_blank(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}

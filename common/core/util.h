@@ -96,4 +96,7 @@ char *sbx_util_pct_encode(const char *s);
 int sbx_util_chars_valid(const char *s, size_t min, size_t max,
     const char *first, const char *rest);
 
+/* The first byte at or after p that is not a space, tab, CR or LF. */
+const char *sbx_util_skip_blank(const char *p);
+
 #endif

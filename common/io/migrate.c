@@ -43,6 +43,7 @@
 
 #include "common/core/config.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 #include "common/io/db.h"
 #include "common/io/migrate.h"
 
@@ -291,15 +292,6 @@ out:
 	return rc;
 }
 
-/* Skips blanks; returns the new position. */
-static const char *
-mig_skip_blank(const char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	return p;
-}
-
 /* If p starts with the keyword kw as a whole word, returns what follows. */
 static const char *
 mig_keyword(const char *p, const char *kw)
@@ -325,14 +317,14 @@ sbx_migrate_rewrite(const char *sql, enum sbx_migrate_dialect dialect)
 
 	if (dialect != SBX_MIGRATE_DSQL)
 		return strdup(sql);
-	p = mig_keyword(mig_skip_blank(sql), "CREATE");
+	p = mig_keyword(sbx_util_skip_blank(sql), "CREATE");
 	if (p == NULL)
 		return strdup(sql);
-	p = mig_skip_blank(p);
+	p = sbx_util_skip_blank(p);
 	if ((q = mig_keyword(p, "UNIQUE")) != NULL)
-		p = mig_skip_blank(q);
+		p = sbx_util_skip_blank(q);
 	q = mig_keyword(p, "INDEX");
-	if (q == NULL || mig_keyword(mig_skip_blank(q), "ASYNC") != NULL)
+	if (q == NULL || mig_keyword(sbx_util_skip_blank(q), "ASYNC") != NULL)
 		return strdup(sql);
 	at = (size_t)(q - sql);
 	len = strlen(sql) + sizeof(" ASYNC");
