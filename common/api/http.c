@@ -428,9 +428,10 @@ body_drain(FCGX_Stream *in, long long left)
 /*
  * One request, from parameters to access line. A body over the cap is not
  * kept: dispatch sees CONTENT_LENGTH and answers 413 at its place in the
- * order of checks (after 404/405/415).
+ * order of checks (after 404/405/415). Returns 1 when the body CONTENT_LENGTH
+ * announced (none, for most requests) was read to its end.
  */
-static void
+static int
 serve_one(const struct sbx_app *app, char **envp, FCGX_Stream *in,
     FILE *infile, const struct sink *out)
 {
@@ -452,7 +453,7 @@ serve_one(const struct sbx_app *app, char **envp, FCGX_Stream *in,
 		body = malloc((size_t)len + 1);
 		if (body == NULL) {
 			sink_write(out, oom, sizeof(oom) - 1);
-			return;
+			return 0;
 		}
 		got = body_read(in, infile, body, (size_t)len);
 		body[got] = '\0';
@@ -462,7 +463,7 @@ serve_one(const struct sbx_app *app, char **envp, FCGX_Stream *in,
 		sbx_req_fini(&req);
 		sbx_log(SBX_LOG_ERROR, MODULE, "out of memory reading a request");
 		sink_write(out, oom, sizeof(oom) - 1);
-		return;
+		return 0;
 	}
 	req.started_us = started;
 	sbx_log_set_request(req.request_id, NULL);
@@ -482,6 +483,23 @@ serve_one(const struct sbx_app *app, char **envp, FCGX_Stream *in,
 	sbx_log_set_request(NULL, NULL);
 	log_access(&req);
 	sbx_req_fini(&req);
+	return len == 0 || (len > 0 && len <= cap && !bad);
+}
+
+/*
+ * Whether nginx has nothing more to send on this connection: the body was
+ * read to its end and the record that ends the input follows (libfcgi has
+ * it in its buffer already when nginx sent the request in one go, as it
+ * does for a request without a body). Then the connection can simply be
+ * closed. Otherwise libfcgi's close half-closes it and reads until nginx
+ * closes its end, so that nginx never meets a reset while it still sends
+ * (a body ending near a buffer boundary did, as a 502, without it).
+ */
+static int
+input_done(FCGX_Stream *in, int body_read_fully)
+{
+	return body_read_fully && FCGX_GetChar(in) == EOF &&
+	    FCGX_HasSeenEOF(in) == EOF;
 }
 
 /* The CGI variables worth copying from environ; not the settings. */
@@ -527,7 +545,7 @@ serve_cgi(const struct sbx_app *app)
 	for (i = 0; i < n; i++)
 		if (cgi_var(environ[i]))
 			envp[k++] = environ[i];
-	serve_one(app, envp, NULL, stdin, &out);
+	(void)serve_one(app, envp, NULL, stdin, &out);
 	free(envp);
 	return 0;
 }
@@ -580,7 +598,14 @@ serve_fcgi(const struct sbx_app *app)
 		}
 		out.fcgi = fr.out;
 		out.file = NULL;
-		serve_one(app, fr.envp, fr.in, NULL, &out);
+		/*
+		 * libfcgi's close otherwise waits, every request, for nginx
+		 * to close its end first: three system calls and a sleep
+		 * during which this worker serves no one.
+		 */
+		if (input_done(fr.in, serve_one(app, fr.envp, fr.in, NULL,
+		    &out)))
+			FCGX_Detach(&fr);
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 1);
