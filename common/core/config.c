@@ -177,6 +177,8 @@ static const struct setting settings[] = {
 	    1, 1000, SBX_NEED_REAPER, 0, NULL, NULL, NULL },
 	{ "REAPER_LEASE_SECONDS", NULL, S_INT, OFF(reaper_lease_seconds),
 	    "30", 1, 3600, SBX_NEED_REAPER, 0, NULL, NULL, NULL },
+	{ "REAPER_CONCURRENCY", NULL, S_INT, OFF(reaper_concurrency),
+	    "8", 1, 64, SBX_NEED_REAPER, 0, NULL, NULL, NULL },
 
 	/* notifications */
 	{ "NOTIFY_WEBHOOK_URL", NULL, S_URL, OFF(notify_webhook_url), NULL,

@@ -75,6 +75,7 @@ struct sbx_config {
 	long reaper_max_attempts;
 	long reaper_batch_size;
 	long reaper_lease_seconds;	/* how long a claim keeps others off */
+	long reaper_concurrency;	/* CloudFormation calls in flight at once */
 
 	/* notifications */
 	char *notify_webhook_url;

@@ -25,6 +25,7 @@
 #include "common/domain/notify.h"
 #include "common/domain/reaper.h"
 #include "common/domain/sandbox.h"
+#include "common/domain/sandbox_batch.h"
 
 #define MODULE "reaper"
 
@@ -63,8 +64,10 @@ struct run {
 	long batch;
 	long left;		/* sandboxes --limit still allows */
 	long backoff;
+	long concurrency;	/* CloudFormation calls in flight at once */
 	int aws_off;		/* no more CloudFormation calls this run */
 	int aws_strikes;
+	int aws_ok;		/* CloudFormation answered a call this run */
 	enum sbx_err fatal;	/* the run cannot go on (database) */
 	/* Rows already handled by the current step, so none is done twice. */
 	char **seen;
@@ -204,6 +207,7 @@ aws_failed(struct run *x, enum sbx_err err, const char *what)
 	switch (err) {
 	case SBX_OK:
 		x->aws_strikes = 0;
+		x->aws_ok = 1;
 		return 0;
 	case SBX_EAUTH:
 		x->aws_off = 1;
@@ -579,6 +583,432 @@ do_row(struct run *x, enum step s, const struct sbx_sandbox *sb,
 	}
 }
 
+/* ------------------------------------------------------------ batches */
+
+/*
+ * The usual path of most rows (sandbox_batch.h) goes in batches: a batch
+ * of rows is claimed by one statement, changed by one transaction, and
+ * its CloudFormation calls are made REAPER_CONCURRENCY at a time; only
+ * the outcomes that are not the usual one (a failed call, a stack in
+ * another state) are recorded row by row. What is left over, and every
+ * other row, goes row by row after the batches (run_step).
+ *
+ * Nothing is lost to a crash at any point: a claimed row is due again
+ * when its lease passes; a row moved to TERMINATING has its DeleteStack
+ * pending until the accepted call is recorded, and the pending-delete
+ * step asks CloudFormation before it sends one again
+ * (sbx_sandbox_delete_stack_due).
+ */
+
+static void shuffle(struct sbx_sandbox_list *list);
+
+static int
+by_id(const void *a, const void *b)
+{
+	const struct sbx_sandbox *const *x = a, *const *y = b;
+
+	return strcmp((*x)->id, (*y)->id);
+}
+
+#define BATCH_SPREAD 4
+#define BATCH_IDLE_MAX 8
+
+/* An ACTIVE row a batch of another reaper holds (a claim's lease). */
+static int
+batch_leased(const struct sbx_sandbox *sb, long long now)
+{
+	return sb->status == SBX_SANDBOX_ACTIVE && sb->next_attempt_at > now;
+}
+
+/*
+ * How many of a batch's calls to send at once: one at a time until
+ * CloudFormation has answered in this run and while it is failing, so
+ * that when it is down AWS_STRIKES_MAX rows try (as row by row) and the
+ * others wait for the next run; all that are left once it answers.
+ */
+static size_t
+aws_window(const struct run *x, size_t left)
+{
+	return !x->aws_ok || x->aws_strikes > 0 ? 1 : left;
+}
+
+/* A batch's rows as the DeleteStack calls it makes. */
+struct delete_batch {
+	struct sbx_cfn_delete *in;
+	char (*tokens)[80];
+	enum sbx_err *errs;
+	struct sbx_cfn_error *cerrs;
+	struct sbx_sandbox **ok;
+	size_t nok;
+};
+
+static void
+delete_batch_fini(struct delete_batch *d)
+{
+	free(d->in);
+	free(d->tokens);
+	free(d->errs);
+	free(d->cerrs);
+	free(d->ok);
+	memset(d, 0, sizeof(*d));
+}
+
+/*
+ * DeleteStack for the TERMINATING rows this reaper just moved, at once;
+ * the accepted ones recorded by one statement, each failed one as a
+ * failed attempt (retried after its backoff).
+ */
+static void
+batch_delete(struct run *x, const struct sbx_sandbox_list *rows)
+{
+	struct delete_batch d;
+	const char *role = sbx_sandbox_role_arn();
+	size_t i, n = rows->n, sent = 0;
+	long recorded = 0;
+	enum sbx_err err;
+
+	memset(&d, 0, sizeof(d));
+	d.in = calloc(n, sizeof(*d.in));
+	d.tokens = calloc(n, sizeof(*d.tokens));
+	d.errs = calloc(n, sizeof(*d.errs));
+	d.cerrs = calloc(n, sizeof(*d.cerrs));
+	d.ok = calloc(n, sizeof(*d.ok));
+	if (d.in == NULL || d.tokens == NULL || d.errs == NULL ||
+	    d.cerrs == NULL || d.ok == NULL) {
+		/* Left pending: the delete step sends them after the lease. */
+		count(x, SBX_RC_ERRORS);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		sbx_sandbox_delete_token(rows->items[i], d.tokens[i],
+		    sizeof(d.tokens[i]));
+		d.in[i].name_or_id = rows->items[i]->stack_id;
+		d.in[i].token = d.tokens[i];
+		d.in[i].role_arn = role;
+	}
+	for (i = 0; i < n && !x->aws_off; i++) {
+		const struct sbx_sandbox *sb = rows->items[i];
+
+		if (i == sent) {
+			size_t w = aws_window(x, n - i);
+
+			(void)sbx_cfn_delete_stacks(d.in + i, w, x->concurrency,
+			    d.errs + i, d.cerrs + i);
+			sent = i + w;
+		}
+		if (d.errs[i] == SBX_OK) {
+			d.ok[d.nok++] = rows->items[i];
+			sbx_log(SBX_LOG_INFO, MODULE, "sandbox %s: DeleteStack "
+			    "accepted", sb->name);
+			aws_failed(x, SBX_OK, NULL);
+			continue;
+		}
+		count(x, SBX_RC_DELETE_RETRY);
+		say(x, 0, "%s: DeleteStack failed (%s); retry later", sb->name,
+		    sbx_strerror(d.errs[i]));
+		if (aws_failed(x, d.errs[i], "calling DeleteStack"))
+			goto out;
+		err = sbx_sandbox_delete_failed(sb, d.errs[i], &d.cerrs[i],
+		    SBX_REAPER_ACTOR, x->backoff, NULL);
+		(void)err;
+	}
+	/*
+	 * If this fails the rows keep their pending DeleteStack: the delete
+	 * step finds them accepted (DescribeStacks) and records it then.
+	 */
+	err = sbx_sandbox_batch_deleted(d.ok, d.nok, &recorded);
+	if (err != SBX_OK) {
+		if (db_down(err))
+			fatal_db(x, err, "recording DeleteStack");
+		else
+			count(x, SBX_RC_ERRORS);
+		goto out;
+	}
+	for (i = 0; i < d.nok; i++) {
+		count(x, SBX_RC_DELETE_SENT);
+		say(x, 0, "%s: DeleteStack sent", d.ok[i]->name);
+	}
+	x->r->counts[SBX_RC_SKIPPED] += (long)d.nok - recorded;
+out:
+	delete_batch_fini(&d);
+}
+
+/* The reason and event detail of a row moving to TERMINATING. */
+struct why {
+	char reason[80];
+	char detail[80];
+};
+
+static void
+terminate_why(const struct sbx_sandbox *sb, struct why *w,
+    struct sbx_sandbox_batch_change *c)
+{
+	char t[40];
+
+	c->sb = sb;
+	if (sb->status == SBX_SANDBOX_FAILED) {
+		c->reason = sb->status_reason != NULL ? sb->status_reason :
+		    "the stack could not be created";
+		snprintf(w->detail, sizeof(w->detail), "a failed sandbox's "
+		    "stack is deleted at once");
+	} else {
+		snprintf(w->reason, sizeof(w->reason), "expired at %s",
+		    when(sb->expiry_time, t, sizeof(t)));
+		c->reason = w->reason;
+		snprintf(w->detail, sizeof(w->detail), "expired at %s", t);
+	}
+	c->detail = w->detail;
+}
+
+/* Claimed rows to TERMINATING in one transaction, then their DeleteStack. */
+static void
+batch_terminate(struct run *x, const struct sbx_sandbox_list *claimed,
+    enum sbx_reaper_count which)
+{
+	struct sbx_sandbox_batch_change *v = calloc(claimed->n + 1, sizeof(*v));
+	struct why *w = calloc(claimed->n + 1, sizeof(*w));
+	struct sbx_sandbox_list moved = { NULL, 0 };
+	size_t i;
+	enum sbx_err err;
+
+	if (v == NULL || w == NULL) {
+		count(x, SBX_RC_ERRORS);
+		goto out;
+	}
+	for (i = 0; i < claimed->n; i++)
+		terminate_why(claimed->items[i], &w[i], &v[i]);
+	err = sbx_sandbox_batch_terminating(v, claimed->n, SBX_REAPER_ACTOR,
+	    &moved);
+	if (err != SBX_OK) {
+		/* The claims' leases pass; the next batch or run has them. */
+		if (db_down(err))
+			fatal_db(x, err, "moving rows to TERMINATING");
+		else
+			x->r->counts[err == SBX_ESERIALIZE ? SBX_RC_SKIPPED :
+			    SBX_RC_ERRORS] += (long)claimed->n;
+		goto out;
+	}
+	x->r->counts[SBX_RC_SKIPPED] += (long)(claimed->n - moved.n);
+	for (i = 0; i < moved.n; i++) {
+		count(x, which);
+		say(x, 0, "%s: %s -> TERMINATING", moved.items[i]->name,
+		    which == SBX_RC_FAILED ? "FAILED" : "ACTIVE");
+	}
+	/* With CloudFormation off, the DeleteStack is due after the lease. */
+	if (!x->aws_off && moved.n > 0)
+		batch_delete(x, &moved);
+out:
+	sbx_sandbox_list_fini(&moved);
+	free(w);
+	free(v);
+}
+
+/* A batch of polls' answers and what becomes of each. */
+struct poll_batch {
+	const char **ids;
+	struct sbx_cfn_stack *st;
+	enum sbx_err *errs;
+	struct sbx_sandbox_batch_change *gone;
+	char (*details)[160];
+	size_t ngone;
+};
+
+static void
+poll_batch_fini(struct poll_batch *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; p->st != NULL && i < n; i++)
+		sbx_cfn_stack_fini(&p->st[i]);
+	free(p->ids);
+	free(p->st);
+	free(p->errs);
+	free(p->gone);
+	free(p->details);
+	memset(p, 0, sizeof(*p));
+}
+
+/* One polled row whose stack is not simply gone: as poll_row does. */
+static void
+poll_apply(struct run *x, const struct sbx_sandbox *claimed, enum sbx_err err,
+    const struct sbx_cfn_stack *st)
+{
+	struct sbx_sandbox *after = NULL;
+
+	if (err != SBX_OK && err != SBX_ENOTFOUND) {
+		say(x, 0, "%s: DescribeStacks failed (%s)", claimed->name,
+		    sbx_strerror(err));
+		aws_failed(x, err, "calling DescribeStacks");
+		return;
+	}
+	err = sbx_sandbox_refresh_apply(claimed, err, st, SBX_REAPER_ACTOR,
+	    &after);
+	if (err == SBX_OK) {
+		count(x, SBX_RC_POLLED);
+		count_outcome(x, claimed, after);
+		if (after != NULL &&
+		    after->pending_action == SBX_SANDBOX_ACTION_DELETE) {
+			count(x, SBX_RC_DELETE_RETRY);
+			say(x, 0, "%s: DELETE_FAILED; DeleteStack again after "
+			    "the backoff", claimed->name);
+		}
+		aws_failed(x, SBX_OK, NULL);
+	} else {
+		row_failed(x, claimed, err, "applying the stack status");
+	}
+	sbx_sandbox_free(after);
+}
+
+/*
+ * DescribeStacks for claimed TERMINATING rows at once; the rows whose
+ * stack is gone move to TERMINATED in one transaction, the others are
+ * applied one by one.
+ */
+static void
+batch_poll(struct run *x, const struct sbx_sandbox_list *claimed)
+{
+	struct poll_batch p;
+	struct sbx_sandbox_list moved = { NULL, 0 };
+	size_t i, n = claimed->n, sent = 0;
+	enum sbx_err err;
+
+	memset(&p, 0, sizeof(p));
+	p.ids = calloc(n, sizeof(*p.ids));
+	p.st = calloc(n, sizeof(*p.st));
+	p.errs = calloc(n, sizeof(*p.errs));
+	p.gone = calloc(n, sizeof(*p.gone));
+	p.details = calloc(n, sizeof(*p.details));
+	if (p.ids == NULL || p.st == NULL || p.errs == NULL ||
+	    p.gone == NULL || p.details == NULL) {
+		count(x, SBX_RC_ERRORS);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		p.ids[i] = claimed->items[i]->stack_id;
+	for (i = 0; i < n && x->fatal == SBX_OK && !x->aws_off; i++) {
+		const struct sbx_sandbox *sb = claimed->items[i];
+		enum sbx_sandbox_status to = SBX_SANDBOX_TERMINATING;
+		int retry = 0;
+		const char *status;
+
+		if (i == sent) {
+			size_t w = aws_window(x, n - i);
+
+			(void)sbx_cfn_describe_stacks(p.ids + i, w,
+			    x->concurrency, p.st + i, p.errs + i, NULL);
+			sent = i + w;
+		}
+		status = p.errs[i] == SBX_OK ? p.st[i].status : NULL;
+
+		if ((p.errs[i] == SBX_OK || p.errs[i] == SBX_ENOTFOUND) &&
+		    sbx_sandbox_status_from_cfn(status, &to, &retry) ==
+		    SBX_OK && to == SBX_SANDBOX_TERMINATED) {
+			snprintf(p.details[i], sizeof(p.details[i]),
+			    "CloudFormation: %s", status != NULL ? status :
+			    "stack does not exist");
+			p.gone[p.ngone].sb = sb;
+			p.gone[p.ngone].reason = sb->status_reason;
+			p.gone[p.ngone].detail = p.details[i];
+			p.ngone++;
+			continue;
+		}
+		poll_apply(x, sb, p.errs[i], &p.st[i]);
+	}
+	if (p.ngone == 0 || x->fatal != SBX_OK)
+		goto out;
+	err = sbx_sandbox_batch_terminated(p.gone, p.ngone, SBX_REAPER_ACTOR,
+	    &moved);
+	if (err != SBX_OK) {
+		if (db_down(err))
+			fatal_db(x, err, "moving rows to TERMINATED");
+		else
+			x->r->counts[err == SBX_ESERIALIZE ? SBX_RC_SKIPPED :
+			    SBX_RC_ERRORS] += (long)p.ngone;
+		goto out;
+	}
+	x->r->counts[SBX_RC_SKIPPED] += (long)(p.ngone - moved.n);
+	for (i = 0; i < moved.n; i++) {
+		count(x, SBX_RC_POLLED);
+		count(x, SBX_RC_TERMINATED);
+		say(x, 0, "%s: TERMINATING -> TERMINATED", moved.items[i]->name);
+	}
+	aws_failed(x, SBX_OK, NULL);
+out:
+	sbx_sandbox_list_fini(&moved);
+	poll_batch_fini(&p, n);
+}
+
+/*
+ * The batches of a step, until its batch list runs dry, the limit is
+ * reached, or the run must stop. Each batch is a random choice among
+ * the first BATCH_SPREAD batches' worth of due rows, so that reapers
+ * running at once mostly claim different rows; rows another reaper
+ * claimed first leave the list with its lease. Claiming nothing
+ * BATCH_IDLE_MAX times in a row ends the batches (the row-by-row step
+ * takes what is left).
+ */
+static void
+run_batches(struct run *x, enum step s)
+{
+	enum sbx_sandbox_batch_work work;
+	int idle = 0;
+
+	if (s == STEP_EXPIRED)
+		work = SBX_BATCH_EXPIRED;
+	else if (s == STEP_FAILED)
+		work = SBX_BATCH_FAILED;
+	else if (s == STEP_POLL)
+		work = SBX_BATCH_DELETING;
+	else
+		return;
+	while (going(x) && idle < BATCH_IDLE_MAX) {
+		struct sbx_sandbox_list list = { NULL, 0 };
+		struct sbx_sandbox_list claimed = { NULL, 0 };
+		long want = x->batch < x->left ? x->batch : x->left;
+		size_t tried = 0;
+		enum sbx_err err;
+
+		if (steps[s].aws && x->aws_off)
+			break;
+		/* As run_step: a row just made due to poll is polled now. */
+		err = sbx_sandbox_batch_list(work, (long long)time(NULL) +
+		    (s == STEP_POLL ? 1 : 0), want * BATCH_SPREAD, &list);
+		if (err == SBX_OK && list.n > 0) {
+			shuffle(&list);
+			tried = list.n < (size_t)want ? list.n : (size_t)want;
+			/* One lock order for every reaper: no deadlock. */
+			qsort(list.items, tried, sizeof(*list.items), by_id);
+			err = sbx_sandbox_batch_claim(list.items, tried,
+			    sbx_sandbox_lease_seconds(), &claimed);
+			/* Lost to another reaper: list again. */
+			if (err == SBX_ESERIALIZE)
+				err = SBX_OK;
+		}
+		if (err != SBX_OK) {
+			fatal_db(x, err, "claiming a batch");
+			sbx_sandbox_list_fini(&list);
+			break;
+		}
+		x->r->counts[SBX_RC_SKIPPED] += (long)(tried - claimed.n);
+		if (list.n == 0) {
+			sbx_sandbox_list_fini(&list);
+			break;
+		}
+		if (claimed.n > 0)
+			idle = 0;
+		else if (tried > 0)
+			idle++;
+		x->left -= (long)claimed.n;
+		if (claimed.n > 0 && s == STEP_POLL)
+			batch_poll(x, &claimed);
+		else if (claimed.n > 0)
+			batch_terminate(x, &claimed, s == STEP_FAILED ?
+			    SBX_RC_FAILED : SBX_RC_EXPIRED);
+		sbx_sandbox_list_fini(&claimed);
+		sbx_sandbox_list_fini(&list);
+	}
+}
+
 /*
  * Reapers running at once read the same batch (oldest first); each goes
  * through it in its own random order, so that they mostly claim
@@ -614,6 +1044,8 @@ run_step(struct run *x, enum step s)
 	enum sbx_err err;
 
 	seen_reset(x);
+	if (!x->o->dry_run)
+		run_batches(x, s);
 	while (going(x)) {
 		long fresh = 0, want;
 
@@ -657,7 +1089,8 @@ run_step(struct run *x, enum step s)
 			if (seen_before(x, sb->id))
 				continue;
 			fresh++;
-			if (s == STEP_EXPIRED && create_in_flight(sb, now))
+			if (s == STEP_EXPIRED && (create_in_flight(sb, now) ||
+			    batch_leased(sb, now)))
 				continue;
 			x->left--;
 			do_row(x, s, sb, now);
@@ -1002,6 +1435,8 @@ sbx_reaper_run(const struct sbx_reaper_opts *o, volatile sig_atomic_t *stop,
 	x.batch = cfg->reaper_batch_size > 0 ? cfg->reaper_batch_size : 100;
 	x.left = o->limit > 0 ? o->limit : LONG_MAX;
 	x.backoff = cfg->reaper_backoff_seconds;
+	x.concurrency = cfg->reaper_concurrency > 0 ? cfg->reaper_concurrency :
+	    8;
 	r->started_at = (long long)time(NULL);
 	r->orphans = cJSON_CreateArray();
 	if (r->orphans == NULL)

@@ -320,6 +320,28 @@ enum sbx_err sbx_sandbox_delete_stack_due(const struct sbx_sandbox *sb,
 enum sbx_err sbx_sandbox_refresh(const struct sbx_sandbox *sb,
     const char *actor, struct sbx_sandbox **out);
 
+/*
+ * The halves of those calls that follow CloudFormation's answer, for the
+ * reaper, which makes the calls of a batch at once (cfn.h):
+ * sbx_sandbox_refresh_apply applies a DescribeStacks that returned err
+ * and *st (as sbx_sandbox_refresh does after its call);
+ * sbx_sandbox_delete_failed records a DeleteStack that failed with err
+ * (AWS's words in ce) as a failed attempt and returns err;
+ * sbx_sandbox_delete_token is the ClientRequestToken of a DeleteStack
+ * for the row as it stands; sbx_sandbox_role_arn is CFN_ROLE_ARN or NULL.
+ */
+struct sbx_cfn_stack;
+struct sbx_cfn_error;
+enum sbx_err sbx_sandbox_refresh_apply(const struct sbx_sandbox *sb,
+    enum sbx_err err, const struct sbx_cfn_stack *st, const char *actor,
+    struct sbx_sandbox **out);
+enum sbx_err sbx_sandbox_delete_failed(const struct sbx_sandbox *sb,
+    enum sbx_err err, const struct sbx_cfn_error *ce, const char *actor,
+    long backoff_seconds, struct sbx_sandbox **out);
+void sbx_sandbox_delete_token(const struct sbx_sandbox *sb, char *buf,
+    size_t len);
+const char *sbx_sandbox_role_arn(void);
+
 /* The tag that ties a stack to its sandbox row: its value is the id. */
 #define SBX_SANDBOX_TAG_ID "sbx:sandbox-id"
 

@@ -303,6 +303,34 @@ stack_is_ours(const struct sbx_cfn_stack *s, const char *id)
 	return tagged != NULL && strcmp(tagged, id) == 0;
 }
 
+void
+sbx_sandbox_delete_token(const struct sbx_sandbox *sb, char *buf, size_t len)
+{
+	/* A fresh token per attempt: AWS would take a reused one as done. */
+	snprintf(buf, len, "d-%s-%ld", sb->id, sb->version);
+}
+
+const char *
+sbx_sandbox_role_arn(void)
+{
+	return role_arn();
+}
+
+enum sbx_err
+sbx_sandbox_delete_failed(const struct sbx_sandbox *sb, enum sbx_err cerr,
+    const struct sbx_cfn_error *ce, const char *actor, long backoff_seconds,
+    struct sbx_sandbox **out)
+{
+	char reason[1200], r2[1300];
+
+	why(reason, sizeof(reason), cerr, ce);
+	sbx_log(SBX_LOG_WARN, MODULE, "sandbox %s: DeleteStack failed "
+	    "(%s); left for a retry", sb->name, reason);
+	sbx_json_fmt(r2, sizeof(r2), "DeleteStack failed, pending a "
+	    "retry: %s", reason);
+	return failed_attempt(sb, r2, actor, backoff_seconds, cerr, out);
+}
+
 /*
  * DeleteStack accepted: the row is polled from now on. attempts and stuck
  * are kept: a stack that ends DELETE_FAILED again and again must add up
@@ -379,18 +407,11 @@ sbx_sandbox_delete_stack(const struct sbx_sandbox *sb, const char *actor,
 		target = sb->stack_id;
 	}
 
-	/* A fresh token per attempt: AWS would take a reused one as done. */
-	snprintf(token, sizeof(token), "d-%s-%ld", sb->id, sb->version);
+	sbx_sandbox_delete_token(sb, token, sizeof(token));
 	cerr = sbx_cfn_delete_stack(target, token, role_arn(), &ce);
 	if (cerr != SBX_OK) {
-		char r2[1300];
-
-		why(reason, sizeof(reason), cerr, &ce);
-		sbx_log(SBX_LOG_WARN, MODULE, "sandbox %s: DeleteStack failed "
-		    "(%s); left for a retry", sb->name, reason);
-		sbx_json_fmt(r2, sizeof(r2), "DeleteStack failed, pending a "
-		    "retry: %s", reason);
-		err = failed_attempt(sb, r2, actor, backoff_seconds, cerr, out);
+		err = sbx_sandbox_delete_failed(sb, cerr, &ce, actor,
+		    backoff_seconds, out);
 		goto out;
 	}
 	sbx_log(SBX_LOG_INFO, MODULE, "sandbox %s: DeleteStack accepted",
@@ -439,10 +460,6 @@ sbx_sandbox_refresh(const struct sbx_sandbox *sb, const char *actor,
 {
 	struct sbx_cfn_stack st;
 	struct sbx_cfn_error ce;
-	struct sbx_sandbox *cur = NULL;
-	const char **keys = NULL, **values = NULL;
-	char *outputs = NULL;
-	size_t i;
 	enum sbx_err err;
 
 	if (out != NULL)
@@ -453,6 +470,24 @@ sbx_sandbox_refresh(const struct sbx_sandbox *sb, const char *actor,
 		return out != NULL ? sbx_sandbox_get(sb->id, out) : SBX_OK;
 	err = sbx_cfn_describe_stack(sb->stack_id != NULL ? sb->stack_id :
 	    sb->stack_name, &st, &ce);
+	err = sbx_sandbox_refresh_apply(sb, err, &st, actor, out);
+	sbx_cfn_stack_fini(&st);
+	return err;
+}
+
+enum sbx_err
+sbx_sandbox_refresh_apply(const struct sbx_sandbox *sb, enum sbx_err err,
+    const struct sbx_cfn_stack *stp, const char *actor,
+    struct sbx_sandbox **out)
+{
+	const struct sbx_cfn_stack st = *stp;
+	struct sbx_sandbox *cur = NULL;
+	const char **keys = NULL, **values = NULL;
+	char *outputs = NULL;
+	size_t i;
+
+	if (out != NULL)
+		*out = NULL;
 	if (err == SBX_ENOTFOUND) {
 		err = sbx_sandbox_apply_stack(sb, NULL, NULL, NULL, actor, out);
 		goto out;
@@ -496,7 +531,6 @@ out:
 	free(outputs);
 	free(keys);
 	free(values);
-	sbx_cfn_stack_fini(&st);
 	sbx_sandbox_free(cur);
 	return err;
 }

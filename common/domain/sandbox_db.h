@@ -1,6 +1,6 @@
 /*
  * Internal to the sandbox modules of common/domain (sandbox.c,
- * sandbox_cfn.c, sandbox_create.c): the column list every statement about
+ * sandbox_cfn.c, sandbox_create.c, sandbox_batch.c): the column list every statement about
  * a sandbox row returns, the helpers that read such rows, and the one that
  * writes events inside a transaction. The generic statement helpers are
  * common/io/db.h's. Nothing outside those files includes this header (it

@@ -361,19 +361,33 @@ out:
 	return err;
 }
 
+/* A signed request and what it points into, alive until it is sent. */
+struct signed_req {
+	struct sbx_aws_sig sig;
+	struct sbx_httpclient_header h[8];
+	struct sbx_httpclient_request req;
+};
+
+static void
+signed_fini(struct signed_req *s)
+{
+	sbx_aws_sig_fini(&s->sig);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Signs r for now and builds the HTTP request in s (signed_fini). */
 static enum sbx_err
-send_signed(const struct sbx_awsapi_req *r, const struct target *t,
+sign_request(const struct sbx_awsapi_req *r, const struct target *t,
     const char *region, const struct sbx_aws_creds *creds,
-    struct sbx_httpclient_response *resp)
+    struct signed_req *s)
 {
 	struct sbx_httpclient_header signed_hdrs[2];
 	struct sbx_aws_sign_req sr = { 0 };
-	struct sbx_aws_sig sig = { 0 };
-	struct sbx_httpclient_header h[8];
-	struct sbx_httpclient_request req = { 0 };
+	struct sbx_httpclient_header *h = s->h;
 	size_t n = 0, ns = 0;
 	enum sbx_err err;
 
+	memset(s, 0, sizeof(*s));
 	signed_hdrs[ns++] = (struct sbx_httpclient_header){ "Content-Type",
 	    r->content_type };
 	if (r->target != NULL)
@@ -389,28 +403,119 @@ send_signed(const struct sbx_awsapi_req *r, const struct target *t,
 	sr.region = region;
 	sr.service = r->service;
 	sr.now = (long long)time(NULL);
-	if ((err = sbx_aws_sign(&sr, creds, &sig)) != SBX_OK)
+	if ((err = sbx_aws_sign(&sr, creds, &s->sig)) != SBX_OK)
 		return err;
 	h[n++] = (struct sbx_httpclient_header){ "Host", t->host };
 	h[n++] = (struct sbx_httpclient_header){ "Content-Type", r->content_type };
 	if (r->target != NULL)
 		h[n++] = (struct sbx_httpclient_header){ "X-Amz-Target", r->target };
-	h[n++] = (struct sbx_httpclient_header){ "X-Amz-Date", sig.amz_date };
+	h[n++] = (struct sbx_httpclient_header){ "X-Amz-Date", s->sig.amz_date };
 	if (creds->session_token != NULL)
 		h[n++] = (struct sbx_httpclient_header){ "X-Amz-Security-Token",
 		    creds->session_token };
-	h[n++] = (struct sbx_httpclient_header){ "Authorization", sig.authorization };
+	h[n++] = (struct sbx_httpclient_header){ "Authorization",
+	    s->sig.authorization };
 	if (r->accept != NULL)
 		h[n++] = (struct sbx_httpclient_header){ "Accept", r->accept };
-	req.method = "POST";
-	req.url = t->url;
-	req.headers = h;
-	req.nheaders = n;
-	req.body = r->body;
-	req.body_len = r->body_len;
-	err = sbx_httpclient_send(&req, resp);
-	sbx_aws_sig_fini(&sig);
+	s->req.method = "POST";
+	s->req.url = t->url;
+	s->req.headers = h;
+	s->req.nheaders = n;
+	s->req.body = r->body;
+	s->req.body_len = r->body_len;
+	return SBX_OK;
+}
+
+static enum sbx_err
+send_signed(const struct sbx_awsapi_req *r, const struct target *t,
+    const char *region, const struct sbx_aws_creds *creds,
+    struct sbx_httpclient_response *resp)
+{
+	struct signed_req s;
+	enum sbx_err err;
+
+	if ((err = sign_request(r, t, region, creds, &s)) == SBX_OK)
+		err = sbx_httpclient_send(&s.req, resp);
+	signed_fini(&s);
 	return err;
+}
+
+/*
+ * Where and as whom a call goes: the region, the endpoint and the
+ * credentials, resolved once for a call (or a batch of them). On failure
+ * e says why.
+ */
+static enum sbx_err
+call_setup(const struct sbx_awsapi_req *r, char *region, size_t region_len,
+    struct target *t, struct sbx_aws_creds *creds, struct sbx_aws_error *e)
+{
+	enum sbx_err err;
+
+	if (r->region != NULL)
+		snprintf(region, region_len, "%s", r->region);
+	else if ((err = sbx_aws_region(region, region_len)) != SBX_OK) {
+		snprintf(e->code, sizeof(e->code), "NoRegion");
+		snprintf(e->message, sizeof(e->message),
+		    "no AWS region is configured");
+		return err;
+	}
+	if ((err = target_resolve(r, region, t)) != SBX_OK) {
+		snprintf(e->code, sizeof(e->code), "BadEndpoint");
+		snprintf(e->message, sizeof(e->message),
+		    "the %s endpoint is not usable", r->service);
+		return err;
+	}
+	if ((err = sbx_aws_creds_get(creds)) != SBX_OK) {
+		snprintf(e->code, sizeof(e->code), "NoCredentials");
+		snprintf(e->message, sizeof(e->message),
+		    "AWS credentials could not be obtained: %s",
+		    sbx_strerror(err));
+		return err;
+	}
+	return SBX_OK;
+}
+
+/*
+ * What one attempt's outcome means: SBX_OK for a 2xx answer, else the
+ * mapped code with e filled (and the attempt logged). err is what the
+ * send returned.
+ */
+static enum sbx_err
+attempt_outcome(const struct sbx_awsapi_req *r, enum sbx_err err,
+    const struct sbx_httpclient_response *resp, struct sbx_aws_error *e,
+    int attempt)
+{
+	memset(e, 0, sizeof(*e));
+	if (err == SBX_OK) {
+		e->http_status = resp->status;
+		if (resp->status >= 200 && resp->status < 300)
+			return SBX_OK;
+		if (r->parse_error == NULL || r->parse_error(resp->body,
+		    resp->body_len, e) != SBX_OK) {
+			snprintf(e->code, sizeof(e->code), "HTTP%ld",
+			    resp->status);
+			e->message[0] = '\0';
+		}
+		err = sbx_awsapi_map_error(resp->status, e->code);
+	} else if (err != SBX_EUNAVAILABLE) {
+		return err;
+	} else {
+		snprintf(e->code, sizeof(e->code), "NoAnswer");
+		snprintf(e->message, sizeof(e->message),
+		    "%s could not be reached", r->service);
+	}
+	sbx_log(err == SBX_ETHROTTLED || err == SBX_EUNAVAILABLE ?
+	    SBX_LOG_WARN : err == SBX_EAUTH ? SBX_LOG_ERROR :
+	    SBX_LOG_DEBUG, MODULE, "%s %s attempt %d/%d: %s (%s)",
+	    r->service, r->what ? r->what : "", attempt,
+	    SBX_AWSAPI_MAX_ATTEMPTS, sbx_strerror(err), e->code);
+	return err;
+}
+
+static int
+retryable(enum sbx_err err)
+{
+	return err == SBX_ETHROTTLED || err == SBX_EUNAVAILABLE;
 }
 
 enum sbx_err
@@ -428,54 +533,15 @@ sbx_awsapi_call(const struct sbx_awsapi_req *r,
 		e = &dummy;
 	memset(resp, 0, sizeof(*resp));
 	memset(e, 0, sizeof(*e));
-	if (r->region != NULL)
-		snprintf(region, sizeof(region), "%s", r->region);
-	else if ((err = sbx_aws_region(region, sizeof(region))) != SBX_OK) {
-		snprintf(e->code, sizeof(e->code), "NoRegion");
-		snprintf(e->message, sizeof(e->message),
-		    "no AWS region is configured");
-		return err;
-	}
-	if ((err = target_resolve(r, region, &t)) != SBX_OK) {
-		snprintf(e->code, sizeof(e->code), "BadEndpoint");
-		snprintf(e->message, sizeof(e->message),
-		    "the %s endpoint is not usable", r->service);
+	if ((err = call_setup(r, region, sizeof(region), &t, &creds, e)) !=
+	    SBX_OK)
 		goto out;
-	}
-	if ((err = sbx_aws_creds_get(&creds)) != SBX_OK) {
-		snprintf(e->code, sizeof(e->code), "NoCredentials");
-		snprintf(e->message, sizeof(e->message),
-		    "AWS credentials could not be obtained: %s",
-		    sbx_strerror(err));
-		goto out;
-	}
 	for (attempt = 1;; attempt++) {
-		memset(e, 0, sizeof(*e));
 		sbx_httpclient_response_fini(resp);
 		err = send_signed(r, &t, region, &creds, resp);
-		if (err == SBX_OK) {
-			e->http_status = resp->status;
-			if (resp->status >= 200 && resp->status < 300)
-				goto out;
-			if (r->parse_error == NULL || r->parse_error(resp->body,
-			    resp->body_len, e) != SBX_OK) {
-				snprintf(e->code, sizeof(e->code), "HTTP%ld",
-				    resp->status);
-				e->message[0] = '\0';
-			}
-			err = sbx_awsapi_map_error(resp->status, e->code);
-		} else if (err != SBX_EUNAVAILABLE) {
+		err = attempt_outcome(r, err, resp, e, attempt);
+		if (err == SBX_OK)
 			goto out;
-		} else {
-			snprintf(e->code, sizeof(e->code), "NoAnswer");
-			snprintf(e->message, sizeof(e->message),
-			    "%s could not be reached", r->service);
-		}
-		sbx_log(err == SBX_ETHROTTLED || err == SBX_EUNAVAILABLE ?
-		    SBX_LOG_WARN : err == SBX_EAUTH ? SBX_LOG_ERROR :
-		    SBX_LOG_DEBUG, MODULE, "%s %s attempt %d/%d: %s (%s)",
-		    r->service, r->what ? r->what : "", attempt,
-		    SBX_AWSAPI_MAX_ATTEMPTS, sbx_strerror(err), e->code);
 		if (err == SBX_EAUTH && expired_token(e) && !refreshed) {
 			refreshed = 1;
 			sbx_aws_creds_fini(&creds);
@@ -484,8 +550,7 @@ sbx_awsapi_call(const struct sbx_awsapi_req *r,
 				goto out;
 			continue;
 		}
-		if ((err != SBX_ETHROTTLED && err != SBX_EUNAVAILABLE) ||
-		    attempt >= SBX_AWSAPI_MAX_ATTEMPTS)
+		if (!retryable(err) || attempt >= SBX_AWSAPI_MAX_ATTEMPTS)
 			goto out;
 		backoff(attempt);
 	}
@@ -495,4 +560,117 @@ out:
 	sbx_aws_creds_fini(&creds);
 	target_fini(&t);
 	return err;
+}
+
+/*
+ * The batch: every call of a round is signed and sent at once (at most
+ * concurrency in flight); the calls that may be retried go again in the
+ * next round after one backoff, the others are done. A call gets at most
+ * SBX_AWSAPI_MAX_ATTEMPTS attempts, as sbx_awsapi_call gives it.
+ */
+enum sbx_err
+sbx_awsapi_call_many(const struct sbx_awsapi_req *r, size_t n,
+    long concurrency, struct sbx_httpclient_response *resps,
+    enum sbx_err *errs, struct sbx_aws_error *es)
+{
+	struct sbx_aws_creds creds = { 0 };
+	struct sbx_aws_error e0;
+	struct target t = { 0 };
+	struct signed_req *sreq = NULL;
+	struct sbx_httpclient_request *reqs = NULL;
+	struct sbx_httpclient_response *rr = NULL;
+	enum sbx_err *re = NULL;
+	size_t *idx = NULL, i, k, npend = n;
+	char region[64];
+	int attempt, refreshed = 0;
+	enum sbx_err err;
+
+	memset(&e0, 0, sizeof(e0));
+	for (i = 0; i < n; i++) {
+		memset(&resps[i], 0, sizeof(resps[i]));
+		memset(&es[i], 0, sizeof(es[i]));
+		errs[i] = SBX_EINTERNAL;
+	}
+	if (n == 0)
+		return SBX_OK;
+	err = call_setup(&r[0], region, sizeof(region), &t, &creds, &e0);
+	if (err == SBX_OK) {
+		sreq = calloc(n, sizeof(*sreq));
+		reqs = calloc(n, sizeof(*reqs));
+		rr = calloc(n, sizeof(*rr));
+		re = calloc(n, sizeof(*re));
+		idx = calloc(n, sizeof(*idx));
+		if (sreq == NULL || reqs == NULL || rr == NULL || re == NULL ||
+		    idx == NULL)
+			err = SBX_ENOMEM;
+	}
+	if (err != SBX_OK) {
+		for (i = 0; i < n; i++) {
+			errs[i] = err;
+			es[i] = e0;
+		}
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	for (attempt = 1; npend > 0; attempt++) {
+		size_t nsend = 0, nnext = 0;
+
+		/* Sign this round's calls afresh; a failure ends that call. */
+		for (k = 0; k < npend; k++) {
+			i = idx[k];
+			err = sign_request(&r[i], &t, region, &creds, &sreq[nsend]);
+			if (err != SBX_OK) {
+				signed_fini(&sreq[nsend]);
+				errs[i] = err;
+				continue;
+			}
+			reqs[nsend] = sreq[nsend].req;
+			idx[nsend++] = i;
+		}
+		(void)sbx_httpclient_send_many(reqs, nsend, concurrency, rr, re);
+		for (k = 0; k < nsend; k++)
+			signed_fini(&sreq[k]);
+		for (k = 0; k < nsend; k++) {
+			i = idx[k];
+			errs[i] = attempt_outcome(&r[i], re[k], &rr[k], &es[i],
+			    attempt);
+			if (errs[i] == SBX_OK) {
+				resps[i] = rr[k];
+				memset(&rr[k], 0, sizeof(rr[k]));
+				continue;
+			}
+			sbx_httpclient_response_fini(&rr[k]);
+			if ((errs[i] == SBX_EAUTH && expired_token(&es[i]) &&
+			    !refreshed) || (retryable(errs[i]) &&
+			    attempt < SBX_AWSAPI_MAX_ATTEMPTS))
+				idx[nnext++] = i;
+		}
+		npend = nnext;
+		if (npend == 0)
+			break;
+		/* An expired session token: new credentials, once a batch. */
+		for (k = 0; k < npend && !refreshed; k++) {
+			if (errs[idx[k]] != SBX_EAUTH)
+				continue;
+			refreshed = 1;
+			sbx_aws_creds_fini(&creds);
+			sbx_aws_creds_reset();
+			if ((err = sbx_aws_creds_get(&creds)) != SBX_OK) {
+				for (i = 0; i < npend; i++)
+					errs[idx[i]] = err;
+				goto out;
+			}
+		}
+		backoff(attempt);
+	}
+out:
+	free(idx);
+	free(re);
+	free(rr);
+	free(reqs);
+	free(sreq);
+	sbx_aws_creds_fini(&creds);
+	target_fini(&t);
+	return SBX_OK;
 }

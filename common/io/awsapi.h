@@ -64,6 +64,17 @@ enum sbx_err sbx_awsapi_call(const struct sbx_awsapi_req *r,
     struct sbx_httpclient_response *resp, struct sbx_aws_error *e);
 
 /*
+ * n calls of one service (r[0] says which: its region, endpoint and
+ * credentials serve them all), at most concurrency in flight at once
+ * (sbx_httpclient_send_many), each retried as sbx_awsapi_call retries
+ * it. resps[i], errs[i] and es[i] get the outcome of r[i]: a failure of
+ * one call leaves the others as they went. Returns SBX_OK.
+ */
+enum sbx_err sbx_awsapi_call_many(const struct sbx_awsapi_req *r, size_t n,
+    long concurrency, struct sbx_httpclient_response *resps,
+    enum sbx_err *errs, struct sbx_aws_error *es);
+
+/*
  * The sbx_err for an AWS error code and HTTP status, the codes every
  * service shares (throttling, authentication, unavailability); a
  * service-specific code is the caller's to map first.

@@ -565,17 +565,47 @@ parse_error_cb(const char *xml, size_t len, struct sbx_aws_error *e)
 	return SBX_OK;
 }
 
+/* The awsapi request of a call whose form body is body. */
+static void
+cfn_req(struct sbx_awsapi_req *r, const char *action, const char *body)
+{
+	memset(r, 0, sizeof(*r));
+	r->service = SERVICE;
+	r->content_type = CONTENT_TYPE;
+	r->accept = "text/xml";
+	r->body = body;
+	r->body_len = strlen(body);
+	r->what = action;
+	r->parse_error = parse_error_cb;
+}
+
+/*
+ * What awsapi said, in CloudFormation's terms: cerr gets AWS's words,
+ * and the codes awsapi does not know (a missing stack, a name taken, a
+ * refused template) are mapped.
+ */
+static enum sbx_err
+cfn_outcome(enum sbx_err err, const struct sbx_aws_error *e,
+    struct sbx_cfn_error *cerr)
+{
+	cerr->http_status = e->http_status;
+	sbx_awsapi_copy(cerr->code, sizeof(cerr->code), e->code);
+	sbx_awsapi_copy(cerr->message, sizeof(cerr->message), e->message);
+	if (err == SBX_EREMOTE)
+		err = sbx_cfn_map_error(e->http_status, e->code, e->message);
+	return err;
+}
+
 /*
  * Runs one Query API call with its retries (common/io/awsapi.c). On SBX_OK,
  * resp holds the 2xx answer (the caller finis it); otherwise resp is
- * empty and cerr says what AWS said last, mapped as CloudFormation's
- * codes mean (a missing stack, a name taken, a refused template).
+ * empty and cerr says what AWS said last.
  */
 static enum sbx_err
 cfn_call(const char *action, struct form *f,
     struct sbx_httpclient_response *resp, struct sbx_cfn_error *cerr)
 {
-	struct sbx_awsapi_req r = { 0 };
+	struct sbx_awsapi_req r;
 	struct sbx_aws_error e;
 	char *body = NULL;
 	enum sbx_err err;
@@ -587,22 +617,66 @@ cfn_call(const char *action, struct form *f,
 		return SBX_ENOMEM;
 	if ((err = sbx_aws_canonical_query(f->v, f->n, &body)) != SBX_OK)
 		return err;
-	r.service = SERVICE;
-	r.content_type = CONTENT_TYPE;
-	r.accept = "text/xml";
-	r.body = body;
-	r.body_len = strlen(body);
-	r.what = action;
-	r.parse_error = parse_error_cb;
-	err = sbx_awsapi_call(&r, resp, &e);
-	cerr->http_status = e.http_status;
-	sbx_awsapi_copy(cerr->code, sizeof(cerr->code), e.code);
-	sbx_awsapi_copy(cerr->message, sizeof(cerr->message), e.message);
-	/* What awsapi does not know: CloudFormation's own codes. */
-	if (err == SBX_EREMOTE)
-		err = sbx_cfn_map_error(e.http_status, e.code, e.message);
+	cfn_req(&r, action, body);
+	err = cfn_outcome(sbx_awsapi_call(&r, resp, &e), &e, cerr);
 	free(body);
 	return err;
+}
+
+/*
+ * n calls of one action at once, at most concurrency in flight
+ * (sbx_awsapi_call_many); resps[i], errs[i], cerrs[i] as cfn_call gives
+ * them for forms[i].
+ */
+static void
+cfn_call_many(const char *action, struct form *forms, size_t n,
+    long concurrency, struct sbx_httpclient_response *resps,
+    enum sbx_err *errs, struct sbx_cfn_error *cerrs)
+{
+	struct sbx_awsapi_req *r = calloc(n + 1, sizeof(*r));
+	struct sbx_aws_error *e = calloc(n + 1, sizeof(*e));
+	enum sbx_err *ae = calloc(n + 1, sizeof(*ae));
+	char **bodies = calloc(n + 1, sizeof(*bodies));
+	size_t *at = calloc(n + 1, sizeof(*at));
+	size_t i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		memset(&resps[i], 0, sizeof(resps[i]));
+		memset(&cerrs[i], 0, sizeof(cerrs[i]));
+		errs[i] = SBX_ENOMEM;
+	}
+	if (r == NULL || e == NULL || ae == NULL || bodies == NULL ||
+	    at == NULL)
+		goto out;
+	/* Calls whose body cannot be made fail alone; the rest are sent. */
+	for (i = 0; i < n; i++) {
+		if (forms[i].oom)
+			continue;
+		if ((errs[i] = sbx_aws_canonical_query(forms[i].v, forms[i].n,
+		    &bodies[m])) != SBX_OK)
+			continue;
+		cfn_req(&r[m], action, bodies[m]);
+		at[m++] = i;
+	}
+	(void)sbx_awsapi_call_many(r, m, concurrency, resps + 0, ae, e);
+	/* resps was filled in call order; move each answer to its call. */
+	for (i = m; i-- > 0;) {
+		size_t j = at[i];
+
+		errs[j] = cfn_outcome(ae[i], &e[i], &cerrs[j]);
+		if (j != i) {
+			resps[j] = resps[i];
+			memset(&resps[i], 0, sizeof(resps[i]));
+		}
+	}
+out:
+	for (i = 0; i < m; i++)
+		free(bodies[i]);
+	free(at);
+	free(bodies);
+	free(ae);
+	free(e);
+	free(r);
 }
 
 static void
@@ -665,29 +739,109 @@ sbx_cfn_create_stack(const struct sbx_cfn_create *in, char **stack_id,
 	return err;
 }
 
+/* DeleteStack's form. */
+static void
+delete_form(struct form *f, const struct sbx_cfn_delete *d)
+{
+	form_action(f, "DeleteStack");
+	form_add(f, "StackName", d->name_or_id);
+	if (d->token != NULL)
+		form_add(f, "ClientRequestToken", d->token);
+	if (d->role_arn != NULL && d->role_arn[0] != '\0')
+		form_add(f, "RoleARN", d->role_arn);
+}
+
+/* DescribeStacks' form: one stack, or a page of all (name_or_id NULL). */
+static void
+describe_form(struct form *f, const char *name_or_id, const char *next)
+{
+	form_action(f, "DescribeStacks");
+	if (name_or_id != NULL)
+		form_add(f, "StackName", name_or_id);
+	if (next != NULL)
+		form_add(f, "NextToken", next);
+}
+
+/* Scratch arrays of a batch of n calls; all NULL when out of memory. */
+struct batch {
+	struct form *forms;
+	struct sbx_httpclient_response *resps;
+	struct sbx_cfn_error *cerrs;
+};
+
+static int
+batch_init(struct batch *b, size_t n)
+{
+	b->forms = calloc(n + 1, sizeof(*b->forms));
+	b->resps = calloc(n + 1, sizeof(*b->resps));
+	b->cerrs = calloc(n + 1, sizeof(*b->cerrs));
+	return b->forms != NULL && b->resps != NULL && b->cerrs != NULL;
+}
+
+static void
+batch_fini(struct batch *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; b->forms != NULL && i < n; i++)
+		form_free(&b->forms[i]);
+	for (i = 0; b->resps != NULL && i < n; i++)
+		sbx_httpclient_response_fini(&b->resps[i]);
+	free(b->forms);
+	free(b->resps);
+	free(b->cerrs);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Every call of a batch failed alike (bad input, no memory). */
+static void
+batch_fail(enum sbx_err err, size_t n, enum sbx_err *errs,
+    struct sbx_cfn_error *cerrs)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		errs[i] = err;
+		if (cerrs != NULL)
+			memset(&cerrs[i], 0, sizeof(cerrs[i]));
+	}
+}
+
+enum sbx_err
+sbx_cfn_delete_stacks(const struct sbx_cfn_delete *in, size_t n,
+    long concurrency, enum sbx_err *errs, struct sbx_cfn_error *cerrs)
+{
+	struct batch b;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (in[i].name_or_id == NULL || in[i].name_or_id[0] == '\0') {
+			batch_fail(SBX_EINVAL, n, errs, cerrs);
+			return SBX_EINVAL;
+		}
+	if (!batch_init(&b, n)) {
+		batch_fini(&b, n);
+		batch_fail(SBX_ENOMEM, n, errs, cerrs);
+		return SBX_ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		delete_form(&b.forms[i], &in[i]);
+	cfn_call_many("DeleteStack", b.forms, n, concurrency, b.resps, errs,
+	    b.cerrs);
+	if (cerrs != NULL)
+		memcpy(cerrs, b.cerrs, n * sizeof(*cerrs));
+	batch_fini(&b, n);
+	return SBX_OK;
+}
+
 enum sbx_err
 sbx_cfn_delete_stack(const char *name_or_id, const char *token,
     const char *role_arn, struct sbx_cfn_error *cerr)
 {
-	struct sbx_cfn_error dummy;
-	struct sbx_httpclient_response resp = { 0 };
-	struct form f = { 0 };
+	struct sbx_cfn_delete d = { name_or_id, token, role_arn };
 	enum sbx_err err;
 
-	if (cerr == NULL)
-		cerr = &dummy;
-	memset(cerr, 0, sizeof(*cerr));
-	if (name_or_id == NULL || name_or_id[0] == '\0')
-		return SBX_EINVAL;
-	form_action(&f, "DeleteStack");
-	form_add(&f, "StackName", name_or_id);
-	if (token != NULL)
-		form_add(&f, "ClientRequestToken", token);
-	if (role_arn != NULL && role_arn[0] != '\0')
-		form_add(&f, "RoleARN", role_arn);
-	err = cfn_call("DeleteStack", &f, &resp, cerr);
-	sbx_httpclient_response_fini(&resp);
-	form_free(&f);
+	(void)sbx_cfn_delete_stacks(&d, 1, 1, &err, cerr);
 	return err;
 }
 
@@ -700,11 +854,7 @@ describe_page(const char *name_or_id, const char *next,
 	struct form f = { 0 };
 	enum sbx_err err;
 
-	form_action(&f, "DescribeStacks");
-	if (name_or_id != NULL)
-		form_add(&f, "StackName", name_or_id);
-	if (next != NULL)
-		form_add(&f, "NextToken", next);
+	describe_form(&f, name_or_id, next);
 	if ((err = cfn_call("DescribeStacks", &f, &resp, cerr)) == SBX_OK)
 		err = sbx_cfn_parse_describe(resp.body, resp.body_len, out,
 		    next_out);
@@ -713,30 +863,65 @@ describe_page(const char *name_or_id, const char *next,
 	return err;
 }
 
+/* The one stack of a DescribeStacks answer into *out. */
+static enum sbx_err
+describe_one(const struct sbx_httpclient_response *resp,
+    struct sbx_cfn_stack *out)
+{
+	struct sbx_cfn_stacks l = { 0 };
+	enum sbx_err err;
+
+	err = sbx_cfn_parse_describe(resp->body, resp->body_len, &l, NULL);
+	if (err == SBX_OK && l.n == 0)
+		err = SBX_ENOTFOUND;
+	if (err == SBX_OK) {
+		*out = l.v[0];
+		memset(&l.v[0], 0, sizeof(l.v[0]));
+	}
+	sbx_cfn_stacks_fini(&l);
+	return err;
+}
+
+enum sbx_err
+sbx_cfn_describe_stacks(const char *const *names, size_t n, long concurrency,
+    struct sbx_cfn_stack *out, enum sbx_err *errs,
+    struct sbx_cfn_error *cerrs)
+{
+	struct batch b;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		memset(&out[i], 0, sizeof(out[i]));
+	for (i = 0; i < n; i++)
+		if (names[i] == NULL || names[i][0] == '\0') {
+			batch_fail(SBX_EINVAL, n, errs, cerrs);
+			return SBX_EINVAL;
+		}
+	if (!batch_init(&b, n)) {
+		batch_fini(&b, n);
+		batch_fail(SBX_ENOMEM, n, errs, cerrs);
+		return SBX_ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		describe_form(&b.forms[i], names[i], NULL);
+	cfn_call_many("DescribeStacks", b.forms, n, concurrency, b.resps,
+	    errs, b.cerrs);
+	for (i = 0; i < n; i++)
+		if (errs[i] == SBX_OK)
+			errs[i] = describe_one(&b.resps[i], &out[i]);
+	if (cerrs != NULL)
+		memcpy(cerrs, b.cerrs, n * sizeof(*cerrs));
+	batch_fini(&b, n);
+	return SBX_OK;
+}
+
 enum sbx_err
 sbx_cfn_describe_stack(const char *name_or_id, struct sbx_cfn_stack *out,
     struct sbx_cfn_error *cerr)
 {
-	struct sbx_cfn_error dummy;
-	struct sbx_cfn_stacks l = { 0 };
 	enum sbx_err err;
 
-	memset(out, 0, sizeof(*out));
-	if (cerr == NULL)
-		cerr = &dummy;
-	memset(cerr, 0, sizeof(*cerr));
-	if (name_or_id == NULL || name_or_id[0] == '\0')
-		return SBX_EINVAL;
-	if ((err = describe_page(name_or_id, NULL, &l, NULL, cerr)) != SBX_OK)
-		goto out;
-	if (l.n == 0) {
-		err = SBX_ENOTFOUND;
-		goto out;
-	}
-	*out = l.v[0];
-	memset(&l.v[0], 0, sizeof(l.v[0]));
-out:
-	sbx_cfn_stacks_fini(&l);
+	(void)sbx_cfn_describe_stacks(&name_or_id, 1, 1, out, &err, cerr);
 	return err;
 }
 

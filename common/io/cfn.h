@@ -78,6 +78,29 @@ enum sbx_err sbx_cfn_create_stack(const struct sbx_cfn_create *in,
 enum sbx_err sbx_cfn_delete_stack(const char *name_or_id, const char *token,
     const char *role_arn, struct sbx_cfn_error *cerr);
 
+/* One DeleteStack of a batch; token and role_arn may be NULL. */
+struct sbx_cfn_delete {
+	const char *name_or_id;
+	const char *token;
+	const char *role_arn;
+};
+
+/*
+ * The batch forms: n calls at most concurrency in flight at once, over
+ * kept-alive connections (sbx_httpclient_send_many), each retried by
+ * itself; errs[i] and cerrs[i] (cerrs may be NULL) get what the single
+ * call would have returned for the i-th, whatever the others did.
+ * SBX_OK, or SBX_EINVAL / SBX_ENOMEM when no call was made (every
+ * errs[i] says so). sbx_cfn_describe_stacks fills out[i] (each released
+ * with sbx_cfn_stack_fini) where errs[i] is SBX_OK.
+ */
+enum sbx_err sbx_cfn_delete_stacks(const struct sbx_cfn_delete *in, size_t n,
+    long concurrency, enum sbx_err *errs, struct sbx_cfn_error *cerrs);
+struct sbx_cfn_stack;
+enum sbx_err sbx_cfn_describe_stacks(const char *const *names, size_t n,
+    long concurrency, struct sbx_cfn_stack *out, enum sbx_err *errs,
+    struct sbx_cfn_error *cerrs);
+
 struct sbx_cfn_stack {
 	char *stack_id;
 	char *stack_name;

@@ -1,7 +1,8 @@
 /*
- * The outgoing HTTP client: one libcurl easy handle per request, with the
- * same safety settings every time (timeouts, TLS verification, http and
- * https only, no redirects, a cap on the answer's size).
+ * The outgoing HTTP client: one libcurl easy handle per request, or a
+ * multi handle running several at once, with the same safety settings
+ * every time (timeouts, TLS verification, http and https only, no
+ * redirects, a cap on the answer's size).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -247,40 +248,63 @@ out:
 	return err;
 }
 
-enum sbx_err
-sbx_httpclient_send(const struct sbx_httpclient_request *req,
-    struct sbx_httpclient_response *resp)
-{
-	CURL *c = NULL;
-	struct curl_slist *hdrs = NULL;
-	struct sbx_util_buf body = { .max = HTTP_MAX_BODY };
-	struct sbx_util_buf head = { .max = HTTP_MAX_HEADERS };
-	char errbuf[CURL_ERROR_SIZE] = "";
-	long connect_ms, total_ms;
-	CURLcode rc;
-	enum sbx_err err;
+/*
+ * What one request in progress holds besides its easy handle: the header
+ * list, the answer being received, curl's error text.
+ */
+struct xfer {
+	struct curl_slist *hdrs;
+	struct sbx_util_buf body;
+	struct sbx_util_buf head;
+	char errbuf[CURL_ERROR_SIZE];
+	const char *method;
+};
 
-	memset(resp, 0, sizeof(*resp));
+/* The request's own checks, before any handle is touched. */
+static enum sbx_err
+request_check(const struct sbx_httpclient_request *req)
+{
 	if (req == NULL || req->method == NULL ||
 	    !url_check(req->url, req->allow_ecs_endpoint))
 		return SBX_EINVAL;
 	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0 &&
 	    strcmp(req->method, "PUT") != 0 && strcmp(req->method, "DELETE") != 0)
 		return SBX_EINVAL;
-
 	(void)pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK)
 		return SBX_EINTERNAL;
-	if ((err = header_list(req, &hdrs)) != SBX_OK)
-		goto out;
-	if ((c = handle()) == NULL) {
-		err = SBX_ENOMEM;
-		goto out;
-	}
+	return SBX_OK;
+}
+
+static void
+xfer_fini(struct xfer *x)
+{
+	sbx_util_buf_fini(&x->body);
+	sbx_util_buf_fini(&x->head);
+	header_list_free(x->hdrs);
+	x->hdrs = NULL;
+}
+
+/*
+ * Sets c up for req with the settings every request gets (timeouts, TLS
+ * verified, http and https only, no redirects, the size caps); x holds
+ * what curl writes into while it runs.
+ */
+static enum sbx_err
+xfer_setup(CURL *c, const struct sbx_httpclient_request *req, struct xfer *x)
+{
+	long connect_ms, total_ms;
+	enum sbx_err err;
+
+	memset(x, 0, sizeof(*x));
+	x->body.max = HTTP_MAX_BODY;
+	x->head.max = HTTP_MAX_HEADERS;
+	x->method = req->method;
+	if ((err = header_list(req, &x->hdrs)) != SBX_OK)
+		return err;
 	timeouts(req, &connect_ms, &total_ms);
 
 	/* Any failure of setopt below is a bug or an old libcurl. */
-	err = SBX_EINTERNAL;
 	if (curl_easy_setopt(c, CURLOPT_URL, req->url) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
@@ -292,73 +316,254 @@ sbx_httpclient_send(const struct sbx_httpclient_request *req,
 	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total_ms) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
 		(curl_off_t)HTTP_MAX_BODY) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_USERAGENT,
 		"cloud-sandbox-management/" PACKAGE_VERSION) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &x->body) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, write_header) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_HEADERDATA, &head) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK)
-		goto out;
+	    curl_easy_setopt(c, CURLOPT_HEADERDATA, &x->head) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf) != CURLE_OK)
+		return SBX_EINTERNAL;
 
 	if (strcmp(req->method, "GET") == 0) {
 		if (curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK)
-			goto out;
+			return SBX_EINTERNAL;
 	} else {
 		if (curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 			(curl_off_t)(req->body ? req->body_len : 0)) != CURLE_OK ||
 		    curl_easy_setopt(c, CURLOPT_POSTFIELDS,
 			req->body ? req->body : "") != CURLE_OK)
-			goto out;
+			return SBX_EINTERNAL;
 		if (strcmp(req->method, "POST") != 0 &&
 		    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method) !=
 		    CURLE_OK)
-			goto out;
+			return SBX_EINTERNAL;
 	}
+	return SBX_OK;
+}
 
-	rc = curl_easy_perform(c);
+/*
+ * The outcome of a transfer that ended with rc: resp gets the answer, or
+ * the code says why none came.
+ */
+static enum sbx_err
+xfer_finish(CURL *c, CURLcode rc, struct xfer *x,
+    struct sbx_httpclient_response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
 	if (rc != CURLE_OK) {
-		if (body.err == SBX_ETOOBIG || rc == CURLE_FILESIZE_EXCEEDED) {
+		enum sbx_err err;
+
+		if (x->body.err == SBX_ETOOBIG || rc == CURLE_FILESIZE_EXCEEDED)
 			err = SBX_ETOOBIG;
-		} else if (rc == CURLE_OUT_OF_MEMORY ||
-		    (rc == CURLE_WRITE_ERROR && head.err != SBX_ETOOBIG)) {
+		else if (rc == CURLE_OUT_OF_MEMORY ||
+		    (rc == CURLE_WRITE_ERROR && x->head.err != SBX_ETOOBIG))
 			err = SBX_ENOMEM;
-		} else if (rc == CURLE_URL_MALFORMAT ||
-		    rc == CURLE_UNSUPPORTED_PROTOCOL) {
+		else if (rc == CURLE_URL_MALFORMAT ||
+		    rc == CURLE_UNSUPPORTED_PROTOCOL)
 			err = SBX_EINVAL;
-		} else {
+		else
 			err = SBX_EUNAVAILABLE;
-		}
 		/* errbuf names the host and the cause, never a header. */
 		sbx_log(SBX_LOG_WARN, MODULE, "%s request failed: %s",
-		    req->method, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		goto out;
+		    x->method, x->errbuf[0] ? x->errbuf :
+		    curl_easy_strerror(rc));
+		return err;
 	}
 	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status) !=
-	    CURLE_OK)
-		goto out;
-
-	/* Always hand back NUL-terminated strings, even when empty. */
-	if ((body.p == NULL && sbx_util_buf_addn(&body, "", 0) != 0) ||
-	    (head.p == NULL && sbx_util_buf_addn(&head, "", 0) != 0)) {
-		err = SBX_ENOMEM;
-		goto out;
-	}
-	resp->body = body.p;
-	resp->body_len = body.len;
-	resp->headers = head.p;
-	body.p = head.p = NULL;
-	err = SBX_OK;
-out:
-	if (err != SBX_OK)
+	    CURLE_OK) {
 		resp->status = 0;
-	sbx_util_buf_fini(&body);
-	sbx_util_buf_fini(&head);
-	if (c != NULL)
-		curl_easy_reset(c);
-	header_list_free(hdrs);
+		return SBX_EINTERNAL;
+	}
+	/* Always hand back NUL-terminated strings, even when empty. */
+	if ((x->body.p == NULL && sbx_util_buf_addn(&x->body, "", 0) != 0) ||
+	    (x->head.p == NULL && sbx_util_buf_addn(&x->head, "", 0) != 0)) {
+		resp->status = 0;
+		return SBX_ENOMEM;
+	}
+	resp->body = x->body.p;
+	resp->body_len = x->body.len;
+	resp->headers = x->head.p;
+	x->body.p = x->head.p = NULL;
+	return SBX_OK;
+}
+
+enum sbx_err
+sbx_httpclient_send(const struct sbx_httpclient_request *req,
+    struct sbx_httpclient_response *resp)
+{
+	CURL *c = NULL;
+	struct xfer x;
+	enum sbx_err err;
+
+	memset(resp, 0, sizeof(*resp));
+	memset(&x, 0, sizeof(x));
+	if ((err = request_check(req)) != SBX_OK)
+		return err;
+	if ((c = handle()) == NULL)
+		return SBX_ENOMEM;
+	if ((err = xfer_setup(c, req, &x)) == SBX_OK)
+		err = xfer_finish(c, curl_easy_perform(c), &x, resp);
+	xfer_fini(&x);
+	curl_easy_reset(c);
 	return err;
+}
+
+/* ------------------------------------------------------------ many at once */
+
+/*
+ * The multi handle and its easy handles, one set per thread, kept for the
+ * life of the process like the single handle above: the multi's
+ * connection cache keeps up to `max` connections to a host alive between
+ * batches, so a run of the reaper opens them once.
+ */
+static __thread CURLM *thread_multi;
+static __thread CURL **thread_pool;
+static __thread long thread_pool_n;
+
+static enum sbx_err
+multi_get(long max, CURLM **m)
+{
+	CURL **np;
+
+	if (thread_multi == NULL) {
+		if ((thread_multi = curl_multi_init()) == NULL)
+			return SBX_ENOMEM;
+	}
+	if (max > thread_pool_n) {
+		np = realloc(thread_pool, (size_t)max * sizeof(*np));
+		if (np == NULL)
+			return SBX_ENOMEM;
+		thread_pool = np;
+		while (thread_pool_n < max) {
+			if ((thread_pool[thread_pool_n] = curl_easy_init()) ==
+			    NULL)
+				return SBX_ENOMEM;
+			thread_pool_n++;
+		}
+	}
+	if (curl_multi_setopt(thread_multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    max) != CURLM_OK ||
+	    curl_multi_setopt(thread_multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	    max) != CURLM_OK ||
+	    curl_multi_setopt(thread_multi, CURLMOPT_MAXCONNECTS, max) !=
+	    CURLM_OK)
+		return SBX_EINTERNAL;
+	*m = thread_multi;
+	return SBX_OK;
+}
+
+/* One slot of the pool: which request it runs, and its transfer. */
+struct slot {
+	size_t req;		/* index into the caller's arrays */
+	int busy;
+	struct xfer x;
+};
+
+enum sbx_err
+sbx_httpclient_send_many(const struct sbx_httpclient_request *reqs, size_t n,
+    long max_in_flight, struct sbx_httpclient_response *resps,
+    enum sbx_err *errs)
+{
+	CURLM *m = NULL;
+	struct slot *slots = NULL;
+	size_t next = 0, done = 0, i;
+	long k, nslots;
+	int running = 0;
+	enum sbx_err err;
+
+	for (i = 0; i < n; i++) {
+		memset(&resps[i], 0, sizeof(resps[i]));
+		errs[i] = SBX_EINTERNAL;
+	}
+	if (n == 0)
+		return SBX_OK;
+	nslots = max_in_flight < 1 ? 1 : max_in_flight;
+	if ((size_t)nslots > n)
+		nslots = (long)n;
+	(void)pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK)
+		err = SBX_EINTERNAL;
+	else
+		err = multi_get(max_in_flight < 1 ? 1 : max_in_flight, &m);
+	if (err == SBX_OK && (slots = calloc((size_t)nslots,
+	    sizeof(*slots))) == NULL)
+		err = SBX_ENOMEM;
+	if (err != SBX_OK) {
+		for (i = 0; i < n; i++)
+			errs[i] = err;
+		return err;
+	}
+
+	while (done < n) {
+		CURLMsg *msg;
+		int left;
+
+		/* Fill the free slots with the next requests. */
+		for (k = 0; k < nslots && next < n; k++) {
+			CURL *c = thread_pool[k];
+
+			if (slots[k].busy)
+				continue;
+			i = next++;
+			if ((errs[i] = request_check(&reqs[i])) != SBX_OK ||
+			    (errs[i] = xfer_setup(c, &reqs[i], &slots[k].x)) !=
+			    SBX_OK) {
+				xfer_fini(&slots[k].x);
+				curl_easy_reset(c);
+				done++;
+				continue;
+			}
+			if (curl_easy_setopt(c, CURLOPT_PRIVATE, &slots[k]) !=
+			    CURLE_OK ||
+			    curl_multi_add_handle(m, c) != CURLM_OK) {
+				errs[i] = SBX_EINTERNAL;
+				xfer_fini(&slots[k].x);
+				curl_easy_reset(c);
+				done++;
+				continue;
+			}
+			slots[k].req = i;
+			slots[k].busy = 1;
+		}
+		if (done >= n)
+			break;
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			break;
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			struct slot *s = NULL;
+			CURL *c = msg->easy_handle;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			(void)curl_easy_getinfo(c, CURLINFO_PRIVATE,
+			    (char **)&s);
+			if (s == NULL)
+				continue;
+			errs[s->req] = xfer_finish(c, msg->data.result, &s->x,
+			    &resps[s->req]);
+			curl_multi_remove_handle(m, c);
+			xfer_fini(&s->x);
+			curl_easy_reset(c);
+			s->busy = 0;
+			done++;
+		}
+		if (done < n && running > 0 &&
+		    curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
+			break;
+	}
+	/* Only after a multi failure: whatever is still in flight fails. */
+	for (k = 0; k < nslots; k++) {
+		if (!slots[k].busy)
+			continue;
+		curl_multi_remove_handle(m, thread_pool[k]);
+		xfer_fini(&slots[k].x);
+		curl_easy_reset(thread_pool[k]);
+		errs[slots[k].req] = SBX_EUNAVAILABLE;
+	}
+	free(slots);
+	return SBX_OK;
 }
 
 void

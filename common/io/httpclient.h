@@ -51,6 +51,18 @@ enum sbx_err sbx_httpclient_send(const struct sbx_httpclient_request *req,
 void sbx_httpclient_response_fini(struct sbx_httpclient_response *resp);
 
 /*
+ * Sends the n requests, at most max_in_flight (>= 1) at a time, through
+ * one libcurl multi handle whose connections stay open for the next call
+ * (kept alive per host, up to max_in_flight of them). resps[i] and
+ * errs[i] get what sbx_httpclient_send would have given for reqs[i]; a
+ * failure of one request does not stop the others. Returns SBX_OK, or
+ * the code every errs[i] got when nothing could be sent (ENOMEM).
+ */
+enum sbx_err sbx_httpclient_send_many(const struct sbx_httpclient_request *reqs,
+    size_t n, long max_in_flight, struct sbx_httpclient_response *resps,
+    enum sbx_err *errs);
+
+/*
  * Value of a response header (case-insensitive name), copied into buf;
  * returns 1 when found.
  */

@@ -151,12 +151,25 @@ def seed_reaper(n):
     uids = [str(uuid.uuid4()) for _ in range(nusers)]
     emails = ["%s-%03d@example.com" % (tag, k) for k in range(nusers)]
     ids = [str(uuid.uuid4()) for _ in range(n)]
-    names = ["%s-%04d" % (tag, i) for i in range(1, n + 1)]
+    names = ["%s-%05d" % (tag, i) for i in range(1, n + 1)]
     # Expired a minute ago, created a quarter of an hour before that.
     expiry = int(time.time()) - 60
     stack_ids = make_stacks([prefix + x for x in names], ids,
                             [emails[i // PER_USER] for i in range(n)],
                             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expiry)))
+    # In chunks of whole users: psql takes each variable as one argument,
+    # and an argument may not pass 128 KiB.
+    step = PER_USER * 200
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        ulo, uhi = lo // PER_USER, (hi + PER_USER - 1) // PER_USER
+        seed_chunk(tag, prefix, uids[ulo:uhi], emails[ulo:uhi], ids[lo:hi],
+                   stack_ids[lo:hi], lo, expiry)
+    print(tag)
+
+
+def seed_chunk(tag, prefix, uids, emails, ids, stack_ids, off, expiry):
+    """Rows off + 1 .. off + len(ids) of seed_reaper, and their users."""
     t.psql(
         "INSERT INTO users (id, oidc_sub, email, name, live_sandboxes)"
         " SELECT u::uuid, 'bench-' || u, e, 'Bench User', 0"
@@ -167,10 +180,10 @@ def seed_reaper(n):
         " parameters, outputs, created_at, updated_at, expiry_time,"
         " max_expiry_time, last_refresh_at)"
         " SELECT (string_to_array(:'ids', ','))[i]::uuid,"
-        "  :'tag' || '-' || lpad(i::text, 4, '0'),"
+        "  :'tag' || '-' || lpad((:off + i)::text, 5, '0'),"
         "  (string_to_array(:'uids', ','))[(i - 1) / :per + 1]::uuid,"
         "  (string_to_array(:'emails', ','))[(i - 1) / :per + 1],"
-        "  'default', 1, 'ACTIVE', :'prefix' || :'tag' || '-' || lpad(i::text, 4, '0'),"
+        "  'default', 1, 'ACTIVE', :'prefix' || :'tag' || '-' || lpad((:off + i)::text, 5, '0'),"
         "  (string_to_array(:'sids', ','))[i], '{}',"
         "  '{\"InstanceId\": \"i-0123456789abcdef0\"}',"
         "  to_timestamp(:exp - 900), to_timestamp(:exp - 900),"
@@ -182,8 +195,7 @@ def seed_reaper(n):
         " WHERE u.id = ANY(string_to_array(:'uids', ',')::uuid[])",
         uids=",".join(uids), emails=",".join(emails), ids=",".join(ids),
         tag=tag, per=PER_USER, prefix=prefix, sids=",".join(stack_ids),
-        exp=expiry, n=n)
-    print(tag)
+        exp=expiry, n=len(ids), off=off)
 
 
 def statuses(tag):

@@ -829,6 +829,9 @@ def act_create(params, now, request_id):
         return el("StackId", stack["id"])
 
 
+DESCRIBE_PAGE = 100
+
+
 def act_describe(params, now, request_id):
     name = params.get("StackName")
     with STATE.lock:
@@ -839,7 +842,14 @@ def act_describe(params, now, request_id):
             found = [s]
         else:
             found = list(reversed(list(STATE.live_stacks(now))))
-        return members("Stacks", [stack_xml(s, now) for s in found])
+        # Without a name AWS answers in pages (of 100 here) with a
+        # NextToken; one answer of 10,000 stacks would pass 4 MiB.
+        tok = params.get("NextToken") or "0"
+        start = int(tok) if tok.isdigit() else 0
+        page = found[start:start + DESCRIBE_PAGE]
+        more = "" if start + DESCRIBE_PAGE >= len(found) else \
+            el("NextToken", str(start + DESCRIBE_PAGE))
+        return members("Stacks", [stack_xml(s, now) for s in page]) + more
 
 
 def act_delete(params, now, request_id):
