@@ -235,8 +235,9 @@ tx_row(sbx_db_tx_fn fn, void *arg, struct sbx_sandbox **held,
 	return err;
 }
 
-static enum sbx_err
-rows_all(const PGresult *res, size_t max, struct sbx_sandbox_list *out)
+enum sbx_err
+sbx_sandbox_db_rows(const PGresult *res, size_t max,
+    struct sbx_sandbox_list *out)
 {
 	size_t i, n = (size_t)PQntuples(res);
 	int cols[COL__MAX];
@@ -1010,8 +1011,7 @@ sbx_sandbox_set_expiry(const struct sbx_sandbox *sb, long long new_expiry,
  * The reaper's lists. A NULL next_attempt_at is due. $1 now, $2 limit,
  * $3 owner (NULL: all).
  */
-#define DUE " (next_attempt_at IS NULL" \
-	" OR next_attempt_at <= to_timestamp($1::bigint))"
+#define DUE SBX_SANDBOX_DUE
 #define OWNER " AND ($3::uuid IS NULL OR owner_id = $3::uuid)"
 
 static const char *const sql_work[SBX_WORK__MAX] = {
@@ -1074,7 +1074,7 @@ sbx_sandbox_list_work(enum sbx_sandbox_work work, long long now,
 	fmt_long(l, sizeof(l), limit > 0 ? limit : 100);
 	err = sbx_db_exec(sql_work_names[work], sql_work[work], 3, p, &res);
 	if (err == SBX_OK)
-		err = rows_all(res, (size_t)PQntuples(res), out);
+		err = sbx_sandbox_db_rows(res, (size_t)PQntuples(res), out);
 	PQclear(res);
 	return err;
 }

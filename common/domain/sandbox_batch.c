@@ -20,8 +20,7 @@
 #define MODULE "sandbox"
 
 /* A row not yet due: a claim (or a backoff) holds it. */
-#define DUE " AND (next_attempt_at IS NULL" \
-	" OR next_attempt_at <= to_timestamp($1::bigint))"
+#define DUE " AND" SBX_SANDBOX_DUE
 
 /* A list only names rows; the claim returns them whole. */
 #define LIST_COLS "id::text AS id, version"
@@ -48,22 +47,7 @@ static const char *const sql_list_names[SBX_BATCH__MAX] = {
 static enum sbx_err
 rows_into(const PGresult *res, struct sbx_sandbox_list *out)
 {
-	size_t i, n = (size_t)PQntuples(res);
-
-	out->items = NULL;
-	out->n = 0;
-	if (n == 0)
-		return SBX_OK;
-	if ((out->items = calloc(n, sizeof(*out->items))) == NULL)
-		return SBX_ENOMEM;
-	for (i = 0; i < n; i++) {
-		if ((out->items[i] = sbx_sandbox_db_row(res, (int)i)) == NULL) {
-			sbx_sandbox_list_fini(out);
-			return SBX_ENOMEM;
-		}
-		out->n = i + 1;
-	}
-	return SBX_OK;
+	return sbx_sandbox_db_rows(res, (size_t)PQntuples(res), out);
 }
 
 enum sbx_err

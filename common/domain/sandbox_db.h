@@ -64,6 +64,21 @@ enum sbx_err sbx_sandbox_db_row_at(const char *name, const char *sql,
     const struct sbx_sandbox *sb, enum sbx_err none,
     struct sbx_sandbox **out);
 
+/*
+ * The first max rows of res into *out (released with
+ * sbx_sandbox_list_fini); SBX_ENOMEM leaves it empty.
+ */
+enum sbx_err sbx_sandbox_db_rows(const PGresult *res, size_t max,
+    struct sbx_sandbox_list *out);
+
+/*
+ * The reaper lists' condition for a row that is due at $1 (seconds since
+ * the epoch): a NULL next_attempt_at is due; one ahead (a claim's lease,
+ * a backoff) is not.
+ */
+#define SBX_SANDBOX_DUE " (next_attempt_at IS NULL" \
+	" OR next_attempt_at <= to_timestamp($1::bigint))"
+
 /* Row `row` of res as a new struct (caller frees); NULL on ENOMEM. */
 struct sbx_sandbox *sbx_sandbox_db_row(const PGresult *res, int row);
 

@@ -793,44 +793,57 @@ batch_fini(struct batch *b, size_t n)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Every call of a batch failed alike (bad input, no memory). */
-static void
-batch_fail(enum sbx_err err, size_t n, enum sbx_err *errs,
+/*
+ * Opens a batch of n calls whose input is valid (or not): on failure
+ * every call of it fails alike (bad input, no memory) and b is released.
+ */
+static enum sbx_err
+batch_open(struct batch *b, size_t n, int valid, enum sbx_err *errs,
     struct sbx_cfn_error *cerrs)
 {
+	enum sbx_err err = !valid ? SBX_EINVAL :
+	    batch_init(b, n) ? SBX_OK : SBX_ENOMEM;
 	size_t i;
 
+	if (err == SBX_OK)
+		return SBX_OK;
+	batch_fini(b, n);
 	for (i = 0; i < n; i++) {
 		errs[i] = err;
 		if (cerrs != NULL)
 			memset(&cerrs[i], 0, sizeof(cerrs[i]));
 	}
+	return err;
+}
+
+/* Hands AWS's words to the caller (cerrs may be NULL), releases b. */
+static void
+batch_close(struct batch *b, size_t n, struct sbx_cfn_error *cerrs)
+{
+	if (cerrs != NULL)
+		memcpy(cerrs, b->cerrs, n * sizeof(*cerrs));
+	batch_fini(b, n);
 }
 
 enum sbx_err
 sbx_cfn_delete_stacks(const struct sbx_cfn_delete *in, size_t n,
     long concurrency, enum sbx_err *errs, struct sbx_cfn_error *cerrs)
 {
-	struct batch b;
+	struct batch b = { 0 };
 	size_t i;
+	int valid = 1;
+	enum sbx_err err;
 
 	for (i = 0; i < n; i++)
-		if (in[i].name_or_id == NULL || in[i].name_or_id[0] == '\0') {
-			batch_fail(SBX_EINVAL, n, errs, cerrs);
-			return SBX_EINVAL;
-		}
-	if (!batch_init(&b, n)) {
-		batch_fini(&b, n);
-		batch_fail(SBX_ENOMEM, n, errs, cerrs);
-		return SBX_ENOMEM;
-	}
+		if (in[i].name_or_id == NULL || in[i].name_or_id[0] == '\0')
+			valid = 0;
+	if ((err = batch_open(&b, n, valid, errs, cerrs)) != SBX_OK)
+		return err;
 	for (i = 0; i < n; i++)
 		delete_form(&b.forms[i], &in[i]);
 	cfn_call_many("DeleteStack", b.forms, n, concurrency, b.resps, errs,
 	    b.cerrs);
-	if (cerrs != NULL)
-		memcpy(cerrs, b.cerrs, n * sizeof(*cerrs));
-	batch_fini(&b, n);
+	batch_close(&b, n, cerrs);
 	return SBX_OK;
 }
 
@@ -887,21 +900,18 @@ sbx_cfn_describe_stacks(const char *const *names, size_t n, long concurrency,
     struct sbx_cfn_stack *out, enum sbx_err *errs,
     struct sbx_cfn_error *cerrs)
 {
-	struct batch b;
+	struct batch b = { 0 };
 	size_t i;
+	int valid = 1;
+	enum sbx_err err;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
-	for (i = 0; i < n; i++)
-		if (names[i] == NULL || names[i][0] == '\0') {
-			batch_fail(SBX_EINVAL, n, errs, cerrs);
-			return SBX_EINVAL;
-		}
-	if (!batch_init(&b, n)) {
-		batch_fini(&b, n);
-		batch_fail(SBX_ENOMEM, n, errs, cerrs);
-		return SBX_ENOMEM;
+		if (names[i] == NULL || names[i][0] == '\0')
+			valid = 0;
 	}
+	if ((err = batch_open(&b, n, valid, errs, cerrs)) != SBX_OK)
+		return err;
 	for (i = 0; i < n; i++)
 		describe_form(&b.forms[i], names[i], NULL);
 	cfn_call_many("DescribeStacks", b.forms, n, concurrency, b.resps,
@@ -909,9 +919,7 @@ sbx_cfn_describe_stacks(const char *const *names, size_t n, long concurrency,
 	for (i = 0; i < n; i++)
 		if (errs[i] == SBX_OK)
 			errs[i] = describe_one(&b.resps[i], &out[i]);
-	if (cerrs != NULL)
-		memcpy(cerrs, b.cerrs, n * sizeof(*cerrs));
-	batch_fini(&b, n);
+	batch_close(&b, n, cerrs);
 	return SBX_OK;
 }
 

@@ -277,9 +277,25 @@ class State(fakeaws.State):
             "create_delay": self.args.create_delay,
             "delete_delay": self.args.delete_delay,
             "fail_create": [], "fail_delete": [], "max_stacks": 100000,
+            "unavailable_stacks": [],
         })
         self.calls = {"actions": {}, "actions_ok": {}, "stacks": {},
-                      "stacks_ok": {}, "rejected": {}, "recent": []}
+                      "stacks_ok": {}, "rejected": {}, "recent": [],
+                      "max_in_flight": {}}
+        # requests being answered now (not reset: some may be)
+        self.in_flight = getattr(self, "in_flight", {})
+
+    def enter(self, action):
+        """A Query API request of action is being answered: counts it in
+        flight and keeps the most there were at once (GET /_fake/calls
+        max_in_flight; POST /_fake/calls starts that count again)."""
+        n = self.in_flight.get(action, 0) + 1
+        self.in_flight[action] = n
+        top = self.calls["max_in_flight"]
+        top[action] = max(top.get(action, 0), n)
+
+    def leave(self, action):
+        self.in_flight[action] = max(0, self.in_flight.get(action, 1) - 1)
 
     def control_reset(self, req):
         self.reset()
@@ -1032,10 +1048,22 @@ class Handler(fakeaws.ApiHandler):
         self.handle_any()
 
     # -- the Query API ---------------------------------------------------
+    def api(self, body):
+        self.counted = None
+        try:
+            return super().api(body)
+        finally:
+            if self.counted is not None:
+                with STATE.lock:
+                    STATE.leave(self.counted)
+
     def parse(self, body):
         params = self.query_params(body)
         with STATE.lock:
             stack_name = STATE.stack_name_of(params.get("StackName"))
+            self.counted = params.get("Action") or "-"
+            STATE.enter(self.counted)
+        self.unavailable = stack_name in STATE.config["unavailable_stacks"]
         return params, params.get("Action"), stack_name
 
     def refuse(self, params, action):
@@ -1057,6 +1085,8 @@ class Handler(fakeaws.ApiHandler):
         return None
 
     def act(self, action, params, now, request_id):
+        if self.unavailable:
+            raise ApiError(*self.FAILED)
         return response(action, DISPATCH[action](params, now, request_id),
                         request_id)
 
@@ -1068,14 +1098,17 @@ class Handler(fakeaws.ApiHandler):
     #   POST /_fake/config                 {create_delay, delete_delay,
     #        throttle_next, throttle_code, fail_next, slow_ms, down
     #        (true|"503"|"close"|false), fail_create: [names],
-    #        fail_delete: [names], only_actions: [actions]|null,
+    #        fail_delete: [names], unavailable_stacks: [names] (every
+    #        call about one answers 500), only_actions: [actions]|null,
     #        max_stacks, max_skew_seconds} -> the whole config
     #   GET  /_fake/config
     #   GET  /_fake/stacks[?name=N]        {"stacks": [...]}, oldest first
     #   GET  /_fake/resources[?physical_id=P&type=T]  {"resources": [...]}
     #   POST /_fake/stacks                 {name, tags, parameters, status,
     #        status_reason, outputs, age_seconds} -> the stack
-    #   GET  /_fake/calls                  counts (see State.count)
+    #   GET  /_fake/calls                  counts (see State.count), and
+    #        max_in_flight {action: most requests answered at once}
+    #   POST /_fake/calls                  starts max_in_flight again
     #   POST /_fake/credentials            {access_key_id, secret_access_key,
     #        session_token} adds a key; {access_key_id, remove: true}
     #   POST /_fake/reset                  {"keep_stacks": false}
@@ -1093,6 +1126,9 @@ class Handler(fakeaws.ApiHandler):
         return None
 
     def control_post(self, name, req):
+        if name == "calls":
+            STATE.calls["max_in_flight"] = {}
+            return 200, json.loads(json.dumps(STATE.calls))
         if name == "stacks":
             return 200, make_orphan(req, time.time())
         if name == "credentials":
@@ -1110,7 +1146,7 @@ class Handler(fakeaws.ApiHandler):
             cfg[key] = fakeaws.number_setting(key, value)
         elif key == "max_stacks":
             cfg[key] = fakeaws.count_setting(key, value)
-        elif key in ("fail_create", "fail_delete"):
+        elif key in ("fail_create", "fail_delete", "unavailable_stacks"):
             if not isinstance(value, list) or \
                     not all(isinstance(x, str) for x in value):
                 raise ValueError("%s must be a list of stack names" % key)
