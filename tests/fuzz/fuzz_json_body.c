@@ -110,6 +110,10 @@ check_member(const struct sbx_field *f, const cJSON *m)
 	case SBX_F_BOOL:
 		CHECK(cJSON_IsBool(m));
 		break;
+	case SBX_F_AMOUNT:
+		CHECK(cJSON_IsNull(m) || (cJSON_IsNumber(m) &&
+		    isfinite(m->valuedouble) && m->valuedouble >= 0));
+		break;
 	case SBX_F_OBJECT:
 		CHECK(cJSON_IsObject(m) && within(f, children(m)));
 		break;
