@@ -18,6 +18,7 @@
 
 #include "common/core/json.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 
 static enum sbx_log_level log_level = SBX_LOG_INFO;
 
@@ -97,25 +98,11 @@ utf8_scrub_tree(cJSON *item)
 	}
 }
 
-/* Copies src into dst (size n), truncated at a character boundary. */
+/* Copies src into dst (size n), cut at a character, scrubbed. */
 static void
 copy_bounded(char *dst, size_t n, const char *src)
 {
-	size_t len;
-
-	if (src == NULL) {
-		dst[0] = '\0';
-		return;
-	}
-	len = strlen(src);
-	if (len >= n) {
-		len = n - 1;
-		/* Do not cut a multi-byte character in two. */
-		while (len > 0 && ((unsigned char)src[len] & 0xc0) == 0x80)
-			len--;
-	}
-	memcpy(dst, src, len);
-	dst[len] = '\0';
+	sbx_util_copy_utf8(dst, n, src);
 	utf8_scrub(dst);
 }
 

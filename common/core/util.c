@@ -209,3 +209,22 @@ sbx_util_skip_blank(const char *p)
 		p++;
 	return p;
 }
+
+void
+sbx_util_copy_utf8(char *dst, size_t cap, const char *s)
+{
+	size_t n;
+
+	if (cap == 0)
+		return;
+	if (s == NULL)
+		s = "";
+	n = strlen(s);
+	if (n >= cap) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}

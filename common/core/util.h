@@ -96,6 +96,13 @@ char *sbx_util_pct_encode(const char *s);
 int sbx_util_chars_valid(const char *s, size_t min, size_t max,
     const char *first, const char *rest);
 
+/*
+ * Copies s (NULL: "") into dst, cap bytes with its NUL; a longer s is cut
+ * before a character, never inside one of UTF-8's multi-byte sequences.
+ * Nothing is written when cap is 0.
+ */
+void sbx_util_copy_utf8(char *dst, size_t cap, const char *s);
+
 /* The first byte at or after p that is not a space, tab, CR or LF. */
 const char *sbx_util_skip_blank(const char *p);
 

@@ -21,6 +21,7 @@
 #include "common/io/awsxml.h"
 #include "common/core/config.h"
 #include "common/core/log.h"
+#include "common/core/util.h"
 
 #define MODULE "awsapi"
 
@@ -141,20 +142,7 @@ out:
 void
 sbx_awsapi_copy(char *dst, size_t cap, const char *s)
 {
-	size_t n;
-
-	if (cap == 0)
-		return;
-	if (s == NULL)
-		s = "";
-	n = strlen(s);
-	if (n >= cap) {
-		n = cap - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
-	}
-	memcpy(dst, s, n);
-	dst[n] = '\0';
+	sbx_util_copy_utf8(dst, cap, s);
 }
 
 /* ------------------------------------------------------------ errors */
