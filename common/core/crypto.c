@@ -55,11 +55,16 @@ sbx_crypto_sha256_hex(const void *data, size_t len,
  */
 static EVP_MAC *hmac_alg;
 static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+/* Its destructor frees a thread's cached context when the thread ends. */
+static pthread_key_t hmac_key;
+static int hmac_key_ok;
+static void hmac_last_free(void *last);
 
 static void
 hmac_fetch(void)
 {
 	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	hmac_key_ok = pthread_key_create(&hmac_key, hmac_last_free) == 0;
 }
 
 #define HMAC_KEY_CACHE_MAX 128
@@ -70,6 +75,17 @@ static _Thread_local struct {
 	size_t keylen;
 	EVP_MAC_CTX *ctx;
 } hmac_last;
+
+/* The key's destructor: last is the ending thread's hmac_last. */
+static void
+hmac_last_free(void *last)
+{
+	(void)last;
+	EVP_MAC_CTX_free(hmac_last.ctx);
+	hmac_last.ctx = NULL;
+	OPENSSL_cleanse(hmac_last.key, sizeof(hmac_last.key));
+	hmac_last.keylen = 0;
+}
 
 /* A new context for key, keyed; NULL on failure. */
 static EVP_MAC_CTX *
@@ -112,6 +128,9 @@ hmac_ctx(const void *key, size_t keylen)
 		if (keylen > 0)
 			memcpy(hmac_last.key, key, keylen);
 		hmac_last.keylen = keylen;
+		/* Any non-NULL value arms the destructor for this thread. */
+		if (hmac_key_ok)
+			(void)pthread_setspecific(hmac_key, &hmac_last);
 	}
 	return ctx;
 }
