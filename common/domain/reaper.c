@@ -632,6 +632,8 @@ aws_window(const struct run *x, size_t left)
 	return !x->aws_ok || x->aws_strikes > 0 ? 1 : left;
 }
 
+static void batch_poll(struct run *x, const struct sbx_sandbox_list *claimed);
+
 /* A batch's rows as the DeleteStack calls it makes. */
 struct delete_batch {
 	struct sbx_cfn_delete *in;
@@ -663,8 +665,8 @@ batch_delete(struct run *x, const struct sbx_sandbox_list *rows)
 {
 	struct delete_batch d;
 	const char *role = sbx_sandbox_role_arn();
+	struct sbx_sandbox_list recorded = { NULL, 0 };
 	size_t i, n = rows->n, sent = 0;
-	long recorded = 0;
 	enum sbx_err err;
 
 	memset(&d, 0, sizeof(d));
@@ -716,7 +718,8 @@ batch_delete(struct run *x, const struct sbx_sandbox_list *rows)
 	 * If this fails the rows keep their pending DeleteStack: the delete
 	 * step finds them accepted (DescribeStacks) and records it then.
 	 */
-	err = sbx_sandbox_batch_deleted(d.ok, d.nok, &recorded);
+	err = sbx_sandbox_batch_deleted(d.ok, d.nok,
+	    sbx_sandbox_lease_seconds(), &recorded);
 	if (err != SBX_OK) {
 		if (db_down(err))
 			fatal_db(x, err, "recording DeleteStack");
@@ -728,8 +731,12 @@ batch_delete(struct run *x, const struct sbx_sandbox_list *rows)
 		count(x, SBX_RC_DELETE_SENT);
 		say(x, 0, "%s: DeleteStack sent", d.ok[i]->name);
 	}
-	x->r->counts[SBX_RC_SKIPPED] += (long)d.nok - recorded;
+	x->r->counts[SBX_RC_SKIPPED] += (long)(d.nok - recorded.n);
+	/* Their first poll, now (the poll step would list them again). */
+	if (!x->aws_off && recorded.n > 0)
+		batch_poll(x, &recorded);
 out:
+	sbx_sandbox_list_fini(&recorded);
 	delete_batch_fini(&d);
 }
 

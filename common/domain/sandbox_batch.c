@@ -325,31 +325,41 @@ sbx_sandbox_batch_terminated(const struct sbx_sandbox_batch_change *v,
 	return batch_transition(v, n, SBX_SANDBOX_TERMINATED, actor, out);
 }
 
-/* As sandbox_cfn.c's sql_deleted, for many rows. */
+/*
+ * As sandbox_cfn.c's sql_deleted, for many rows, and the claim of their
+ * first poll (the caller polls them at once).
+ */
 static const char sql_deleted[] =
-    "UPDATE sandboxes SET pending_action = 'none', next_attempt_at = now(),"
+    "UPDATE sandboxes SET pending_action = 'none',"
+    " next_attempt_at = now() + $2::int * interval '1 second',"
     " updated_at = now(), version = version + 1"
     " FROM json_to_recordset($1::json) AS r(rid uuid, rver bigint)"
     " WHERE sandboxes.id = r.rid AND sandboxes.version = r.rver"
-    " AND sandboxes.status = 'TERMINATING'";
+    " AND sandboxes.status = 'TERMINATING'"
+    " RETURNING " SBX_SANDBOX_COLS;
 
 enum sbx_err
 sbx_sandbox_batch_deleted(struct sbx_sandbox *const *rows, size_t n,
-    long *recorded)
+    long lease_seconds, struct sbx_sandbox_list *out)
 {
-	const char *p[1];
-	char *arr;
+	char lease[32], *arr;
+	const char *p[2];
+	PGresult *res = NULL;
 	enum sbx_err err;
 
-	if (recorded != NULL)
-		*recorded = 0;
+	out->items = NULL;
+	out->n = 0;
 	if (n == 0)
 		return SBX_OK;
 	if ((arr = rows_json(rows, NULL, n)) == NULL)
 		return SBX_ENOMEM;
+	snprintf(lease, sizeof(lease), "%ld", lease_seconds);
 	p[0] = arr;
-	err = sbx_db_run(NULL, "sbx_batch_deleted", sql_deleted, 1, p,
-	    recorded);
+	p[1] = lease;
+	err = sbx_db_exec("sbx_batch_deleted", sql_deleted, 2, p, &res);
+	if (err == SBX_OK)
+		err = rows_into(res, out);
+	PQclear(res);
 	free(arr);
 	return err;
 }

@@ -76,9 +76,10 @@ enum sbx_err sbx_sandbox_batch_terminated(
 /*
  * Records that DeleteStack was accepted for the TERMINATING rows: no
  * pending action, polled from now on (as sbx_sandbox_delete_stack
- * does). *recorded (may be NULL) gets how many rows were.
+ * does), and claimed for lease_seconds for that first poll, which the
+ * caller makes at once. *out gets the rows recorded (and claimed).
  */
 enum sbx_err sbx_sandbox_batch_deleted(struct sbx_sandbox *const *rows,
-    size_t n, long *recorded);
+    size_t n, long lease_seconds, struct sbx_sandbox_list *out);
 
 #endif
