@@ -145,6 +145,31 @@ sbx_awsapi_copy(char *dst, size_t cap, const char *s)
 	sbx_util_copy_utf8(dst, cap, s);
 }
 
+/* ------------------------------------------------------------ pages */
+
+int
+sbx_awsapi_pages_next(struct sbx_awsapi_pages *p, enum sbx_err *err)
+{
+	if (p->n > 0 && p->next == NULL)
+		return 0;
+	free(p->tok);
+	p->tok = p->next;
+	p->next = NULL;
+	if (++p->n > p->max) {
+		*err = SBX_EREMOTE;
+		return 0;
+	}
+	return 1;
+}
+
+void
+sbx_awsapi_pages_fini(struct sbx_awsapi_pages *p)
+{
+	free(p->tok);
+	free(p->next);
+	p->tok = p->next = NULL;
+}
+
 /* ------------------------------------------------------------ errors */
 
 static int

@@ -75,6 +75,24 @@ enum sbx_err sbx_awsapi_call_many(const struct sbx_awsapi_req *r, size_t n,
     enum sbx_err *errs, struct sbx_aws_error *es);
 
 /*
+ * The NextToken walk of a paged call. Each sbx_awsapi_pages_next moves
+ * on to the next page: tok takes the next token the last page set in
+ * next (NULL for the first page). It returns 1 while there is a page to
+ * ask for, 0 at the end, and 0 with *err = SBX_EREMOTE once max pages
+ * have been asked for (a NextToken that never ends). Released with
+ * sbx_awsapi_pages_fini.
+ */
+struct sbx_awsapi_pages {
+	char *tok;		/* the token of the page to ask for */
+	char *next;		/* where the page read sets the next one */
+	int n;
+	int max;
+};
+
+int sbx_awsapi_pages_next(struct sbx_awsapi_pages *p, enum sbx_err *err);
+void sbx_awsapi_pages_fini(struct sbx_awsapi_pages *p);
+
+/*
  * The sbx_err for an AWS error code and HTTP status, the codes every
  * service shares (throttling, authentication, unavailability); a
  * service-specific code is the caller's to map first.

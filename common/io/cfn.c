@@ -952,9 +952,8 @@ sbx_cfn_stacks_with_tag(const char *key, const char *value,
 	struct sbx_cfn_error dummy;
 	struct sbx_cfn_stacks page = { 0 };
 	struct sbx_cfn_stack *nv;
-	char *next = NULL, *tok = NULL;
+	struct sbx_awsapi_pages pg = { NULL, NULL, 0, MAX_PAGES };
 	size_t i;
-	int pages = 0;
 	enum sbx_err err = SBX_OK;
 
 	memset(out, 0, sizeof(*out));
@@ -963,16 +962,9 @@ sbx_cfn_stacks_with_tag(const char *key, const char *value,
 	memset(cerr, 0, sizeof(*cerr));
 	if (key == NULL || key[0] == '\0')
 		return SBX_EINVAL;
-	do {
-		free(tok);
-		tok = next;
-		next = NULL;
-		if (++pages > MAX_PAGES) {
-			err = SBX_EREMOTE;
-			break;
-		}
-		if ((err = describe_page(NULL, tok, &page, &next, cerr)) !=
-		    SBX_OK)
+	while (err == SBX_OK && sbx_awsapi_pages_next(&pg, &err)) {
+		if ((err = describe_page(NULL, pg.tok, &page, &pg.next,
+		    cerr)) != SBX_OK)
 			break;
 		for (i = 0; i < page.n; i++) {
 			if (!has_tag(&page.v[i], key, value))
@@ -987,10 +979,9 @@ sbx_cfn_stacks_with_tag(const char *key, const char *value,
 			memset(&page.v[i], 0, sizeof(page.v[i]));
 		}
 		sbx_cfn_stacks_fini(&page);
-	} while (err == SBX_OK && next != NULL);
+	}
 	sbx_cfn_stacks_fini(&page);
-	free(tok);
-	free(next);
+	sbx_awsapi_pages_fini(&pg);
 	if (err != SBX_OK)
 		sbx_cfn_stacks_fini(out);
 	return err;
@@ -1054,9 +1045,8 @@ sbx_cfn_list_stacks(const char *const *statuses, size_t nstatuses,
 	struct sbx_cfn_error dummy;
 	struct sbx_httpclient_response resp = { 0 };
 	struct form f = { 0 };
-	char *next = NULL, *tok = NULL;
+	struct sbx_awsapi_pages pg = { NULL, NULL, 0, MAX_PAGES };
 	size_t i;
-	int pages = 0;
 	enum sbx_err err = SBX_OK;
 
 	memset(out, 0, sizeof(*out));
@@ -1065,28 +1055,20 @@ sbx_cfn_list_stacks(const char *const *statuses, size_t nstatuses,
 	memset(cerr, 0, sizeof(*cerr));
 	if (nstatuses > 0 && statuses == NULL)
 		return SBX_EINVAL;
-	do {
-		free(tok);
-		tok = next;
-		next = NULL;
-		if (++pages > MAX_PAGES) {
-			err = SBX_EREMOTE;
-			break;
-		}
+	while (err == SBX_OK && sbx_awsapi_pages_next(&pg, &err)) {
 		form_action(&f, "ListStacks");
 		for (i = 0; i < nstatuses; i++)
 			form_addm(&f, "StackStatusFilter", i + 1, "",
 			    statuses[i]);
-		if (tok != NULL)
-			form_add(&f, "NextToken", tok);
+		if (pg.tok != NULL)
+			form_add(&f, "NextToken", pg.tok);
 		if ((err = cfn_call("ListStacks", &f, &resp, cerr)) == SBX_OK)
 			err = sbx_cfn_parse_list(resp.body, resp.body_len, out,
-			    &next);
+			    &pg.next);
 		sbx_httpclient_response_fini(&resp);
 		form_free(&f);
-	} while (err == SBX_OK && next != NULL);
-	free(tok);
-	free(next);
+	}
+	sbx_awsapi_pages_fini(&pg);
 	if (err != SBX_OK)
 		sbx_cfn_summaries_fini(out);
 	return err;

@@ -177,8 +177,8 @@ sbx_pricing_get(const char *service_code,
 {
 	struct sbx_httpclient_response resp = { 0 };
 	struct sbx_awsapi_req r = { 0 };
-	char *body = NULL, *next = NULL, *tok = NULL;
-	int pages = 0;
+	struct sbx_awsapi_pages pg = { NULL, NULL, 0, MAX_PAGES };
+	char *body = NULL;
 	enum sbx_err err = SBX_OK;
 
 	memset(out, 0, sizeof(*out));
@@ -192,17 +192,10 @@ sbx_pricing_get(const char *service_code,
 	r.accept = CONTENT_TYPE;
 	r.what = "GetProducts";
 	r.parse_error = sbx_pricing_parse_error;
-	do {
-		free(tok);
-		tok = next;
-		next = NULL;
-		if (++pages > MAX_PAGES) {
-			err = SBX_EREMOTE;
-			break;
-		}
+	while (err == SBX_OK && sbx_awsapi_pages_next(&pg, &err)) {
 		free(body);
 		if ((body = request_body(service_code, filters, nfilters,
-		    tok)) == NULL) {
+		    pg.tok)) == NULL) {
 			err = SBX_ENOMEM;
 			break;
 		}
@@ -210,13 +203,12 @@ sbx_pricing_get(const char *service_code,
 		r.body_len = strlen(body);
 		if ((err = sbx_awsapi_call(&r, &resp, e)) == SBX_OK)
 			err = sbx_pricing_parse(resp.body, resp.body_len, out,
-			    &next);
+			    &pg.next);
 		sbx_httpclient_response_fini(&resp);
-	} while (err == SBX_OK && next != NULL);
+	}
 	if (out->found < 0)
 		out->found = 0;
 	free(body);
-	free(tok);
-	free(next);
+	sbx_awsapi_pages_fini(&pg);
 	return err;
 }
