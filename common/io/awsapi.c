@@ -139,6 +139,24 @@ out:
 	return err;
 }
 
+enum sbx_err
+sbx_awsxml_parse_error(const char *xml, size_t len, const char *root_name,
+    const char *set, struct sbx_aws_error *e)
+{
+	xmlDoc *doc = NULL;
+	xmlNode *root;
+	enum sbx_err err;
+
+	if ((err = sbx_awsxml_open(xml, len, root_name, &doc, &root)) !=
+	    SBX_OK)
+		return err;
+	if (set != NULL)
+		root = sbx_awsxml_child(root, set);
+	err = sbx_awsxml_error(sbx_awsxml_child(root, "Error"), e);
+	xmlFreeDoc(doc);
+	return err;
+}
+
 void
 sbx_awsapi_copy(char *dst, size_t cap, const char *s)
 {

@@ -35,5 +35,12 @@ int sbx_awsxml_text(xmlNode *n, const char *name, char **out);
  * Code and Message. SBX_EPARSE when it has no Code.
  */
 enum sbx_err sbx_awsxml_error(xmlNode *er, struct sbx_aws_error *e);
+/*
+ * A whole error answer read into e: root element root_name, then set
+ * (NULL: none; EC2's "Errors"), then <Error>. SBX_EPARSE when it is not
+ * one.
+ */
+enum sbx_err sbx_awsxml_parse_error(const char *xml, size_t len,
+    const char *root_name, const char *set, struct sbx_aws_error *e);
 
 #endif

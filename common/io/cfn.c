@@ -28,25 +28,25 @@
 /* ------------------------------------------------------------------ XML */
 /* The XML reading is the one every Query API client shares (awsapi.h). */
 
+/* An error answer read into the shared struct (awsapi's callback). */
+static enum sbx_err
+parse_error_cb(const char *xml, size_t len, struct sbx_aws_error *e)
+{
+	return sbx_awsxml_parse_error(xml, len, "ErrorResponse", NULL, e);
+}
+
 enum sbx_err
 sbx_cfn_parse_error(const char *xml, size_t len, struct sbx_cfn_error *cerr)
 {
 	struct sbx_aws_error e;
-	xmlDoc *doc = NULL;
-	xmlNode *root;
 	enum sbx_err err;
 
 	memset(&e, 0, sizeof(e));
-	if ((err = sbx_awsxml_open(xml, len, "ErrorResponse", &doc, &root)) !=
-	    SBX_OK)
-		return err;
-	err = sbx_awsxml_error(sbx_awsxml_child(root, "Error"), &e);
-	if (err == SBX_OK) {
+	if ((err = parse_error_cb(xml, len, &e)) == SBX_OK) {
 		sbx_awsapi_copy(cerr->code, sizeof(cerr->code), e.code);
 		sbx_awsapi_copy(cerr->message, sizeof(cerr->message),
 		    e.message);
 	}
-	xmlFreeDoc(doc);
 	return err;
 }
 
@@ -548,21 +548,6 @@ form_free(struct form *f)
 	free(f->owned);
 	free(f->v);
 	memset(f, 0, sizeof(*f));
-}
-
-/* An error answer read into the shared struct (awsapi's callback). */
-static enum sbx_err
-parse_error_cb(const char *xml, size_t len, struct sbx_aws_error *e)
-{
-	struct sbx_cfn_error ce;
-	enum sbx_err err;
-
-	memset(&ce, 0, sizeof(ce));
-	if ((err = sbx_cfn_parse_error(xml, len, &ce)) != SBX_OK)
-		return err;
-	sbx_awsapi_copy(e->code, sizeof(e->code), ce.code);
-	sbx_awsapi_copy(e->message, sizeof(e->message), ce.message);
-	return SBX_OK;
 }
 
 /* The awsapi request of a call whose form body is body. */

@@ -44,17 +44,7 @@ sbx_ec2_volume_fini(struct sbx_ec2_volume *v)
 enum sbx_err
 sbx_ec2_parse_error(const char *xml, size_t len, struct sbx_aws_error *e)
 {
-	xmlDoc *doc = NULL;
-	xmlNode *root;
-	enum sbx_err err;
-
-	if ((err = sbx_awsxml_open(xml, len, "Response", &doc, &root)) !=
-	    SBX_OK)
-		return err;
-	err = sbx_awsxml_error(sbx_awsxml_child(sbx_awsxml_child(root,
-	    "Errors"), "Error"), e);
-	xmlFreeDoc(doc);
-	return err;
+	return sbx_awsxml_parse_error(xml, len, "Response", "Errors", e);
 }
 
 /* The first <item> of root's set named set (reservationSet, ...). */
