@@ -12,21 +12,27 @@ import sbxsandbox as s
 import sbxreaper as r
 
 
+# The backoff base of these runs: long enough that the run right after a
+# failed one comes before it even on a loaded machine (3 s was not, at load
+# 20), short enough to wait out.
+BACKOFF = 8
+
+
 def _fault_then_recovery(fault):
     """One expired sandbox; DeleteStack answers `fault` (4 times: every
     attempt of the client's own retries) and then works."""
     b = r.bulk(1, "fault")
     sid, stack = b["ids"][0], b["stack_names"][0]
     with s.cfn_settings(delete_delay=0, only_actions=["DeleteStack"], **fault):
-        run = r.run_ok(REAPER_BACKOFF_SECONDS=3)
+        run = r.run_ok(REAPER_BACKOFF_SECONDS=BACKOFF)
     c = run.counts()
     assert c["expired"] == 1 and c["delete_retry"] == 1 and c["delete_sent"] == 0, run
     row = r.rows([sid])[0]
     # Still TERMINATING, the DeleteStack pending, one failed attempt, the
-    # next one after the backoff base (3 s here), and it says why.
+    # next one after the backoff base (BACKOFF here), and it says why.
     assert row["status"] == "TERMINATING" and row["pending_action"] == "delete", row
     assert row["attempts"] == "1" and row["stuck"] == "false", row
-    assert 2 <= float(row["backoff"]) <= 4, row
+    assert BACKOFF - 1 <= float(row["backoff"]) <= BACKOFF + 1, row
     assert "pending a retry" in row["status_reason"], row
     # The client's own retries (4 attempts) all met the fault.
     assert s.cfn_count(stack, "DeleteStack") == 4, s.cfn_calls()["stacks"].get(stack)
