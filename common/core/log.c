@@ -285,7 +285,9 @@ line_str(struct line *l, const char *s)
 		case '\r': esc[1] = 'r'; break;
 		case '\t': esc[1] = 't'; break;
 		default:
-			memcpy(esc + 1, "u00", 3);
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
 			esc[4] = hex[*u >> 4];
 			esc[5] = hex[*u & 15];
 			k = 6;
@@ -328,7 +330,7 @@ line_int(struct line *l, int v)
 static void
 line_num(struct line *l, double d, int vi)
 {
-	char num[32];
+	char num[32], *end = NULL;
 	double back = 0, big;
 	int n;
 
@@ -341,7 +343,8 @@ line_num(struct line *l, double d, int vi)
 	else {
 		n = snprintf(num, sizeof(num), "%1.15g", d);
 		/* Printed again in full unless it reads back as d. */
-		if (sscanf(num, "%lg", &back) != 1)
+		back = strtod(num, &end);
+		if (end == num)
 			back = d + 1;
 		big = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
 		if (fabs(back - d) > big * DBL_EPSILON)
