@@ -331,7 +331,7 @@ static void
 line_num(struct line *l, double d, int vi)
 {
 	char num[32], *end = NULL;
-	double back = 0, big;
+	double back, big;
 	int n;
 
 	if (isnan(d) || isinf(d))
@@ -401,9 +401,10 @@ static void
 line_key(struct line *l, struct keys *ks, const char *name)
 {
 	size_t n = strlen(name) + 3;
-	char small[KEY_MAX + 2], *buf = small, *k;
+	char small[KEY_MAX + 2], *buf, *k;
 
-	if (n > sizeof(small) && (buf = malloc(n)) == NULL) {
+	buf = n > sizeof(small) ? malloc(n) : small;
+	if (buf == NULL) {
 		l->oom = 1;
 		return;
 	}
