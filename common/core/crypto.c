@@ -70,11 +70,12 @@ hmac_fetch(void)
 #define HMAC_KEY_CACHE_MAX 128
 
 /* Per thread: the last key (at most HMAC_KEY_CACHE_MAX bytes) and its context. */
-static _Thread_local struct {
+struct hmac_cache {
 	unsigned char key[HMAC_KEY_CACHE_MAX];
 	size_t keylen;
 	EVP_MAC_CTX *ctx;
-} hmac_last;
+};
+static __thread struct hmac_cache hmac_last;
 
 /* The key's destructor: last is the ending thread's hmac_last. */
 static void
