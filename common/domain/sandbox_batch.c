@@ -89,7 +89,7 @@ rows_json(struct sbx_sandbox *const *rows,
 	if (a == NULL)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		const struct sbx_sandbox *sb = rows != NULL ? rows[i] : v[i].sb;
+		const struct sbx_sandbox *sb = v != NULL ? v[i].sb : rows[i];
 
 		if ((o = cJSON_CreateObject()) == NULL)
 			goto out;
