@@ -221,6 +221,7 @@ def _assert_budget_terminated(run, email, name, why):
     assert len(ev) == 1 and why in ev[0][0], ev
 
 
+@r.isolated
 def test_owner_budget_reached_terminates_their_sandboxes():
     email, name = active("owner")
     reap()
@@ -263,6 +264,7 @@ def test_each_threshold_fires_once():
     s.cleanup(email, name)
 
 
+@r.isolated
 def test_max_cost_terminates_the_sandbox():
     tmpl = "capped-" + s.fresh_name("m")[-8:]
     body = json.dumps({"Resources": {"Instance": {
