@@ -136,17 +136,14 @@ changes_done(const struct sbx_sandbox_batch_change *v, size_t n,
 
 /* ------------------------------------------------------------ claims */
 
-static const char sql_claim[] =
-    "UPDATE sandboxes"
-    " SET next_attempt_at = now() + $2::int * interval '1 second',"
-    " updated_at = now(), version = version + 1"
-    " FROM json_to_recordset($1::json) AS r(rid uuid, rver bigint)"
-    " WHERE sandboxes.id = r.rid AND sandboxes.version = r.rver"
-    " RETURNING " SBX_SANDBOX_COLS;
-
-enum sbx_err
-sbx_sandbox_batch_claim(struct sbx_sandbox *const *rows, size_t n,
-    long lease_seconds, struct sbx_sandbox_list *out)
+/*
+ * Runs sql, an UPDATE of the rows at their versions ($1, as rows_json
+ * writes them) that sets the next attempt lease_seconds ahead ($2), as one
+ * statement on its own; out holds the rows it changed.
+ */
+static enum sbx_err
+rows_lease(const char *name, const char *sql, struct sbx_sandbox *const *rows,
+    size_t n, long lease_seconds, struct sbx_sandbox_list *out)
 {
 	char lease[32], *arr;
 	const char *p[2];
@@ -162,13 +159,30 @@ sbx_sandbox_batch_claim(struct sbx_sandbox *const *rows, size_t n,
 	snprintf(lease, sizeof(lease), "%ld", lease_seconds);
 	p[0] = arr;
 	p[1] = lease;
-	/* One statement on its own: a claim, like sbx_sandbox_claim's. */
-	err = sbx_db_exec("sbx_batch_claim", sql_claim, 2, p, &res);
+	err = sbx_db_exec(name, sql, 2, p, &res);
 	if (err == SBX_OK)
 		err = rows_into(res, out);
 	PQclear(res);
 	free(arr);
 	return err;
+}
+
+
+static const char sql_claim[] =
+    "UPDATE sandboxes"
+    " SET next_attempt_at = now() + $2::int * interval '1 second',"
+    " updated_at = now(), version = version + 1"
+    " FROM json_to_recordset($1::json) AS r(rid uuid, rver bigint)"
+    " WHERE sandboxes.id = r.rid AND sandboxes.version = r.rver"
+    " RETURNING " SBX_SANDBOX_COLS;
+
+enum sbx_err
+sbx_sandbox_batch_claim(struct sbx_sandbox *const *rows, size_t n,
+    long lease_seconds, struct sbx_sandbox_list *out)
+{
+	/* One statement on its own: a claim, like sbx_sandbox_claim's. */
+	return rows_lease("sbx_batch_claim", sql_claim, rows, n, lease_seconds,
+	    out);
 }
 
 /* ------------------------------------------------------------ transitions */
@@ -342,24 +356,6 @@ enum sbx_err
 sbx_sandbox_batch_deleted(struct sbx_sandbox *const *rows, size_t n,
     long lease_seconds, struct sbx_sandbox_list *out)
 {
-	char lease[32], *arr;
-	const char *p[2];
-	PGresult *res = NULL;
-	enum sbx_err err;
-
-	out->items = NULL;
-	out->n = 0;
-	if (n == 0)
-		return SBX_OK;
-	if ((arr = rows_json(rows, NULL, n)) == NULL)
-		return SBX_ENOMEM;
-	snprintf(lease, sizeof(lease), "%ld", lease_seconds);
-	p[0] = arr;
-	p[1] = lease;
-	err = sbx_db_exec("sbx_batch_deleted", sql_deleted, 2, p, &res);
-	if (err == SBX_OK)
-		err = rows_into(res, out);
-	PQclear(res);
-	free(arr);
-	return err;
+	return rows_lease("sbx_batch_deleted", sql_deleted, rows, n,
+	    lease_seconds, out);
 }
