@@ -35,8 +35,10 @@ def test_calls_in_flight_bounded_by_the_setting():
         top = _max_in_flight("DeleteStack")
         top_describe = _max_in_flight("DescribeStacks")
     c = run.counts()
-    assert c["expired"] == n and c["delete_sent"] == n, run
-    assert c["terminated"] == n, run
+    # At least this test's rows: the run also takes whatever else was due
+    # on the stack. The rows and calls checked below are this test's own.
+    assert c["expired"] >= n and c["delete_sent"] >= n, run
+    assert c["terminated"] >= n, run
     r.note("REAPER_CONCURRENCY=4: at most %d DeleteStack, %d DescribeStacks "
            "in flight" % (top, top_describe))
     assert 1 < top <= 4, top
@@ -52,7 +54,7 @@ def test_calls_in_flight_bounded_by_the_setting():
         _reset_in_flight()
         run = r.run_ok(REAPER_CONCURRENCY=1)
         top = _max_in_flight("DeleteStack")
-    assert run.counts()["delete_sent"] == 6, run
+    assert run.counts()["delete_sent"] >= 6, run
     assert top == 1, top
     assert r.statuses(b["ids"]) == {"TERMINATED": 6}
 
@@ -74,10 +76,14 @@ def test_one_call_failing_among_many_in_flight():
         # counted as a second attempt of this one.
         run = r.run_ok(REAPER_CONCURRENCY=4, REAPER_BACKOFF_SECONDS=6)
         top = _max_in_flight("DeleteStack")
+    # The run's counts take in whatever else was due on the stack (rows
+    # earlier tests left retrying; a first try of this test when it is run
+    # again): at least this test's rows. The rows and the calls below are
+    # this test's own, and exact.
     c = run.counts()
-    assert c["expired"] == n, run
-    assert c["delete_sent"] == n - 1 and c["delete_retry"] == 1, run
-    assert c["terminated"] == n - 1, run
+    assert c["expired"] >= n, run
+    assert c["delete_sent"] >= n - 1 and c["delete_retry"] >= 1, run
+    assert c["terminated"] >= n - 1, run
     assert top > 1, "the calls did not overlap (%d at most)" % top
     rows = {x["name"]: x for x in r.rows(b["ids"])}
     failed = rows[b["names"][5]]
@@ -94,7 +100,7 @@ def test_one_call_failing_among_many_in_flight():
     time.sleep(max(0.0, float(r.rows([bad_id])[0]["next_in"])) + 0.2)
     with s.cfn_settings(delete_delay=0):
         run = r.run_ok()
-    assert run.counts()["delete_sent"] == 1, run
+    assert run.counts()["delete_sent"] >= 1, run
     assert r.statuses(b["ids"]) == {"TERMINATED": n}
     assert s.cfn_count(bad, "DeleteStack") == 5
     assert s.cfn_live(bad) == []
@@ -121,7 +127,7 @@ def test_reapers_at_once_each_with_calls_in_flight():
     wrong = {k: v for k, v in counts.items() if v != 1}
     assert not wrong, "DeleteStack counts other than 1: %r" % dict(
         list(wrong.items())[:10])
-    assert sum(x.counts()["delete_sent"] for x in runs) == n
+    assert sum(x.counts()["delete_sent"] for x in runs) >= n
     ev = t.psql("SELECT action, count(*)::text FROM sandbox_events"
                 " WHERE sandbox_id = ANY(string_to_array(:'ids', ',')::uuid[])"
                 " GROUP BY action ORDER BY action", ids=",".join(b["ids"]))
