@@ -13,7 +13,7 @@ control API (POST /_fake/stacks), tagged as common/domain/sandbox_cfn.c tags the
     bench.py seed-list EMAIL N       N ACTIVE sandboxes, not expiring soon,
                                      for the user EMAIL (signed in already);
                                      prints their tag (names TAG-0001...)
-    bench.py drop-list EMAIL         removes them again (a running stack)
+    bench.py drop-list EMAIL         removes them again
     bench.py seed-reaper N           N expired ACTIVE sandboxes of N/5 new
                                      users, each with a live stack; prints
                                      the run's tag
