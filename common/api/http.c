@@ -331,7 +331,11 @@ resp_write(const struct sbx_req *req, const struct sink *s)
 	if (r->headers_len > 0)
 		sink_write(s, r->headers, r->headers_len);
 	if (!no_length) {
-		/* Cast and %lu: FCGX_FPrintF has no %zu (REFERENCE.md). */
+		/*
+		 * Built with snprintf and written raw; unsigned long, not
+		 * size_t's modifier, as everywhere an answer is formatted
+		 * (libfcgi's FCGX_FPrintF lacks it: REFERENCE.md).
+		 */
 		n = snprintf(line, sizeof(line), "Content-Length: %lu\r\n",
 		    (unsigned long)r->body_len);
 		sink_write(s, line, (size_t)n);
